@@ -1,0 +1,176 @@
+"""Daily OHLCV bars: column aliases, parsing, validation, de-duplication, log returns.
+
+Conventions: prices are in the instrument's quote currency, volume in shares (float so
+fractional units survive), ``log_return`` is the natural log of close over the previous
+*session's* close (a fraction, not percent; null when that session has no bar).
+
+Every function returns the rows it rejects next to the rows it keeps, as a frame of
+quarantine records (see :mod:`lakehouse_assets.core.quarantine`), so nothing is dropped
+silently.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from lakehouse_assets.core.calendar import TradingCalendar
+from lakehouse_assets.core.quarantine import quarantine_records
+
+REQUIRED = ("timestamp", "open", "high", "low", "close", "volume")
+PRICES = ("open", "high", "low", "close")
+NUMERIC = (*PRICES, "volume")
+ALIASES: dict[str, str] = {
+    "time": "timestamp",
+    "datetime": "timestamp",
+    "date": "timestamp",
+    "o": "open",
+    "h": "high",
+    "l": "low",
+    "c": "close",
+    "v": "volume",
+    "vol": "volume",
+}
+LINEAGE = ("symbol", "source", "file", "line")
+
+
+class MissingColumnError(ValueError):
+    """A delivery lacks a required column (after aliases are applied)."""
+
+    def __init__(self, column: str, found: list[str]) -> None:
+        self.column = column
+        super().__init__(f"missing required column {column!r} (found: {', '.join(found) or 'none'})")
+
+
+def normalize_columns(frame: pl.DataFrame) -> pl.DataFrame:
+    """Lower-case, strip and de-alias the header; keep only the OHLCV columns.
+
+    Raises MissingColumnError naming the first required column that is absent.
+    """
+    renamed: dict[str, str] = {}
+    for name in frame.columns:
+        key = name.strip().lower()
+        target = ALIASES.get(key, key)
+        if target in REQUIRED and target not in renamed.values():
+            renamed[name] = target
+    for column in REQUIRED:
+        if column not in renamed.values():
+            raise MissingColumnError(column, frame.columns)
+    return frame.select([pl.col(src).alias(dst) for src, dst in renamed.items()]).select(REQUIRED)
+
+
+def parse_trading_date(values: pl.Expr, timezone: str) -> pl.Expr:
+    """Trading date of a timestamp column given as text, in the exchange zone ``timezone``.
+
+    Accepted: ``YYYY-MM-DD``; naive ``YYYY-MM-DD[ T]HH:MM[:SS[.f]]`` (already exchange-local,
+    so its calendar day is the trading day); the same with an offset or ``Z`` (converted to
+    the exchange zone first); Unix epoch seconds (10 digits) or milliseconds (13 digits).
+    Anything else gives null.
+    """
+    text = values.cast(pl.String).str.strip_chars()
+    norm = text.str.replace("T", " ", literal=True).str.replace(r"Z$", "+00:00")
+    digits = text.str.contains(r"^\d{9,13}$")
+    epoch = pl.when(digits).then(text).cast(pl.Int64, strict=False)
+    epoch_ms = pl.when(text.str.len_chars() >= 12).then(epoch).otherwise(epoch * 1000)
+    return pl.coalesce(
+        norm.str.to_date("%Y-%m-%d", strict=False),
+        norm.str.to_datetime("%Y-%m-%d %H:%M:%S%.f", strict=False).dt.date(),
+        norm.str.to_datetime("%Y-%m-%d %H:%M", strict=False).dt.date(),
+        norm.str.to_datetime("%Y-%m-%d %H:%M:%S%.f%z", strict=False, time_zone=timezone).dt.date(),
+        pl.from_epoch(epoch_ms, time_unit="ms").dt.replace_time_zone("UTC").dt.convert_time_zone(timezone).dt.date(),
+    )
+
+
+def parse_bars(raw: pl.DataFrame, timezone: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Type a delivery: trading ``date`` and float prices/volume.
+
+    ``raw`` holds the REQUIRED columns (any dtype, usually text) and the LINEAGE columns.
+    Returns ``(bars, rejected)``; a row is rejected when its timestamp is not a date or a
+    value is missing or non-numeric.
+    """
+    typed = raw.with_columns(
+        parse_trading_date(pl.col("timestamp"), timezone).alias("date"),
+        pl.col("timestamp").cast(pl.String),
+        *[
+            pl.col(c).cast(pl.String).str.strip_chars().cast(pl.Float64, strict=False).alias(f"_{c}")
+            for c in NUMERIC
+        ],
+    )
+    checks: list[tuple[pl.Expr, pl.Expr]] = [
+        (pl.col("date").is_null(), pl.format("unparseable timestamp: '{}'", pl.col("timestamp").fill_null("")))
+    ]
+    for c in NUMERIC:
+        text = pl.col(c).cast(pl.String).str.strip_chars()
+        checks.append((text.is_null() | (text == ""), pl.lit(f"missing {c}")))
+        checks.append((pl.col(f"_{c}").is_null(), pl.format(f"non-numeric {c}: '{{}}'", pl.col(c).cast(pl.String))))
+    typed = typed.with_columns(_first_reason(checks))
+    rejected = quarantine_records(typed.filter(pl.col("reason").is_not_null()), "ohlcv_bronze", REQUIRED)
+    bars = (
+        typed.filter(pl.col("reason").is_null())
+        .drop(*NUMERIC, "reason")
+        .rename({f"_{c}": c for c in NUMERIC})
+        .select("symbol", "date", "timestamp", *NUMERIC, "source", "file", "line")
+    )
+    return bars, rejected
+
+
+def validate_bars(bars: pl.DataFrame, calendar: TradingCalendar) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Apply the bar rules and de-duplicate; returns ``(valid, rejected)``.
+
+    Rules, in order (a row is rejected for the first it breaks): the date is a session of
+    ``calendar``; every price > 0; ``high >= max(open, close)``; ``low <= min(open, close)``;
+    ``volume >= 0``. Among valid rows with the same (symbol, date) the last delivered wins
+    (order: ``ingest_order`` if present, else file then line); the others are rejected as
+    superseded duplicates.
+    """
+    if bars.is_empty():
+        return bars, quarantine_records(bars.with_columns(reason=pl.lit(None, pl.String)), "ohlcv_daily", NUMERIC)
+    dates = bars.get_column("date").unique().drop_nulls().to_list()
+    sessions = [d for d in dates if calendar.is_session(d)]
+    checks = [
+        (~pl.col("date").is_in(sessions), pl.format("not a {} session: {}", pl.lit(calendar.code), pl.col("date"))),
+        *[(pl.col(c) <= 0, pl.format(f"{c} <= 0: {{}}", pl.col(c))) for c in PRICES],
+        (
+            pl.col("high") < pl.max_horizontal("open", "close"),
+            pl.format("high < max(open, close): {} < {}", pl.col("high"), pl.max_horizontal("open", "close")),
+        ),
+        (
+            pl.col("low") > pl.min_horizontal("open", "close"),
+            pl.format("low > min(open, close): {} > {}", pl.col("low"), pl.min_horizontal("open", "close")),
+        ),
+        (pl.col("volume") < 0, pl.format("volume < 0: {}", pl.col("volume"))),
+    ]
+    order = ["ingest_order"] if "ingest_order" in bars.columns else ["file", "line"]
+    checked = bars.sort(order).with_columns(_first_reason(checks))
+    good = checked.filter(pl.col("reason").is_null())
+    is_last = pl.int_range(pl.len()).over("symbol", "date") == pl.len().over("symbol", "date") - 1
+    good = good.with_columns(
+        pl.when(is_last).then(None).otherwise(pl.lit("duplicate (symbol, date): superseded by a later row")).alias("reason")
+    )
+    rejected_rows = pl.concat([checked.filter(pl.col("reason").is_not_null()), good.filter(pl.col("reason").is_not_null())])
+    valid = good.filter(pl.col("reason").is_null()).drop("reason").sort("symbol", "date")
+    return valid, quarantine_records(rejected_rows, "ohlcv_daily", NUMERIC)
+
+
+def add_log_return(bars: pl.DataFrame, previous_sessions: pl.DataFrame) -> pl.DataFrame:
+    """Add ``log_return = ln(close / close of the previous session)``.
+
+    ``previous_sessions`` maps ``date -> prev_date`` (see TradingCalendar); the previous
+    close is looked up in ``bars`` itself, so pass bars that reach one session further
+    back than the rows you keep. Missing previous bar: null, never an invented value.
+    """
+    prev = bars.select("symbol", pl.col("date").alias("prev_date"), pl.col("close").alias("_prev_close"))
+    return (
+        bars.join(previous_sessions, on="date", how="left")
+        .join(prev, on=["symbol", "prev_date"], how="left")
+        .with_columns((pl.col("close") / pl.col("_prev_close")).log().alias("log_return"))
+        .drop("prev_date", "_prev_close")
+    )
+
+
+def _first_reason(checks: list[tuple[pl.Expr, pl.Expr]]) -> pl.Expr:
+    """The reason of the first check that holds, else null."""
+    (condition, reason), *rest = checks
+    chain = pl.when(condition.fill_null(False)).then(reason)
+    for condition, reason in rest:
+        chain = chain.when(condition.fill_null(False)).then(reason)
+    return chain.otherwise(pl.lit(None, pl.String)).alias("reason")

@@ -1,0 +1,186 @@
+"""News sentiment: lexicon scoring of headlines and the provider-weighted daily score.
+
+Scores are in [-1, 1] (negative = bearish), confidences in [0, 1]. Three kinds of rows
+reach ``sentiment_bronze``, told apart by ``source``:
+
+* ``snapshot``: a landed JSON Lines snapshot that carries ``score`` (and ``confidence``)
+  from an upstream provider; its provider is ``+``-joined ``providers`` of the line.
+* ``vader``: a landed raw headline scored offline by the VADER lexicon; ``score`` is
+  VADER's compound score and ``confidence`` is ``1 - neu``, the share of the headline's
+  lexical weight that carries polarity.
+* ``stub``: no sentiment was landed for the symbol and day; score 0.0, confidence 0.0.
+  It is a placeholder, never sentiment: ``sentiment_daily`` marks it in ``providers``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping
+from functools import lru_cache
+
+import polars as pl
+
+from lakehouse_assets.core.quarantine import quarantine_records
+
+STUB = "stub"
+DAILY_SCHEMA = {
+    "symbol": pl.String,
+    "date": pl.Date,
+    "score": pl.Float64,
+    "confidence": pl.Float64,
+    "count": pl.Int64,
+    "providers": pl.String,
+    "source": pl.String,
+}
+
+
+@lru_cache(maxsize=1)
+def _vader():  # type: ignore[no-untyped-def]
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    return SentimentIntensityAnalyzer()
+
+
+def vader_score(headline: str) -> tuple[float, float]:
+    """VADER ``(score, confidence)`` of one headline: compound score and ``1 - neu``."""
+    polarity = _vader().polarity_scores(headline)
+    return float(polarity["compound"]), min(max(1.0 - polarity["neu"], 0.0), 1.0)
+
+
+def provider_weight(provider: str, weights: Mapping[str, float], default: float) -> float:
+    """Weight of a provider; a combined ``a+b`` snapshot weighs the sum of its parts."""
+    parts = provider.split("+")
+    return sum(weights.get(p, default) for p in parts)
+
+
+def daily_sentiment(
+    bronze: pl.DataFrame, expected: pl.DataFrame, weights: Mapping[str, float], default_weight: float
+) -> pl.DataFrame:
+    """Combine ``sentiment_bronze`` rows into one score per symbol and day.
+
+    First each provider's rows of a day are averaged (score, confidence; count = rows).
+    Then ``score`` and ``confidence`` are weighted means over the providers that
+    answered, weights renormalised over them: 0.45 from a 0.6-weight provider and 0.62
+    from a 0.4-weight provider give 0.518, and confidence is weighted the same way (the
+    original's unweighted mean was inconsistent with its score). ``source`` names the
+    kinds of rows used (``snapshot``, ``vader``, joined by ``+``).
+
+    Every (symbol, date) of ``expected`` (the bars) with nothing landed gets the stub:
+    score 0.0, confidence 0.0, count 0, providers and source ``stub``.
+    """
+    per_provider = (
+        bronze.group_by("symbol", "date", "provider")
+        .agg(
+            pl.col("score").mean(),
+            pl.col("confidence").mean(),
+            pl.len().cast(pl.Int64).alias("count"),
+            pl.col("source").first(),
+        )
+        .with_columns(
+            pl.col("provider")
+            .map_elements(lambda p: provider_weight(p, weights, default_weight), return_dtype=pl.Float64)
+            .alias("weight")
+        )
+        .filter(pl.col("weight") > 0)
+    )
+    combined = per_provider.group_by("symbol", "date").agg(
+        ((pl.col("score") * pl.col("weight")).sum() / pl.col("weight").sum()).alias("score"),
+        ((pl.col("confidence") * pl.col("weight")).sum() / pl.col("weight").sum()).alias("confidence"),
+        pl.col("count").sum(),
+        pl.col("provider").sort().str.join(",").alias("providers"),
+        pl.col("source").unique().sort().str.join("+").alias("source"),
+    )
+    stub = (
+        expected.select("symbol", "date")
+        .unique()
+        .join(combined, on=["symbol", "date"], how="anti")
+        .with_columns(
+            score=pl.lit(0.0),
+            confidence=pl.lit(0.0),
+            count=pl.lit(0, pl.Int64),
+            providers=pl.lit(STUB),
+            source=pl.lit(STUB),
+        )
+    )
+    return (
+        pl.concat([combined.select(list(DAILY_SCHEMA)).cast(DAILY_SCHEMA), stub.select(list(DAILY_SCHEMA)).cast(DAILY_SCHEMA)])
+        .sort("symbol", "date")
+    )
+
+
+def parse_snapshot_lines(lines: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Parse landed JSON Lines into ``sentiment_bronze`` rows; returns ``(rows, rejected)``.
+
+    ``lines`` has ``symbol`` (the folder), ``file_date`` (from the file name), ``text``,
+    ``file`` and ``line``. A line with ``score`` is a provider snapshot (score in [-1, 1],
+    confidence in [0, 1], default 1.0 when absent); a line with ``headline`` instead is
+    scored by VADER. Anything else is rejected with its reason.
+    """
+    rows: list[dict[str, object]] = []
+    bad: list[dict[str, object]] = []
+    for rec in lines.iter_rows(named=True):
+        base = {"symbol": rec["symbol"], "date": rec["file_date"], "file": rec["file"], "line": rec["line"]}
+        try:
+            obj = json.loads(rec["text"])
+            if not isinstance(obj, dict):
+                raise ValueError("a line must be a JSON object")
+            rows.append(_snapshot_row(obj, base))
+        except ValueError as exc:
+            bad.append({**base, "reason": f"invalid sentiment line: {exc}", "text": rec["text"]})
+    parsed = pl.DataFrame(rows, schema=_BRONZE_SCHEMA) if rows else pl.DataFrame(schema=_BRONZE_SCHEMA)
+    rejected_rows = pl.DataFrame(
+        bad, schema={"symbol": pl.String, "date": pl.Date, "file": pl.String, "line": pl.Int64, "reason": pl.String, "text": pl.String}
+    ).with_columns(pl.lit("sentiment_jsonl").alias("source"))
+    return parsed, quarantine_records(rejected_rows, "sentiment_bronze", ["text"])
+
+
+_BRONZE_SCHEMA = {
+    "symbol": pl.String,
+    "date": pl.Date,
+    "provider": pl.String,
+    "score": pl.Float64,
+    "confidence": pl.Float64,
+    "headline": pl.String,
+    "timestamp": pl.String,
+    "source": pl.String,
+    "file": pl.String,
+    "line": pl.Int64,
+}
+
+
+def _snapshot_row(obj: dict[str, object], base: dict[str, object]) -> dict[str, object]:
+    symbol = obj.get("symbol", base["symbol"])
+    if symbol != base["symbol"]:
+        raise ValueError(f"symbol {symbol!r} does not match its folder {base['symbol']!r}")
+    day = base["date"]
+    if "date" in obj:
+        try:
+            day = dt.date.fromisoformat(str(obj["date"]))
+        except ValueError:
+            raise ValueError(f"date {obj['date']!r} is not YYYY-MM-DD") from None
+        if day != base["date"]:
+            raise ValueError(f"date {day} does not match the file's date {base['date']}")
+    timestamp = obj.get("timestamp")
+    row = {**base, "date": day, "timestamp": None if timestamp is None else str(timestamp), "headline": None}
+    if "score" in obj:
+        score = _number(obj, "score", -1.0, 1.0)
+        confidence = _number(obj, "confidence", 0.0, 1.0) if "confidence" in obj else 1.0
+        providers = obj.get("providers") or []
+        if not isinstance(providers, list) or not all(isinstance(p, str) and p for p in providers):
+            raise ValueError("providers must be a list of names")
+        name = "+".join(sorted(providers)) or "unknown"
+        return {**row, "provider": name, "score": score, "confidence": confidence, "source": "snapshot"}
+    if isinstance(obj.get("headline"), str) and obj["headline"].strip():
+        score, confidence = vader_score(obj["headline"])
+        return {**row, "provider": "vader", "score": score, "confidence": confidence, "headline": obj["headline"], "source": "vader"}
+    raise ValueError("neither a score nor a headline")
+
+
+def _number(obj: dict[str, object], key: str, lo: float, hi: float) -> float:
+    value = obj[key]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{key} {value!r} is not a number")
+    if not lo <= float(value) <= hi:
+        raise ValueError(f"{key} {value} outside [{lo}, {hi}]")
+    return float(value)

@@ -1,0 +1,27 @@
+"""The one Definitions object of the code location (``workspace.yaml`` loads it)."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from jobs import daily_job
+from lakehouse_assets.defs import ingest
+from lakehouse_assets.defs.common import CONFIG
+from lakehouse_assets.defs.resources import LakehouseResource, SourcesResource
+from lakehouse_assets.defs.settings import calendar_of
+from schedules import after_close_schedule
+
+
+def build_definitions(
+    lakehouse: LakehouseResource | None = None, sources: SourcesResource | None = None
+) -> dg.Definitions:
+    """Definitions with the given resources (defaults: ``$LAKEHOUSE_LAKE``, bundled data)."""
+    return dg.Definitions(
+        assets=dg.load_assets_from_modules([ingest]),
+        jobs=[daily_job],
+        schedules=[after_close_schedule(daily_job, CONFIG, calendar_of(CONFIG))],
+        resources={"lakehouse": lakehouse or LakehouseResource(), "sources": sources or SourcesResource()},
+    )
+
+
+defs = build_definitions()

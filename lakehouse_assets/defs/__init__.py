@@ -1,0 +1,1 @@
+"""Thin Dagster shells over ``core`` and ``lake``."""

@@ -1,0 +1,114 @@
+"""Bronze and silver assets: bars and sentiment from the sources into validated tables."""
+
+
+import dagster as dg
+import polars as pl
+
+from lakehouse_assets.core import ohlcv, sentiment
+from lakehouse_assets.defs.common import partitioned_asset, quarantine, utc_now, write_metadata
+from lakehouse_assets.defs.partitions import partition_dates
+from lakehouse_assets.defs.resources import LakehouseResource, SourcesResource
+from lakehouse_assets.core.quarantine import file_record
+from lakehouse_assets.lake.catalog import TABLES
+from lakehouse_assets.sources.ohlcv import LANDING_SOURCE
+
+@partitioned_asset(group_name="bronze", description=TABLES["ohlcv_bronze"].description)
+def ohlcv_bronze(
+    context: dg.AssetExecutionContext, lakehouse: LakehouseResource, sources: SourcesResource
+) -> dg.MaterializeResult:
+    """Typed bars of the partition range from the bundled data or the CSV landing.
+
+    Rows that cannot be typed go to quarantine. A file that cannot be read (e.g. no
+    ``close`` column) is quarantined whole and fails the asset after the good files are
+    written, naming the file and the column.
+    """
+    start, end = partition_dates(context)
+    config, lake = lakehouse.config(), lakehouse.lake()
+    raw, problems = sources.ohlcv_deliveries(config, start, end)
+    bars, rejected = ohlcv.parse_bars(raw, config.exchange.timezone)
+    bars = bars.filter(pl.col("date").is_between(start, end)).with_columns(ingested_at=pl.lit(utc_now()))
+    result = lake.sync_range("ohlcv_bronze", bars, start, end, {"symbol": sources.universe(config)})
+    rejected = rejected.filter(pl.col("date").is_null() | pl.col("date").is_between(start, end))
+    files = [file_record("ohlcv_bronze", p.file, p.reason, p.header, LANDING_SOURCE, p.symbol) for p in problems]
+    quarantined = quarantine(lake, pl.concat([rejected, *files]))
+    if problems:
+        raise dg.Failure(
+            description="; ".join(f"{p.file}: {p.reason}" for p in problems),
+            metadata={"bad_files": [p.file for p in problems], "rows_written": bars.height},
+        )
+    context.log.info(f"ohlcv_bronze {start}..{end}: {bars.height} bars, {rejected.height} rejected")
+    return dg.MaterializeResult(
+        metadata={**write_metadata(result, bars, start, end), "rejected_rows": rejected.height, "quarantined_new": quarantined}
+    )
+
+
+@partitioned_asset(group_name="silver", deps=[ohlcv_bronze], description=TABLES["ohlcv_daily"].description)
+def ohlcv_daily(
+    context: dg.AssetExecutionContext, lakehouse: LakehouseResource, sources: SourcesResource
+) -> dg.MaterializeResult:
+    """Validated bars, one per symbol and session, with ``log_return``.
+
+    Reads bronze from a few sessions before the range so that the first day's return
+    uses the previous session's close, whether the day runs alone or in a backfill.
+    """
+    start, end = partition_dates(context)
+    config, lake, calendar = lakehouse.config(), lakehouse.lake(), lakehouse.calendar()
+    symbols = sources.universe(config)
+    first = calendar.shift_sessions(start, -config.sources.ohlcv_lookback_sessions)
+    bronze = lake.read("ohlcv_bronze", first, end, where=pl.col("symbol").is_in(symbols))
+    valid, rejected = ohlcv.validate_bars(bronze, calendar)
+    bars = ohlcv.add_log_return(valid, calendar.previous_session_frame(first, end))
+    bars = bars.filter(pl.col("date").is_between(start, end)).select(list(TABLES["ohlcv_daily"].schema))
+    result = lake.sync_range("ohlcv_daily", bars, start, end, {"symbol": symbols})
+    rejected = rejected.filter(pl.col("date").is_between(start, end))
+    quarantined = quarantine(lake, rejected)
+    context.log.info(f"ohlcv_daily {start}..{end}: {bars.height} bars, {rejected.height} rejected")
+    return dg.MaterializeResult(
+        metadata={**write_metadata(result, bars, start, end), "rejected_rows": rejected.height, "quarantined_new": quarantined}
+    )
+
+
+@partitioned_asset(group_name="bronze", description=TABLES["sentiment_bronze"].description)
+def sentiment_bronze(
+    context: dg.AssetExecutionContext, lakehouse: LakehouseResource, sources: SourcesResource
+) -> dg.MaterializeResult:
+    """Landed sentiment snapshots and VADER-scored headlines of the partition range."""
+    start, end = partition_dates(context)
+    config, lake = lakehouse.config(), lakehouse.lake()
+    lines, misnamed = sources.sentiment_lines(config, start, end)
+    if misnamed:
+        context.log.warning(f"ignored {len(misnamed)} sentiment files not named YYYY-MM-DD.jsonl: {misnamed[:5]}")
+    rows, rejected = sentiment.parse_snapshot_lines(lines)
+    rows = rows.with_columns(ingested_at=pl.lit(utc_now()))
+    result = lake.sync_range("sentiment_bronze", rows, start, end, {"symbol": sources.universe(config)})
+    quarantined = quarantine(lake, rejected)
+    return dg.MaterializeResult(
+        metadata={
+            **write_metadata(result, rows, start, end),
+            "rejected_rows": rejected.height,
+            "quarantined_new": quarantined,
+            "landing": sources.sentiment_dir or "(none: stub sentiment downstream)",
+        }
+    )
+
+
+@partitioned_asset(
+    group_name="silver",
+    deps=[sentiment_bronze, ohlcv_daily],
+    description=TABLES["sentiment_daily"].description,
+)
+def sentiment_daily(
+    context: dg.AssetExecutionContext, lakehouse: LakehouseResource, sources: SourcesResource
+) -> dg.MaterializeResult:
+    """Provider-weighted daily sentiment for every bar; the stub where nothing landed."""
+    start, end = partition_dates(context)
+    config, lake = lakehouse.config(), lakehouse.lake()
+    symbols = sources.universe(config)
+    in_universe = pl.col("symbol").is_in(symbols)
+    bronze = lake.read("sentiment_bronze", start, end, where=in_universe)
+    bars = lake.read("ohlcv_daily", start, end, where=in_universe, columns=["symbol", "date"])
+    weights = config.sources
+    daily = sentiment.daily_sentiment(bronze, bars, weights.provider_weights, weights.default_weight)
+    result = lake.sync_range("sentiment_daily", daily, start, end, {"symbol": symbols})
+    stub = daily.filter(pl.col("source") == sentiment.STUB).height
+    return dg.MaterializeResult(metadata={**write_metadata(result, daily, start, end), "stub_rows": stub})

@@ -1,0 +1,78 @@
+"""Resources: where the lake is, which configuration to use, where input comes from."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import dagster as dg
+import polars as pl
+from pydantic import Field
+
+from lakehouse_assets.config import Config
+from lakehouse_assets.core.calendar import TradingCalendar
+from lakehouse_assets.defs.settings import calendar_of, config_at, default_lake_uri
+from lakehouse_assets.lake.delta import Lake
+from lakehouse_assets.sources import ohlcv as ohlcv_source
+from lakehouse_assets.sources.ohlcv import FileProblem
+from lakehouse_assets.sources.sentiment import LINES_SCHEMA, landed_lines
+
+
+class LakehouseResource(dg.ConfigurableResource):
+    """The Delta lake root and the configuration directory."""
+
+    lake_uri: str = Field(default_factory=default_lake_uri, description="Local path or s3://bucket/prefix.")
+    config_dir: str | None = Field(default=None, description="Configuration directory (default: config/).")
+
+    def lake(self) -> Lake:
+        return Lake(self.lake_uri)
+
+    def config(self) -> Config:
+        return config_at(self.config_dir)
+
+    def calendar(self) -> TradingCalendar:
+        return calendar_of(self.config())
+
+
+class SourcesResource(dg.ConfigurableResource):
+    """Input: the bundled real data by default, or landing directories."""
+
+    ohlcv_dir: str | None = Field(default=None, description="CSV landing dir: {dir}/{SYMBOL}/1day/*.csv[.gz].")
+    sentiment_dir: str | None = Field(default=None, description="JSONL landing dir: {dir}/{SYMBOL}/{YYYY-MM-DD}.jsonl.")
+    symbols: list[str] | None = Field(default=None, description="Restrict the universe to these symbols.")
+
+    def universe(self, config: Config) -> list[str]:
+        """The symbols of this run: --symbols, else the landed ones, else the bundled ones."""
+        if self.symbols:
+            return sorted(dict.fromkeys(self.symbols))
+        if self.ohlcv_dir:
+            return ohlcv_source.landing_symbols(self.ohlcv_dir)
+        return sorted(config.universe.bundled_symbols)
+
+    def ohlcv_deliveries(
+        self, config: Config, start: dt.date, end: dt.date
+    ) -> tuple[pl.DataFrame, list[FileProblem]]:
+        """Raw bars of the universe (text columns + lineage) and the files that failed."""
+        symbols = self.universe(config)
+        frames: list[pl.DataFrame] = [ohlcv_source.empty_raw()]
+        problems: list[FileProblem] = []
+        if self.ohlcv_dir:
+            for symbol in symbols:
+                for path in ohlcv_source.landing_files(self.ohlcv_dir, symbol, start, end):
+                    read = ohlcv_source.read_landing_file(path, symbol)
+                    if isinstance(read, FileProblem):
+                        problems.append(read)
+                    else:
+                        frames.append(read)
+        else:
+            bundled = {b.symbol: b.dataset for b in config.universe.bundled}
+            unknown = [s for s in symbols if s not in bundled]
+            if unknown:
+                raise ValueError(f"no bundled data for {', '.join(unknown)}; bundled: {', '.join(bundled)}")
+            frames.extend(ohlcv_source.load_bundled(bundled[s], s) for s in symbols)
+        return pl.concat(frames), problems
+
+    def sentiment_lines(self, config: Config, start: dt.date, end: dt.date) -> tuple[pl.DataFrame, list[str]]:
+        """Landed sentiment lines of the universe in the window (none without a landing dir)."""
+        if not self.sentiment_dir:
+            return pl.DataFrame(schema=LINES_SCHEMA), []
+        return landed_lines(self.sentiment_dir, self.universe(config), start, end)

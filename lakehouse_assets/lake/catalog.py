@@ -1,0 +1,154 @@
+"""The table catalogue: every Delta table of the lake, its schema, keys and partitioning.
+
+Time-series tables are partitioned by ``year`` (derived from ``date`` by the lake layer,
+never by callers): one folder per day would make thousands of tiny files, while a year
+folder holds a handful after compaction and ``date`` predicates prune files through
+their min/max statistics. Small tables (quarantine) are not partitioned.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+PARTITION_COLUMN = "year"
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """One Delta table.
+
+    Attributes:
+        name: folder under the lake root and the DuckDB view name.
+        layer: bronze, silver, gold or ops.
+        description: one line for ``lakehouse tables`` and the docs.
+        schema: column -> polars dtype, in order (the partition column excluded).
+        keys: columns that identify a row; MERGE matches on them.
+        date_column: the trading-day column used for range writes and pruned reads.
+        partitioned: partition by ``year`` of ``date_column``.
+        volatile: columns whose change alone does not make a row different (lineage
+            timestamps); a re-run that changes only these leaves the row as it was.
+    """
+
+    name: str
+    layer: str
+    description: str
+    schema: dict[str, pl.DataType]
+    keys: tuple[str, ...]
+    date_column: str = "date"
+    partitioned: bool = True
+    volatile: tuple[str, ...] = ()
+
+    @property
+    def partition_by(self) -> list[str]:
+        return [PARTITION_COLUMN] if self.partitioned else []
+
+    @property
+    def value_columns(self) -> list[str]:
+        return [c for c in self.schema if c not in self.keys and c not in self.volatile]
+
+
+UTC_TIMESTAMP = pl.Datetime("us", "UTC")
+
+_BARS = {
+    "open": pl.Float64(),
+    "high": pl.Float64(),
+    "low": pl.Float64(),
+    "close": pl.Float64(),
+    "volume": pl.Float64(),
+}
+
+TABLES: dict[str, TableSpec] = {
+    spec.name: spec
+    for spec in (
+        TableSpec(
+            name="ohlcv_bronze",
+            layer="bronze",
+            description="Daily bars as delivered (typed), with lineage: source, file, line, ingested_at.",
+            schema={
+                "symbol": pl.String(),
+                "date": pl.Date(),
+                "timestamp": pl.String(),
+                **_BARS,
+                "source": pl.String(),
+                "file": pl.String(),
+                "line": pl.Int64(),
+                "ingested_at": UTC_TIMESTAMP,
+            },
+            keys=("symbol", "date", "source", "file", "line"),
+            volatile=("ingested_at",),
+        ),
+        TableSpec(
+            name="sentiment_bronze",
+            layer="bronze",
+            description="Sentiment rows as delivered: landed snapshots, VADER-scored headlines, or stub placeholders.",
+            schema={
+                "symbol": pl.String(),
+                "date": pl.Date(),
+                "provider": pl.String(),
+                "score": pl.Float64(),
+                "confidence": pl.Float64(),
+                "headline": pl.String(),
+                "timestamp": pl.String(),
+                "source": pl.String(),
+                "file": pl.String(),
+                "line": pl.Int64(),
+                "ingested_at": UTC_TIMESTAMP,
+            },
+            keys=("symbol", "date", "provider", "file", "line"),
+            volatile=("ingested_at",),
+        ),
+        TableSpec(
+            name="quarantine",
+            layer="bronze",
+            description="Every rejected input row or file: table, key, reason and the raw values.",
+            schema={
+                "quarantine_id": pl.String(),
+                "table_name": pl.String(),
+                "key": pl.String(),
+                "date": pl.Date(),
+                "symbol": pl.String(),
+                "reason": pl.String(),
+                "raw": pl.String(),
+                "source": pl.String(),
+                "file": pl.String(),
+                "line": pl.Int64(),
+                "quarantined_at": UTC_TIMESTAMP,
+            },
+            keys=("quarantine_id",),
+            partitioned=False,
+            volatile=("quarantined_at",),
+        ),
+        TableSpec(
+            name="ohlcv_daily",
+            layer="silver",
+            description="Validated, de-duplicated daily bars, one per symbol and session, with log_return.",
+            schema={"symbol": pl.String(), "date": pl.Date(), **_BARS, "log_return": pl.Float64(), "source": pl.String()},
+            keys=("symbol", "date"),
+        ),
+        TableSpec(
+            name="sentiment_daily",
+            layer="silver",
+            description="Provider-weighted daily sentiment score in [-1, 1], confidence, count, providers; stub when nothing landed.",
+            schema={
+                "symbol": pl.String(),
+                "date": pl.Date(),
+                "score": pl.Float64(),
+                "confidence": pl.Float64(),
+                "count": pl.Int64(),
+                "providers": pl.String(),
+                "source": pl.String(),
+            },
+            keys=("symbol", "date"),
+        ),
+    )
+}
+
+
+def table(name: str) -> TableSpec:
+    """The spec of a catalogued table; KeyError names the unknown table."""
+    try:
+        return TABLES[name]
+    except KeyError:
+        raise KeyError(f"unknown table {name!r}; known: {', '.join(TABLES)}") from None
