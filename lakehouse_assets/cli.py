@@ -1,0 +1,415 @@
+"""The ``lakehouse`` command: run the pipeline, query the lake, list its tables.
+
+Exit status: 0 success; 1 the run failed (an asset failed, e.g. on bad input) or the
+query failed; 2 bad usage or arguments (unknown option, bad date, bad configuration).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import io
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+EXAMPLES = """examples:
+  lakehouse run                                  # bundled S&P 500, NASDAQ, MSFT over the default range
+  lakehouse run --start 2018-01-02 --end 2018-03-29 --symbols ^GSPC
+  lakehouse run --ohlcv-dir landing/ohlcv --sentiment-dir landing/sentiment
+  lakehouse query "select symbol, count(*) from ohlcv_daily group by 1"
+  lakehouse query -f sql/latest_bars.sql --param as_of=2018-06-29 --format csv
+  lakehouse tables
+"""
+
+
+class UsageError(Exception):
+    """Bad arguments: reported in one line, exit status 2."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.config:
+        os.environ["LAKEHOUSE_CONFIG"] = str(Path(args.config).resolve())
+    try:
+        return int(args.handler(args))
+    except UsageError as exc:
+        print(f"lakehouse {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lakehouse",
+        description="Delta Lake lakehouse for daily bars and sentiment: Dagster assets, DuckDB SQL.",
+        epilog=EXAMPLES + "\nexit status: 0 ok, 1 run or query failed, 2 bad arguments",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{run,query,tables}")
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--lake", help="lake root: a path or s3://bucket/prefix (default: $LAKEHOUSE_LAKE or data/lake)")
+    common.add_argument("--config", help="configuration directory (default: config/)")
+
+    run = sub.add_parser(
+        "run",
+        parents=[common],
+        help="materialize every asset for a range of trading days",
+        description="Materialize every asset for a range of trading days, as one Dagster run.",
+        epilog="examples:\n  lakehouse run\n  lakehouse run --start 2018-01-02 --end 2018-12-31 --symbols ^GSPC,MSFT",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    run.add_argument("--start", help="first day YYYY-MM-DD (default: config default_run.start)")
+    run.add_argument("--end", help="last day YYYY-MM-DD (default: config default_run.end)")
+    run.add_argument("--ohlcv-dir", help="CSV landing dir {dir}/{SYMBOL}/1day/*.csv[.gz] (replaces the bundled data)")
+    run.add_argument("--sentiment-dir", help="JSONL landing dir {dir}/{SYMBOL}/{YYYY-MM-DD}.jsonl")
+    run.add_argument("--symbols", help="comma-separated symbols to restrict the universe")
+    run.add_argument("--quiet", action="store_true", help="no progress lines; only the summary and errors")
+    run.set_defaults(handler=_run)
+
+    query = sub.add_parser(
+        "query",
+        parents=[common],
+        help="run DuckDB SQL; every lake table is a view by its name",
+        description="Run DuckDB SQL over the lake. Every table is a view by its name; $name parameters "
+        "take values from --param name=value.",
+        epilog='examples:\n  lakehouse query "select * from quarantine limit 5"\n'
+        "  lakehouse query -f sql/latest_bars.sql --param as_of=2018-06-29 --format json",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    query.add_argument("sql", nargs="?", help="the SQL text (or use -f)")
+    query.add_argument("-f", "--file", help="read the SQL from a file, e.g. sql/latest_bars.sql")
+    query.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="bind $NAME (repeatable)")
+    query.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    query.set_defaults(handler=_query)
+
+    tables = sub.add_parser(
+        "tables",
+        parents=[common],
+        help="list the lake's tables with version, rows, files and size",
+        description="List the catalogued tables with their Delta version, rows, files and size.",
+    )
+    tables.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    tables.set_defaults(handler=_tables)
+    return parser
+
+
+def _lake(args: argparse.Namespace) -> Any:
+    from lakehouse_assets.defs.settings import default_lake_uri
+    from lakehouse_assets.lake.delta import Lake
+
+    return Lake(args.lake or default_lake_uri())
+
+
+def _config() -> Any:
+    from lakehouse_assets.config import ConfigError, load_config
+
+    try:
+        return load_config()
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _date(value: str | None, default: dt.date, name: str) -> dt.date:
+    if value is None:
+        return default
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise UsageError(f"--{name} {value!r} is not a date YYYY-MM-DD") from None
+
+
+# --- run ---------------------------------------------------------------------------
+
+
+def _run(args: argparse.Namespace) -> int:
+    config = _config()
+    from lakehouse_assets.defs.settings import calendar_of
+
+    calendar = calendar_of(config)
+    start = _date(args.start, config.universe.default_start, "start")
+    end = _date(args.end, config.universe.default_end, "end")
+    if end < start:
+        raise UsageError(f"--end {end} is before --start {start}")
+    first_partition = config.exchange.partitions_start
+    if start < first_partition:
+        raise UsageError(f"--start {start} is before the first partition {first_partition} (config exchange.yaml)")
+    today = dt.datetime.now(_zone(config.exchange.timezone)).date()
+    sessions = calendar.sessions(start, min(end, today))
+    if not sessions:
+        raise UsageError(f"no {calendar.code} trading sessions between {start} and {end}: nothing to run")
+    for name in ("ohlcv_dir", "sentiment_dir"):
+        folder = getattr(args, name)
+        if folder and not Path(folder).is_dir():
+            raise UsageError(f"--{name.replace('_', '-')} {folder}: no such directory")
+    symbols = [s.strip() for s in args.symbols.split(",") if s.strip()] if args.symbols else None
+
+    import dagster as dg
+
+    from lakehouse_assets.definitions import build_definitions
+    from lakehouse_assets.defs.resources import LakehouseResource, SourcesResource
+
+    lake = _lake(args)
+    defs = build_definitions(
+        LakehouseResource(lake_uri=lake.root, config_dir=str(config.directory)),
+        SourcesResource(
+            ohlcv_dir=_abs(args.ohlcv_dir), sentiment_dir=_abs(args.sentiment_dir), symbols=symbols
+        ),
+    )
+    job = defs.resolve_job_def("daily_job")
+    progress = _Progress(sessions[0], sessions[-1], len(sessions), quiet=args.quiet)
+    job = job.with_logger_defs({"progress": progress.logger_def()})
+    source = args.ohlcv_dir or "bundled data"
+    if not args.quiet:
+        print(
+            f"lakehouse run: {len(sessions)} trading days {sessions[0]}..{sessions[-1]} from {source} "
+            f"into {lake.root}",
+            file=sys.stderr,
+        )
+    began = time.monotonic()
+    result = job.execute_in_process(
+        instance=_instance(),
+        tags={
+            "dagster/asset_partition_range_start": sessions[0].isoformat(),
+            "dagster/asset_partition_range_end": sessions[-1].isoformat(),
+            "lakehouse/cli": "run",
+        },
+        run_config={"loggers": {"progress": {}}},
+        raise_on_error=False,
+    )
+    _print_table(progress.summary(), sys.stdout)
+    elapsed = time.monotonic() - began
+    if not result.success:
+        print(f"lakehouse run: failed after {elapsed:.1f}s: {progress.first_error()}", file=sys.stderr)
+        return 1
+    if not args.quiet:
+        print(f"lakehouse run: done in {elapsed:.1f}s (run {result.run_id[:8]})", file=sys.stderr)
+    return 0
+
+
+def _abs(path: str | None) -> str | None:
+    return str(Path(path).resolve()) if path else None
+
+
+def _zone(name: str) -> dt.tzinfo:
+    import zoneinfo
+
+    return zoneinfo.ZoneInfo(name)
+
+
+def _instance() -> Any:
+    """The Dagster instance at $DAGSTER_HOME (default ./.dagster_home), so the UI sees CLI runs."""
+    import dagster as dg
+
+    home = Path(os.environ.get("DAGSTER_HOME") or ".dagster_home").resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    os.environ["DAGSTER_HOME"] = str(home)
+    return dg.DagsterInstance.get()
+
+
+class _Progress:
+    """Turns Dagster step events into progress lines and a summary table."""
+
+    def __init__(self, start: dt.date, end: dt.date, days: int, quiet: bool) -> None:
+        self.span, self.days, self.quiet = f"{start}..{end}", days, quiet
+        self.steps: dict[str, dict[str, Any]] = {}
+        self.errors: list[str] = []
+
+    def logger_def(self) -> Any:
+        import dagster as dg
+
+        progress = self
+
+        class Handler(logging.Handler):
+            def emit(self, record: logging.LogRecord) -> None:
+                event = getattr(record, "dagster_meta", {}).get("dagster_event")
+                if event is not None:
+                    progress.on_event(event)
+
+        @dg.logger(description="progress lines for the lakehouse CLI")
+        def progress_logger(_: Any) -> logging.Logger:
+            log = logging.getLogger("lakehouse.progress")
+            log.handlers = [Handler()]
+            log.setLevel(logging.DEBUG)
+            log.propagate = False
+            return log
+
+        return progress_logger
+
+    def on_event(self, event: Any) -> None:
+        kind, step = event.event_type_value, event.step_key
+        if step is None:
+            return
+        state = self.steps.setdefault(step, {"asset": step, "status": "pending", "started": None, "seconds": None})
+        if kind == "STEP_START":
+            state.update(status="running", started=time.monotonic())
+            self._say(f"  ▶ {step:<18} {self.span} ({self.days} trading days)")
+        elif kind == "ASSET_MATERIALIZATION" and "rows" not in state:
+            meta = event.event_specific_data.materialization.metadata
+            for key, name in (
+                ("dagster/row_count", "rows"),
+                ("rows_inserted", "inserted"),
+                ("rows_updated", "updated"),
+                ("rows_deleted", "deleted"),
+                ("rejected_rows", "rejected"),
+            ):
+                if key in meta:
+                    state[name] = meta[key].value
+        elif kind in ("STEP_SUCCESS", "STEP_FAILURE", "STEP_SKIPPED"):
+            seconds = time.monotonic() - state["started"] if state["started"] else 0.0
+            status = {"STEP_SUCCESS": "ok", "STEP_FAILURE": "FAILED", "STEP_SKIPPED": "skipped"}[kind]
+            state.update(status=status, seconds=round(seconds, 1))
+            if kind == "STEP_FAILURE":
+                error = event.step_failure_data.error
+                cause = error.cause or error
+                message = f"{step}: {cause.message.strip().splitlines()[0]}"
+                self.errors.append(message)
+                print(f"  ✗ {message}", file=sys.stderr)
+            else:
+                self._say(f"  {'✓' if status == 'ok' else '-'} {step:<18} {status} in {seconds:.1f}s")
+
+    def _say(self, line: str) -> None:
+        if not self.quiet:
+            print(line, file=sys.stderr, flush=True)
+
+    def summary(self) -> tuple[list[str], list[tuple[object, ...]]]:
+        columns = ["asset", "status", "days", "rows", "inserted", "updated", "deleted", "rejected", "seconds"]
+        rows = [
+            (
+                s["asset"],
+                s["status"],
+                self.days,
+                s.get("rows", ""),
+                s.get("inserted", ""),
+                s.get("updated", ""),
+                s.get("deleted", ""),
+                s.get("rejected", ""),
+                s["seconds"] if s["seconds"] is not None else "",
+            )
+            for s in self.steps.values()
+        ]
+        return columns, rows
+
+    def first_error(self) -> str:
+        return self.errors[0] if self.errors else "see the Dagster run log"
+
+
+# --- query and tables -------------------------------------------------------------
+
+
+def _query(args: argparse.Namespace) -> int:
+    import duckdb
+
+    from lakehouse_assets.lake.duck import query
+
+    if bool(args.sql) == bool(args.file):
+        raise UsageError("give the SQL as an argument or with -f FILE (one of them)")
+    sql = args.sql
+    if args.file:
+        try:
+            sql = Path(args.file).read_text()
+        except OSError as exc:
+            raise UsageError(f"-f {args.file}: {exc.strerror}") from None
+    params: dict[str, str] = {}
+    for item in args.param:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise UsageError(f"--param {item!r}: expected NAME=VALUE")
+        params[name.lstrip("$")] = value
+    try:
+        columns, rows = query(_lake(args), sql, params)
+    except KeyError as exc:
+        raise UsageError(exc.args[0]) from None
+    except duckdb.Error as exc:
+        print(f"lakehouse query: {exc}", file=sys.stderr)
+        return 1
+    _emit(columns, rows, args.format)
+    return 0
+
+
+def _tables(args: argparse.Namespace) -> int:
+    from lakehouse_assets.lake.catalog import TABLES
+
+    lake = _lake(args)
+    rows = []
+    for name, spec in TABLES.items():
+        if lake.exists(name):
+            s = lake.stats(name)
+            modified = s.last_modified.strftime("%Y-%m-%d %H:%M:%S") if s.last_modified else ""
+            rows.append((name, spec.layer, s.version, s.rows, s.files, _size(s.bytes, args.format), modified))
+        else:
+            rows.append((name, spec.layer, "", "", "", "", "not created"))
+    _emit(["table", "layer", "version", "rows", "files", "size", "last_modified"], rows, args.format)
+    return 0
+
+
+def _size(n: int, fmt: str) -> str | int:
+    if fmt != "table":
+        return n
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return n
+
+
+def _emit(columns: list[str], rows: list[tuple[object, ...]], fmt: str) -> None:
+    if fmt == "json":
+        print(json.dumps([dict(zip(columns, row, strict=True)) for row in rows], default=_json_default, indent=2))
+    elif fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows([["" if v is None else v for v in row] for row in rows])
+        sys.stdout.write(buffer.getvalue())
+    else:
+        _print_table((columns, rows), sys.stdout)
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, dt.date | dt.datetime | dt.time):
+        return value.isoformat()
+    return str(value)
+
+
+def _print_table(table: tuple[list[str], list[tuple[object, ...]]], out: Any) -> None:
+    columns, rows = table
+    cells = [[_cell(v) for v in row] for row in rows]
+    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
+    numeric = [all(_is_number(row[i]) for row in rows if row[i] not in (None, "")) and rows for i in range(len(columns))]
+
+    def line(values: list[str]) -> str:
+        return "  ".join(v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric, strict=True))
+
+    out.write(line(columns).rstrip() + "\n")
+    out.write("  ".join("-" * w for w in widths) + "\n")
+    for row in cells:
+        out.write(line(row).rstrip() + "\n")
+    out.write(f"({len(rows)} row{'s' if len(rows) != 1 else ''})\n")
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,70 @@
+"""Shared fixtures: a temporary lake, the NYSE calendar, and a pipeline runner."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+import pytest
+
+from lakehouse_assets.core.calendar import TradingCalendar
+from lakehouse_assets.lake.delta import Lake
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def calendar() -> TradingCalendar:
+    return TradingCalendar("XNYS", dt.date(1986, 1, 1))
+
+
+@pytest.fixture
+def lake(tmp_path: Path) -> Lake:
+    return Lake(tmp_path / "lake")
+
+
+def run_pipeline(
+    lake_root: str,
+    start: str,
+    end: str,
+    ohlcv_dir: str | None = None,
+    sentiment_dir: str | None = None,
+    symbols: list[str] | None = None,
+) -> dg.ExecuteInProcessResult:
+    """Materialize every asset for ``start..end`` as one run on an ephemeral instance."""
+    from lakehouse_assets.definitions import build_definitions
+    from lakehouse_assets.defs.resources import LakehouseResource, SourcesResource
+
+    defs = build_definitions(
+        LakehouseResource(lake_uri=lake_root),
+        SourcesResource(ohlcv_dir=ohlcv_dir, sentiment_dir=sentiment_dir, symbols=symbols),
+    )
+    return defs.resolve_job_def("daily_job").execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(),
+        tags={"dagster/asset_partition_range_start": start, "dagster/asset_partition_range_end": end},
+        raise_on_error=False,
+    )
+
+
+@pytest.fixture
+def pipeline() -> Callable[..., dg.ExecuteInProcessResult]:
+    return run_pipeline
+
+
+def step_errors(result: dg.ExecuteInProcessResult) -> dict[str, str]:
+    """Step key -> the user-facing message of its failure."""
+    out = {}
+    for event in result.all_events:
+        if event.event_type_value == "STEP_FAILURE":
+            error = event.step_failure_data.error
+            out[event.step_key] = (error.cause or error).message
+    return out
+
+
+def snapshot(lake: Lake, name: str) -> pl.DataFrame:
+    """Every row of a table, sorted by all columns, for content comparisons."""
+    frame = lake.read(name)
+    return frame.sort(frame.columns, nulls_last=True)

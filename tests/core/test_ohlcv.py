@@ -1,0 +1,149 @@
+import datetime as dt
+import json
+import math
+
+import polars as pl
+import pytest
+
+from lakehouse_assets.core import ohlcv
+from lakehouse_assets.core.calendar import TradingCalendar
+from lakehouse_assets.sources.ohlcv import load_bundled
+
+D = dt.date
+NY = "America/New_York"
+
+
+def raw(rows: list[tuple[str, ...]], symbol: str = "AAA", file: str = "f.csv") -> pl.DataFrame:
+    frame = pl.DataFrame(rows, schema=list(ohlcv.REQUIRED), orient="row")
+    return frame.with_columns(
+        symbol=pl.lit(symbol), source=pl.lit("test"), file=pl.lit(file), line=pl.int_range(2, pl.len() + 2)
+    )
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        ["timestamp", "open", "high", "low", "close", "volume"],
+        ["Date", "O", "H", "L", "C", "Vol"],
+        [" datetime ", "Open", "HIGH", "low", "c", "v"],
+        ["time", "o", "h", "l", "close", "volume"],
+    ],
+)
+def test_aliases_map_to_the_standard_columns(header: list[str]) -> None:
+    frame = pl.DataFrame([["2024-01-02", "1", "2", "0.5", "1.5", "10"]], schema=header, orient="row")
+    assert ohlcv.normalize_columns(frame).columns == list(ohlcv.REQUIRED)
+
+
+def test_missing_column_is_named() -> None:
+    frame = pl.DataFrame([["2024-01-02", "1", "2", "0.5", "10"]], schema=["date", "o", "h", "l", "v"], orient="row")
+    with pytest.raises(ohlcv.MissingColumnError, match="'close'") as info:
+        ohlcv.normalize_columns(frame)
+    assert info.value.column == "close"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2024-01-02", D(2024, 1, 2)),  # a date: that exchange-local day
+        ("2024-01-02 00:00:00", D(2024, 1, 2)),  # naive: already exchange-local
+        ("2024-01-02T23:59", D(2024, 1, 2)),
+        ("2024-01-02T16:00:00-05:00", D(2024, 1, 2)),  # aware, New York
+        ("2024-01-02T21:00:00Z", D(2024, 1, 2)),  # 16:00 in New York
+        ("2024-01-03T03:00:00+00:00", D(2024, 1, 2)),  # 22:00 the day before in New York
+        ("2024-01-02T09:30:00+05:30", D(2024, 1, 1)),  # IST morning is the previous NY evening
+        ("2024-01-02 14:30:00.250+0000", D(2024, 1, 2)),
+        ("1704229200", D(2024, 1, 2)),  # epoch seconds: 2024-01-02 21:00 UTC
+        ("1704229200000", D(2024, 1, 2)),  # epoch milliseconds
+        ("01/02/2024", None),
+        ("yesterday", None),
+        (None, None),
+    ],
+)
+def test_trading_date_of_timestamps(text: str | None, expected: dt.date | None) -> None:
+    got = pl.select(ohlcv.parse_trading_date(pl.lit(text, pl.String), NY)).item()
+    assert got == expected
+
+
+def test_parse_bars_rejects_untypable_rows_with_reasons() -> None:
+    bars, rejected = ohlcv.parse_bars(
+        raw(
+            [
+                ("2024-01-02", "10", "11", "9", "10.5", "100"),
+                ("2024-01-03", "abc", "11", "9", "10.5", "100"),
+                ("2024-01-04", "10", "11", "9", "", "100"),
+                ("not a date", "10", "11", "9", "10.5", "100"),
+            ]
+        ),
+        NY,
+    )
+    assert bars.select("date", "open", "close", "volume", "line").rows() == [(D(2024, 1, 2), 10.0, 10.5, 100.0, 2)]
+    reasons = dict(zip(rejected["line"], rejected["reason"], strict=True))
+    assert reasons == {3: "non-numeric open: 'abc'", 4: "missing close", 5: "unparseable timestamp: 'not a date'"}
+    assert json.loads(rejected.filter(pl.col("line") == 3)["raw"].item())["open"] == "abc"
+    assert rejected["table_name"].unique().to_list() == ["ohlcv_bronze"]
+
+
+def typed(rows: list[tuple[object, ...]]) -> pl.DataFrame:
+    frame = pl.DataFrame(
+        rows, schema=["date", "open", "high", "low", "close", "volume", "file", "line"], orient="row"
+    ).with_columns(pl.col("open", "high", "low", "close", "volume").cast(pl.Float64))
+    return frame.with_columns(symbol=pl.lit("AAA"), source=pl.lit("t"), timestamp=pl.col("date").cast(pl.String))
+
+
+def test_validation_rules_and_last_duplicate_wins(calendar: TradingCalendar) -> None:
+    valid, rejected = ohlcv.validate_bars(
+        typed(
+            [
+                (D(2024, 1, 2), 10, 11, 9, 10.5, 100, "a.csv", 2),
+                (D(2024, 1, 3), 10, 9.5, 9, 10.5, 100, "a.csv", 3),  # high < close
+                (D(2024, 1, 4), 10, 11, 10.2, 10.5, 100, "a.csv", 4),  # low > open
+                (D(2024, 1, 5), 10, 11, 9, 10.5, -1, "a.csv", 5),  # negative volume
+                (D(2024, 1, 8), 0, 11, 9, 10.5, 1, "a.csv", 6),  # open <= 0
+                (D(2024, 1, 6), 10, 11, 9, 10.5, 1, "a.csv", 7),  # a Saturday
+                (D(2024, 1, 9), 10, 11, 9, 10.5, 1, "a.csv", 8),  # superseded by b.csv line 2
+                (D(2024, 1, 9), 20, 21, 19, 20.5, 2, "b.csv", 2),
+                (D(2024, 1, 10), 10, 11, 9, 10.5, 0, "b.csv", 3),  # zero volume is allowed
+            ]
+        ),
+        calendar,
+    )
+    assert valid.select("date", "open").rows() == [(D(2024, 1, 2), 10.0), (D(2024, 1, 9), 20.0), (D(2024, 1, 10), 10.0)]
+    reasons = {(f, n): r for f, n, r in rejected.select("file", "line", "reason").rows()}
+    assert reasons == {
+        ("a.csv", 3): "high < max(open, close): 9.5 < 10.5",
+        ("a.csv", 4): "low > min(open, close): 10.2 > 10.0",
+        ("a.csv", 5): "volume < 0: -1.0",
+        ("a.csv", 6): "open <= 0: 0.0",
+        ("a.csv", 7): "not a XNYS session: 2024-01-06",
+        ("a.csv", 8): "duplicate (symbol, date): superseded by a later row",
+    }
+    assert rejected["quarantine_id"].n_unique() == rejected.height
+
+
+def test_quarantine_ids_are_deterministic(calendar: TradingCalendar) -> None:
+    frame = typed([(D(2024, 1, 3), 10, 9.5, 9, 10.5, 100, "a.csv", 3)])
+    first = ohlcv.validate_bars(frame, calendar)[1]
+    second = ohlcv.validate_bars(frame, calendar)[1]
+    assert first["quarantine_id"].to_list() == second["quarantine_id"].to_list()
+
+
+def test_log_return_matches_an_explicit_loop_on_the_bundled_sp500(calendar: TradingCalendar) -> None:
+    bars, rejected = ohlcv.parse_bars(load_bundled("arch.sp500", "^GSPC"), NY)
+    assert rejected.is_empty()
+    valid, rejected = ohlcv.validate_bars(bars, calendar)
+    assert rejected.is_empty()
+    first, last = valid["date"].min(), valid["date"].max()
+    out = ohlcv.add_log_return(valid, calendar.previous_session_frame(first, last)).sort("date")
+    closes, dates, got = out["close"].to_list(), out["date"].to_list(), out["log_return"].to_list()
+    assert got[0] is None  # no bar before the first: null, not an invented value
+    for i in range(1, len(closes)):
+        assert calendar.previous_session(dates[i]) == dates[i - 1]
+        assert math.isclose(got[i], math.log(closes[i] / closes[i - 1]), rel_tol=1e-12, abs_tol=1e-15)
+    # 2008-10-13: the S&P 500's best day of the crisis, +11.58%
+    assert math.isclose(out.filter(pl.col("date") == D(2008, 10, 13))["log_return"].item(), math.log(1.1158), abs_tol=1e-4)
+
+
+def test_log_return_is_null_after_a_missing_session(calendar: TradingCalendar) -> None:
+    bars = typed([(D(2024, 1, 2), 10, 11, 9, 10, 1, "a", 2), (D(2024, 1, 4), 10, 11, 9, 11, 1, "a", 3)])
+    out = ohlcv.add_log_return(bars, calendar.previous_session_frame(D(2024, 1, 2), D(2024, 1, 4)))
+    assert out.sort("date")["log_return"].to_list() == [None, None]

@@ -1,0 +1,97 @@
+import datetime as dt
+import json
+import math
+
+import polars as pl
+
+from lakehouse_assets.core import sentiment
+
+D = dt.date(2024, 1, 2)
+
+
+def bronze(rows: list[tuple[str, str, float, float, str]]) -> pl.DataFrame:
+    return pl.DataFrame(
+        [(s, D, p, score, conf, src) for s, p, score, conf, src in rows],
+        schema=["symbol", "date", "provider", "score", "confidence", "source"],
+        orient="row",
+    )
+
+
+def expected(*symbols: str) -> pl.DataFrame:
+    return pl.DataFrame({"symbol": list(symbols), "date": [D] * len(symbols)})
+
+
+def test_weighted_average_over_the_providers_that_answered() -> None:
+    # the original system's worked example: (0.45*0.6 + 0.62*0.4) / 1.0 = 0.518
+    rows = bronze([("AAA", "newsapi", 0.45, 0.8, "snapshot"), ("AAA", "twitter", 0.62, 0.9, "snapshot")])
+    out = sentiment.daily_sentiment(rows, expected("AAA"), {"newsapi": 0.6, "twitter": 0.4}, 1.0)
+    row = out.row(0, named=True)
+    assert math.isclose(row["score"], 0.518, rel_tol=1e-12)
+    assert math.isclose(row["confidence"], 0.8 * 0.6 + 0.9 * 0.4, rel_tol=1e-12)  # weighted: 0.84
+    assert (row["count"], row["providers"], row["source"]) == (2, "newsapi,twitter", "snapshot")
+
+
+def test_only_one_provider_answered_gets_all_the_weight() -> None:
+    rows = bronze([("AAA", "twitter", 0.62, 0.9, "snapshot")])
+    out = sentiment.daily_sentiment(rows, expected("AAA"), {"newsapi": 0.6, "twitter": 0.4}, 1.0)
+    assert out.select("score", "confidence").row(0) == (0.62, 0.9)
+
+
+def test_stub_where_nothing_landed_and_it_says_so() -> None:
+    rows = bronze([("AAA", "vader", 0.5, 0.4, "vader"), ("AAA", "vader", -0.1, 0.2, "vader")])
+    out = sentiment.daily_sentiment(rows, expected("AAA", "BBB"), {}, 1.0)
+    assert out.rows() == [
+        ("AAA", D, 0.2, 0.30000000000000004, 2, "vader", "vader"),
+        ("BBB", D, 0.0, 0.0, 0, "stub", "stub"),
+    ]
+
+
+def test_combined_snapshot_provider_weighs_the_sum_of_its_parts() -> None:
+    assert sentiment.provider_weight("newsapi+twitter", {"newsapi": 0.6, "twitter": 0.4}, 1.0) == 1.0
+    assert sentiment.provider_weight("other", {"newsapi": 0.6}, 0.25) == 0.25
+
+
+def lines(*texts: str) -> pl.DataFrame:
+    return pl.DataFrame(
+        {"symbol": "AAA", "file_date": D, "text": list(texts), "file": "AAA/2024-01-02.jsonl", "line": range(1, len(texts) + 1)},
+        schema=sentiment_lines_schema(),
+    )
+
+
+def sentiment_lines_schema() -> dict[str, pl.DataType]:
+    from lakehouse_assets.sources.sentiment import LINES_SCHEMA
+
+    return LINES_SCHEMA
+
+
+def test_snapshot_and_headline_lines_parse_and_bad_lines_are_rejected() -> None:
+    good_snapshot = {"symbol": "AAA", "date": "2024-01-02", "timestamp": "2024-01-02T10:00:00+05:30", "score": 0.45,
+                     "confidence": 0.8, "providers": ["newsapi"], "metadata": {"article_count": 3}}
+    rows, rejected = sentiment.parse_snapshot_lines(
+        lines(
+            json.dumps(good_snapshot),
+            json.dumps({"headline": "Shares soar after record profits and great guidance"}),
+            "{not json",
+            json.dumps({"score": 1.5, "confidence": 0.5}),
+            json.dumps({"symbol": "AAA", "date": "2024-01-03", "score": 0.1}),
+            json.dumps({"metadata": {}}),
+        )
+    )
+    assert rows.select("provider", "source", "line").rows() == [("newsapi", "snapshot", 1), ("vader", "vader", 2)]
+    vader = rows.filter(pl.col("source") == "vader").row(0, named=True)
+    assert vader["score"] > 0.5 and 0 < vader["confidence"] <= 1
+    reasons = dict(zip(rejected["line"], rejected["reason"], strict=True))
+    assert reasons[3].startswith("invalid sentiment line: ")
+    assert reasons[4] == "invalid sentiment line: score 1.5 outside [-1.0, 1.0]"
+    assert reasons[5] == "invalid sentiment line: date 2024-01-03 does not match the file's date 2024-01-02"
+    assert reasons[6] == "invalid sentiment line: neither a score nor a headline"
+    assert json.loads(rejected.filter(pl.col("line") == 3)["raw"].item()) == {"text": "{not json"}
+
+
+def test_vader_scores_match_the_lexicon() -> None:
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    text = "Company misses estimates, shares plunge on weak outlook"
+    reference = SentimentIntensityAnalyzer().polarity_scores(text)
+    assert sentiment.vader_score(text) == (reference["compound"], 1.0 - reference["neu"])
+    assert reference["compound"] < 0
