@@ -58,7 +58,9 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="{run,query,tables}")
 
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--lake", help="lake root: a path or s3://bucket/prefix (default: $LAKEHOUSE_LAKE or data/lake)")
+    common.add_argument(
+        "--lake", help="lake root: a path or s3://bucket/prefix (default: $LAKEHOUSE_LAKE or data/lake)"
+    )
     common.add_argument("--config", help="configuration directory (default: config/)")
 
     run = sub.add_parser(
@@ -154,17 +156,13 @@ def _run(args: argparse.Namespace) -> int:
             raise UsageError(f"--{name.replace('_', '-')} {folder}: no such directory")
     symbols = [s.strip() for s in args.symbols.split(",") if s.strip()] if args.symbols else None
 
-    import dagster as dg
-
     from lakehouse_assets.definitions import build_definitions
     from lakehouse_assets.defs.resources import LakehouseResource, SourcesResource
 
     lake = _lake(args)
     defs = build_definitions(
         LakehouseResource(lake_uri=lake.root, config_dir=str(config.directory)),
-        SourcesResource(
-            ohlcv_dir=_abs(args.ohlcv_dir), sentiment_dir=_abs(args.sentiment_dir), symbols=symbols
-        ),
+        SourcesResource(ohlcv_dir=_abs(args.ohlcv_dir), sentiment_dir=_abs(args.sentiment_dir), symbols=symbols),
     )
     job = defs.resolve_job_def("daily_job")
     progress = _Progress(sessions[0], sessions[-1], len(sessions), quiet=args.quiet)
@@ -172,8 +170,7 @@ def _run(args: argparse.Namespace) -> int:
     source = args.ohlcv_dir or "bundled data"
     if not args.quiet:
         print(
-            f"lakehouse run: {len(sessions)} trading days {sessions[0]}..{sessions[-1]} from {source} "
-            f"into {lake.root}",
+            f"lakehouse run: {len(sessions)} trading days {sessions[0]}..{sessions[-1]} from {source} into {lake.root}",
             file=sys.stderr,
         )
     began = time.monotonic()
@@ -213,6 +210,9 @@ def _instance() -> Any:
 
     home = Path(os.environ.get("DAGSTER_HOME") or ".dagster_home").resolve()
     home.mkdir(parents=True, exist_ok=True)
+    settings = home / "dagster.yaml"
+    if not settings.exists():  # a new home: no telemetry (this machine may be offline)
+        settings.write_text("telemetry:\n  enabled: false\n")
     os.environ["DAGSTER_HOME"] = str(home)
     return dg.DagsterInstance.get()
 
@@ -387,7 +387,9 @@ def _print_table(table: tuple[list[str], list[tuple[object, ...]]], out: Any) ->
     columns, rows = table
     cells = [[_cell(v) for v in row] for row in rows]
     widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
-    numeric = [all(_is_number(row[i]) for row in rows if row[i] not in (None, "")) and rows for i in range(len(columns))]
+    numeric = [
+        all(_is_number(row[i]) for row in rows if row[i] not in (None, "")) and rows for i in range(len(columns))
+    ]
 
     def line(values: list[str]) -> str:
         return "  ".join(v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric, strict=True))

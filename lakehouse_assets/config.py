@@ -100,7 +100,7 @@ class _File:
                 self.fail(key, "required key is missing")
             return default
         value = self.data[key]
-        if not isinstance(value, kind) or isinstance(value, bool) and bool not in _tuple(kind):
+        if not isinstance(value, kind) or (isinstance(value, bool) and bool not in _tuple(kind)):
             self.fail(key, f"expected {_names(kind)}, got {value!r}")
         return value
 

@@ -19,7 +19,9 @@ def session_run_request(day: dt.date, calendar: TradingCalendar) -> dg.RunReques
     return dg.SkipReason(f"{day} is not a {calendar.code} trading session ({why}); nothing to run")
 
 
-def after_close_schedule(job: dg.UnresolvedAssetJobDefinition, config: Config, calendar: TradingCalendar) -> dg.ScheduleDefinition:
+def after_close_schedule(
+    job: dg.UnresolvedAssetJobDefinition, config: Config, calendar: TradingCalendar
+) -> dg.ScheduleDefinition:
     """Monday-Friday at ``schedule_time`` exchange-local: that day's partition, holidays skipped."""
     at = config.exchange.schedule_time
 

@@ -90,10 +90,7 @@ def parse_bars(raw: pl.DataFrame, timezone: str) -> tuple[pl.DataFrame, pl.DataF
     typed = raw.with_columns(
         parse_trading_date(pl.col("timestamp"), timezone).alias("date"),
         pl.col("timestamp").cast(pl.String),
-        *[
-            pl.col(c).cast(pl.String).str.strip_chars().cast(pl.Float64, strict=False).alias(f"_{c}")
-            for c in NUMERIC
-        ],
+        *[pl.col(c).cast(pl.String).str.strip_chars().cast(pl.Float64, strict=False).alias(f"_{c}") for c in NUMERIC],
     )
     checks: list[tuple[pl.Expr, pl.Expr]] = [
         (pl.col("date").is_null(), pl.format("unparseable timestamp: '{}'", pl.col("timestamp").fill_null("")))
@@ -144,9 +141,14 @@ def validate_bars(bars: pl.DataFrame, calendar: TradingCalendar) -> tuple[pl.Dat
     good = checked.filter(pl.col("reason").is_null())
     is_last = pl.int_range(pl.len()).over("symbol", "date") == pl.len().over("symbol", "date") - 1
     good = good.with_columns(
-        pl.when(is_last).then(None).otherwise(pl.lit("duplicate (symbol, date): superseded by a later row")).alias("reason")
+        pl.when(is_last)
+        .then(None)
+        .otherwise(pl.lit("duplicate (symbol, date): superseded by a later row"))
+        .alias("reason")
     )
-    rejected_rows = pl.concat([checked.filter(pl.col("reason").is_not_null()), good.filter(pl.col("reason").is_not_null())])
+    rejected_rows = pl.concat(
+        [checked.filter(pl.col("reason").is_not_null()), good.filter(pl.col("reason").is_not_null())]
+    )
     valid = good.filter(pl.col("reason").is_null()).drop("reason").sort("symbol", "date")
     return valid, quarantine_records(rejected_rows, "ohlcv_daily", NUMERIC)
 

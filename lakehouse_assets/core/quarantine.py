@@ -17,6 +17,7 @@ def quarantine_records(rows: pl.DataFrame, table_name: str, value_columns: Seque
     SHA-1 of (table, file, line, key, reason), so re-processing the same input yields the
     same ids and a MERGE on it never duplicates a record.
     """
+
     def col(name: str, dtype: pl.DataType) -> pl.Expr:
         return pl.col(name).cast(dtype) if name in rows.columns else pl.lit(None, dtype)
 
@@ -52,8 +53,17 @@ def file_record(table_name: str, file: str, reason: str, raw: str, source: str, 
             "file": [file],
             "line": [None],
         },
-        schema={"table_name": pl.String, "key": pl.String, "date": pl.Date, "symbol": pl.String, "reason": pl.String,
-                "raw": pl.String, "source": pl.String, "file": pl.String, "line": pl.Int64},
+        schema={
+            "table_name": pl.String,
+            "key": pl.String,
+            "date": pl.Date,
+            "symbol": pl.String,
+            "reason": pl.String,
+            "raw": pl.String,
+            "source": pl.String,
+            "file": pl.String,
+            "line": pl.Int64,
+        },
     )
     return with_quarantine_ids(frame)
 
@@ -63,7 +73,11 @@ def with_quarantine_ids(records: pl.DataFrame) -> pl.DataFrame:
         [pl.col(c).cast(pl.String).fill_null("") for c in ("table_name", "file", "line", "key", "reason")],
         separator="\x1f",
     )
-    ids = records.select(ident).to_series().map_elements(
-        lambda s: hashlib.sha1(s.encode()).hexdigest(), return_dtype=pl.String
-    ) if records.height else pl.Series([], dtype=pl.String)
+    ids = (
+        records.select(ident)
+        .to_series()
+        .map_elements(lambda s: hashlib.sha1(s.encode()).hexdigest(), return_dtype=pl.String)
+        if records.height
+        else pl.Series([], dtype=pl.String)
+    )
     return records.with_columns(ids.alias("quarantine_id")).select(QUARANTINE_COLUMNS)

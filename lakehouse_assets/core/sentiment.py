@@ -103,10 +103,9 @@ def daily_sentiment(
             source=pl.lit(STUB),
         )
     )
-    return (
-        pl.concat([combined.select(list(DAILY_SCHEMA)).cast(DAILY_SCHEMA), stub.select(list(DAILY_SCHEMA)).cast(DAILY_SCHEMA)])
-        .sort("symbol", "date")
-    )
+    return pl.concat(
+        [combined.select(list(DAILY_SCHEMA)).cast(DAILY_SCHEMA), stub.select(list(DAILY_SCHEMA)).cast(DAILY_SCHEMA)]
+    ).sort("symbol", "date")
 
 
 def parse_snapshot_lines(lines: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -130,7 +129,15 @@ def parse_snapshot_lines(lines: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFram
             bad.append({**base, "reason": f"invalid sentiment line: {exc}", "text": rec["text"]})
     parsed = pl.DataFrame(rows, schema=_BRONZE_SCHEMA) if rows else pl.DataFrame(schema=_BRONZE_SCHEMA)
     rejected_rows = pl.DataFrame(
-        bad, schema={"symbol": pl.String, "date": pl.Date, "file": pl.String, "line": pl.Int64, "reason": pl.String, "text": pl.String}
+        bad,
+        schema={
+            "symbol": pl.String,
+            "date": pl.Date,
+            "file": pl.String,
+            "line": pl.Int64,
+            "reason": pl.String,
+            "text": pl.String,
+        },
     ).with_columns(pl.lit("sentiment_jsonl").alias("source"))
     return parsed, quarantine_records(rejected_rows, "sentiment_bronze", ["text"])
 
@@ -173,7 +180,14 @@ def _snapshot_row(obj: dict[str, object], base: dict[str, object]) -> dict[str, 
         return {**row, "provider": name, "score": score, "confidence": confidence, "source": "snapshot"}
     if isinstance(obj.get("headline"), str) and obj["headline"].strip():
         score, confidence = vader_score(obj["headline"])
-        return {**row, "provider": "vader", "score": score, "confidence": confidence, "headline": obj["headline"], "source": "vader"}
+        return {
+            **row,
+            "provider": "vader",
+            "score": score,
+            "confidence": confidence,
+            "headline": obj["headline"],
+            "source": "vader",
+        }
     raise ValueError("neither a score nor a headline")
 
 

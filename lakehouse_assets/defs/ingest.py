@@ -1,16 +1,16 @@
 """Bronze and silver assets: bars and sentiment from the sources into validated tables."""
 
-
 import dagster as dg
 import polars as pl
 
 from lakehouse_assets.core import ohlcv, sentiment
+from lakehouse_assets.core.quarantine import file_record
 from lakehouse_assets.defs.common import partitioned_asset, quarantine, utc_now, write_metadata
 from lakehouse_assets.defs.partitions import partition_dates
 from lakehouse_assets.defs.resources import LakehouseResource, SourcesResource
-from lakehouse_assets.core.quarantine import file_record
 from lakehouse_assets.lake.catalog import TABLES
 from lakehouse_assets.sources.ohlcv import LANDING_SOURCE
+
 
 @partitioned_asset(group_name="bronze", description=TABLES["ohlcv_bronze"].description)
 def ohlcv_bronze(
@@ -38,7 +38,11 @@ def ohlcv_bronze(
         )
     context.log.info(f"ohlcv_bronze {start}..{end}: {bars.height} bars, {rejected.height} rejected")
     return dg.MaterializeResult(
-        metadata={**write_metadata(result, bars, start, end), "rejected_rows": rejected.height, "quarantined_new": quarantined}
+        metadata={
+            **write_metadata(result, bars, start, end),
+            "rejected_rows": rejected.height,
+            "quarantined_new": quarantined,
+        }
     )
 
 
@@ -64,7 +68,11 @@ def ohlcv_daily(
     quarantined = quarantine(lake, rejected)
     context.log.info(f"ohlcv_daily {start}..{end}: {bars.height} bars, {rejected.height} rejected")
     return dg.MaterializeResult(
-        metadata={**write_metadata(result, bars, start, end), "rejected_rows": rejected.height, "quarantined_new": quarantined}
+        metadata={
+            **write_metadata(result, bars, start, end),
+            "rejected_rows": rejected.height,
+            "quarantined_new": quarantined,
+        }
     )
 
 

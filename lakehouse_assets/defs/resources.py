@@ -48,9 +48,7 @@ class SourcesResource(dg.ConfigurableResource):
             return ohlcv_source.landing_symbols(self.ohlcv_dir)
         return sorted(config.universe.bundled_symbols)
 
-    def ohlcv_deliveries(
-        self, config: Config, start: dt.date, end: dt.date
-    ) -> tuple[pl.DataFrame, list[FileProblem]]:
+    def ohlcv_deliveries(self, config: Config, start: dt.date, end: dt.date) -> tuple[pl.DataFrame, list[FileProblem]]:
         """Raw bars of the universe (text columns + lineage) and the files that failed."""
         symbols = self.universe(config)
         frames: list[pl.DataFrame] = [ohlcv_source.empty_raw()]

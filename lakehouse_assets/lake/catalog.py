@@ -124,7 +124,13 @@ TABLES: dict[str, TableSpec] = {
             name="ohlcv_daily",
             layer="silver",
             description="Validated, de-duplicated daily bars, one per symbol and session, with log_return.",
-            schema={"symbol": pl.String(), "date": pl.Date(), **_BARS, "log_return": pl.Float64(), "source": pl.String()},
+            schema={
+                "symbol": pl.String(),
+                "date": pl.Date(),
+                **_BARS,
+                "log_return": pl.Float64(),
+                "source": pl.String(),
+            },
             keys=("symbol", "date"),
         ),
         TableSpec(

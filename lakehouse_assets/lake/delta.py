@@ -104,7 +104,9 @@ class Lake:
         self.root = str(root).rstrip("/")
         if "://" not in self.root:
             self.root = os.path.abspath(self.root)
-        self.storage_options = dict(storage_options) if storage_options is not None else storage_options_from_env(self.root)
+        self.storage_options = (
+            dict(storage_options) if storage_options is not None else storage_options_from_env(self.root)
+        )
 
     def __repr__(self) -> str:
         return f"Lake({self.root!r})"

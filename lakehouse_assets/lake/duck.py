@@ -26,7 +26,9 @@ def delta_extension_path() -> Path:
         base.glob("*/delta.duckdb_extension")
     )
     if not candidates:
-        raise RuntimeError(f"no DuckDB delta extension under {base} (install duckdb-extension-delta=={duckdb.__version__})")
+        raise RuntimeError(
+            f"no DuckDB delta extension under {base} (install duckdb-extension-delta=={duckdb.__version__})"
+        )
     return candidates[-1]
 
 

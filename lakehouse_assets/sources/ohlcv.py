@@ -28,7 +28,13 @@ BUNDLED_SOURCES = {
     "pmdarima.msft": ("pmdarima.datasets.load_msft", "pmdarima/datasets/data/msft.tar.gz"),
 }
 LANDING_SOURCE = "csv_landing"
-RAW_SCHEMA = {**{c: pl.String for c in REQUIRED}, "symbol": pl.String, "source": pl.String, "file": pl.String, "line": pl.Int64}
+RAW_SCHEMA = {
+    **{c: pl.String for c in REQUIRED},
+    "symbol": pl.String,
+    "source": pl.String,
+    "file": pl.String,
+    "line": pl.Int64,
+}
 
 
 @dataclass(frozen=True)

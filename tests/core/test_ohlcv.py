@@ -140,7 +140,9 @@ def test_log_return_matches_an_explicit_loop_on_the_bundled_sp500(calendar: Trad
         assert calendar.previous_session(dates[i]) == dates[i - 1]
         assert math.isclose(got[i], math.log(closes[i] / closes[i - 1]), rel_tol=1e-12, abs_tol=1e-15)
     # 2008-10-13: the S&P 500's best day of the crisis, +11.58%
-    assert math.isclose(out.filter(pl.col("date") == D(2008, 10, 13))["log_return"].item(), math.log(1.1158), abs_tol=1e-4)
+    assert math.isclose(
+        out.filter(pl.col("date") == D(2008, 10, 13))["log_return"].item(), math.log(1.1158), abs_tol=1e-4
+    )
 
 
 def test_log_return_is_null_after_a_missing_session(calendar: TradingCalendar) -> None:

@@ -53,7 +53,13 @@ def test_combined_snapshot_provider_weighs_the_sum_of_its_parts() -> None:
 
 def lines(*texts: str) -> pl.DataFrame:
     return pl.DataFrame(
-        {"symbol": "AAA", "file_date": D, "text": list(texts), "file": "AAA/2024-01-02.jsonl", "line": range(1, len(texts) + 1)},
+        {
+            "symbol": "AAA",
+            "file_date": D,
+            "text": list(texts),
+            "file": "AAA/2024-01-02.jsonl",
+            "line": range(1, len(texts) + 1),
+        },
         schema=sentiment_lines_schema(),
     )
 
@@ -65,8 +71,15 @@ def sentiment_lines_schema() -> dict[str, pl.DataType]:
 
 
 def test_snapshot_and_headline_lines_parse_and_bad_lines_are_rejected() -> None:
-    good_snapshot = {"symbol": "AAA", "date": "2024-01-02", "timestamp": "2024-01-02T10:00:00+05:30", "score": 0.45,
-                     "confidence": 0.8, "providers": ["newsapi"], "metadata": {"article_count": 3}}
+    good_snapshot = {
+        "symbol": "AAA",
+        "date": "2024-01-02",
+        "timestamp": "2024-01-02T10:00:00+05:30",
+        "score": 0.45,
+        "confidence": 0.8,
+        "providers": ["newsapi"],
+        "metadata": {"article_count": 3},
+    }
     rows, rejected = sentiment.parse_snapshot_lines(
         lines(
             json.dumps(good_snapshot),

@@ -51,7 +51,11 @@ def test_sync_range_is_idempotent_and_replaces_only_its_slice(lake: Lake) -> Non
     assert (replaced.inserted, replaced.updated, replaced.deleted) == (0, 5, 5)
     after = lake.read("ohlcv_daily")
     assert after.filter(pl.col("symbol") == "AAA")["close"].sort().to_list() == [20.0, 21.0, 22.0, 23.0, 24.0]
-    assert after.filter(pl.col("symbol") == "BBB").sort("date").equals(before.filter(pl.col("symbol") == "BBB").sort("date"))
+    assert (
+        after.filter(pl.col("symbol") == "BBB")
+        .sort("date")
+        .equals(before.filter(pl.col("symbol") == "BBB").sort("date"))
+    )
 
 
 def test_sync_range_leaves_rows_outside_the_range(lake: Lake) -> None:
@@ -69,9 +73,20 @@ def test_rows_outside_the_slice_are_refused(lake: Lake) -> None:
 
 def test_volatile_columns_alone_do_not_rewrite_a_row(lake: Lake) -> None:
     frame = pl.DataFrame(
-        {"symbol": ["AAA"], "date": [D(2020, 1, 2)], "timestamp": ["2020-01-02"], "open": [1.0], "high": [2.0],
-         "low": [0.5], "close": [1.5], "volume": [3.0], "source": ["s"], "file": ["f"], "line": [2],
-         "ingested_at": [dt.datetime(2020, 1, 2, tzinfo=dt.UTC)]},
+        {
+            "symbol": ["AAA"],
+            "date": [D(2020, 1, 2)],
+            "timestamp": ["2020-01-02"],
+            "open": [1.0],
+            "high": [2.0],
+            "low": [0.5],
+            "close": [1.5],
+            "volume": [3.0],
+            "source": ["s"],
+            "file": ["f"],
+            "line": [2],
+            "ingested_at": [dt.datetime(2020, 1, 2, tzinfo=dt.UTC)],
+        },
         schema=catalog.TABLES["ohlcv_bronze"].schema,
     )
     lake.sync_range("ohlcv_bronze", frame, D(2020, 1, 1), D(2020, 1, 31))
@@ -82,8 +97,19 @@ def test_volatile_columns_alone_do_not_rewrite_a_row(lake: Lake) -> None:
 
 def quarantine_row(qid: str, reason: str) -> pl.DataFrame:
     return pl.DataFrame(
-        {"quarantine_id": [qid], "table_name": ["t"], "key": ["k"], "date": [None], "symbol": [None], "reason": [reason],
-         "raw": ["{}"], "source": ["s"], "file": ["f"], "line": [None], "quarantined_at": [dt.datetime.now(dt.UTC)]},
+        {
+            "quarantine_id": [qid],
+            "table_name": ["t"],
+            "key": ["k"],
+            "date": [None],
+            "symbol": [None],
+            "reason": [reason],
+            "raw": ["{}"],
+            "source": ["s"],
+            "file": ["f"],
+            "line": [None],
+            "quarantined_at": [dt.datetime.now(dt.UTC)],
+        },
         schema=catalog.TABLES["quarantine"].schema,
     )
 
@@ -188,7 +214,9 @@ def test_two_processes_writing_different_ranges_both_commit(lake: Lake, tmp_path
     go = tmp_path / "go"
     script = WRITER.format(repo=str(Path(__file__).resolve().parents[2]), root=lake.root, go=str(go))
     procs = [
-        subprocess.Popen([sys.executable, "-c", script, start], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-c", script, start], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
         for start in ("2020-01-01", "2020-06-01")
     ]
     time.sleep(1.0)  # both interpreters are up and waiting

@@ -1,0 +1,143 @@
+"""The `lakehouse` command as a user runs it: real processes, a real lake, a real Dagster instance."""
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lakehouse_assets.config import load_config
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def lakehouse(*args: str, home: Path, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DAGSTER_HOME": str(home)}
+    env.pop("LAKEHOUSE_LAKE", None)
+    return subprocess.run(
+        [sys.executable, "-m", "lakehouse_assets.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=900,
+    )
+
+
+@pytest.mark.slow
+def test_default_run_then_tables_and_query(tmp_path: Path, calendar) -> None:
+    lake = str(tmp_path / "lake")
+    run = lakehouse("run", "--lake", lake, home=tmp_path / "home")
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "▶ ohlcv_bronze" in run.stderr and "done in" in run.stderr
+    for asset in ("ohlcv_bronze", "sentiment_bronze", "ohlcv_daily", "sentiment_daily"):
+        assert any(line.startswith(asset) and " ok " in line for line in run.stdout.splitlines()), run.stdout
+
+    tables = lakehouse("tables", "--lake", lake, "--format", "json", home=tmp_path / "home")
+    listed = {t["table"]: t for t in json.loads(tables.stdout)}
+    assert {"ohlcv_bronze", "sentiment_bronze", "ohlcv_daily", "sentiment_daily", "quarantine"} <= set(listed)
+    assert listed["ohlcv_daily"]["rows"] > 0 and listed["quarantine"]["rows"] == 0
+
+    query = lakehouse(
+        "query",
+        "select symbol, count(*) as n from ohlcv_daily group by 1 order by 1",
+        "--lake",
+        lake,
+        "--format",
+        "json",
+        home=tmp_path / "home",
+    )
+    assert query.returncode == 0, query.stderr
+    counts = {r["symbol"]: r["n"] for r in json.loads(query.stdout)}
+    universe = load_config(REPO / "config").universe
+    sessions = calendar.sessions(universe.default_start, universe.default_end)
+    assert counts == {
+        "^GSPC": len(sessions),  # both indexes cover 1999..2018 without gaps
+        "^IXIC": len(sessions),
+        "MSFT": len([d for d in sessions if d <= dt.date(2017, 11, 10)]),  # the dataset ends there
+    }
+
+
+@pytest.fixture(scope="module")
+def small_lake(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
+    root = tmp_path_factory.mktemp("cli")
+    lake = str(root / "lake")
+    run = lakehouse(
+        "run",
+        "--lake",
+        lake,
+        "--start",
+        "2018-03-26",
+        "--end",
+        "2018-04-06",
+        "--symbols",
+        "^GSPC",
+        "--quiet",
+        home=root / "home",
+    )
+    assert run.returncode == 0, run.stderr
+    assert "▶" not in run.stderr  # --quiet
+    return lake, root / "home"
+
+
+def test_query_formats_and_params(small_lake: tuple[str, Path]) -> None:
+    lake, home = small_lake
+    sql = "select date, close from ohlcv_daily where date between $a and $b order by date"
+    csv = lakehouse(
+        "query", sql, "--param", "a=2018-03-29", "--param", "b=2018-04-02", "--format", "csv", "--lake", lake, home=home
+    )
+    # 2018-03-30 was Good Friday: no bar, no partition
+    assert csv.stdout.splitlines() == ["date,close", "2018-03-29,2640.870117", "2018-04-02,2581.879883"]
+    table = lakehouse("query", "-f", "sql/latest_bars.sql", "--param", "as_of=2018-04-06", "--lake", lake, home=home)
+    assert table.returncode == 0 and "^GSPC" in table.stdout and "2018-04-06" in table.stdout
+
+
+def test_bad_sql_prints_duckdbs_message_without_a_traceback(small_lake: tuple[str, Path]) -> None:
+    lake, home = small_lake
+    bad = lakehouse("query", "select nope from ohlcv_daily", "--lake", lake, home=home)
+    assert bad.returncode == 1
+    assert 'Referenced column "nope" not found' in bad.stderr and "Traceback" not in bad.stderr
+    missing = lakehouse("query", "select $x", "--lake", lake, home=home)
+    assert missing.returncode == 2 and "missing --param for $x" in missing.stderr
+
+
+def test_bad_arguments_exit_2_with_one_line(tmp_path: Path) -> None:
+    bad = lakehouse("run", "--start", "2018-13-01", "--lake", str(tmp_path / "l"), home=tmp_path / "h")
+    assert bad.returncode == 2 and bad.stderr.strip() == "lakehouse run: --start '2018-13-01' is not a date YYYY-MM-DD"
+    holiday = lakehouse(
+        "run", "--start", "2024-03-29", "--end", "2024-03-29", "--lake", str(tmp_path / "l"), home=tmp_path / "h"
+    )
+    assert holiday.returncode == 2 and "no XNYS trading sessions between 2024-03-29 and 2024-03-29" in holiday.stderr
+    assert not (tmp_path / "l").exists()
+
+
+def test_failed_run_exits_1_naming_the_file_and_column(tmp_path: Path) -> None:
+    bad = tmp_path / "landing/ZZZ/1day/2024-01.csv"
+    bad.parent.mkdir(parents=True)
+    bad.write_text("date,open,high,low,volume\n2024-01-02,1,2,0.5,10\n")
+    run = lakehouse(
+        "run",
+        "--ohlcv-dir",
+        str(tmp_path / "landing"),
+        "--start",
+        "2024-01-02",
+        "--end",
+        "2024-01-05",
+        "--lake",
+        str(tmp_path / "lake"),
+        home=tmp_path / "home",
+    )
+    assert run.returncode == 1
+    last = run.stderr.strip().splitlines()[-1]
+    assert "lakehouse run: failed" in last and "ZZZ/1day/2024-01.csv" in last and "'close'" in last
+    assert "Traceback" not in run.stderr
+
+
+def test_help_shows_every_verb_with_examples(tmp_path: Path) -> None:
+    top = lakehouse("--help", home=tmp_path)
+    assert top.returncode == 0 and all(v in top.stdout for v in ("run", "query", "tables", "examples:"))
+    for verb in ("run", "query", "tables"):
+        assert lakehouse(verb, "--help", home=tmp_path).returncode == 0
