@@ -1,5 +1,7 @@
 """Bronze and silver assets: bars and sentiment from the sources into validated tables."""
 
+from pathlib import Path
+
 import dagster as dg
 import polars as pl
 
@@ -18,22 +20,24 @@ def ohlcv_bronze(
 ) -> dg.MaterializeResult:
     """Typed bars of the partition range from the bundled data or the CSV landing.
 
-    Rows that cannot be typed go to quarantine. A file that cannot be read (e.g. no
-    ``close`` column) is quarantined whole and fails the asset after the good files are
-    written, naming the file and the column.
+    The range's rows of every file read are replaced by what the file now holds; rows of
+    files not delivered this time are kept (landing directories are often incremental).
+    Rows that cannot be typed go to quarantine. A file that cannot be read at all (e.g.
+    no ``close`` column) is quarantined whole and its earlier rows are left as they were;
+    the rest is written, then the asset fails naming the file and the column.
     """
     start, end = partition_dates(context)
     config, lake = lakehouse.config(), lakehouse.lake()
-    raw, problems = sources.ohlcv_deliveries(config, start, end)
+    raw, files, problems = sources.ohlcv_deliveries(config, start, end)
     bars, rejected = ohlcv.parse_bars(raw, config.exchange.timezone)
     bars = bars.filter(pl.col("date").is_between(start, end)).with_columns(ingested_at=pl.lit(utc_now()))
-    result = lake.sync_range("ohlcv_bronze", bars, start, end, {"symbol": sources.universe(config)})
+    result = lake.sync_range("ohlcv_bronze", bars, start, end, {"file": files})
     rejected = rejected.filter(pl.col("date").is_null() | pl.col("date").is_between(start, end))
-    files = [file_record("ohlcv_bronze", p.file, p.reason, p.header, LANDING_SOURCE, p.symbol) for p in problems]
-    quarantined = quarantine(lake, pl.concat([rejected, *files]))
+    records = [file_record("ohlcv_bronze", p.file, p.reason, p.header, LANDING_SOURCE, p.symbol) for p in problems]
+    quarantined = quarantine(lake, pl.concat([rejected, *records]))
     if problems:
         raise dg.Failure(
-            description="; ".join(f"{p.file}: {p.reason}" for p in problems),
+            description="; ".join(f"{Path(sources.ohlcv_dir or '') / p.file}: {p.reason}" for p in problems),
             metadata={"bad_files": [p.file for p in problems], "rows_written": bars.height},
         )
     context.log.info(f"ohlcv_bronze {start}..{end}: {bars.height} bars, {rejected.height} rejected")
@@ -80,15 +84,18 @@ def ohlcv_daily(
 def sentiment_bronze(
     context: dg.AssetExecutionContext, lakehouse: LakehouseResource, sources: SourcesResource
 ) -> dg.MaterializeResult:
-    """Landed sentiment snapshots and VADER-scored headlines of the partition range."""
+    """Landed sentiment snapshots and VADER-scored headlines of the partition range.
+
+    As for bars, the rows of each file read are replaced and other files' rows are kept.
+    """
     start, end = partition_dates(context)
     config, lake = lakehouse.config(), lakehouse.lake()
-    lines, misnamed = sources.sentiment_lines(config, start, end)
+    lines, files, misnamed = sources.sentiment_lines(config, start, end)
     if misnamed:
         context.log.warning(f"ignored {len(misnamed)} sentiment files not named YYYY-MM-DD.jsonl: {misnamed[:5]}")
     rows, rejected = sentiment.parse_snapshot_lines(lines)
     rows = rows.with_columns(ingested_at=pl.lit(utc_now()))
-    result = lake.sync_range("sentiment_bronze", rows, start, end, {"symbol": sources.universe(config)})
+    result = lake.sync_range("sentiment_bronze", rows, start, end, {"file": files})
     quarantined = quarantine(lake, rejected)
     return dg.MaterializeResult(
         metadata={

@@ -48,15 +48,17 @@ class SourcesResource(dg.ConfigurableResource):
             return ohlcv_source.landing_symbols(self.ohlcv_dir)
         return sorted(config.universe.bundled_symbols)
 
-    def ohlcv_deliveries(self, config: Config, start: dt.date, end: dt.date) -> tuple[pl.DataFrame, list[FileProblem]]:
-        """Raw bars of the universe (text columns + lineage) and the files that failed."""
+    def ohlcv_deliveries(
+        self, config: Config, start: dt.date, end: dt.date
+    ) -> tuple[pl.DataFrame, list[str], list[FileProblem]]:
+        """Raw bars of the universe (text columns + lineage), the files read, the files that failed."""
         symbols = self.universe(config)
         frames: list[pl.DataFrame] = [ohlcv_source.empty_raw()]
         problems: list[FileProblem] = []
         if self.ohlcv_dir:
             for symbol in symbols:
                 for path in ohlcv_source.landing_files(self.ohlcv_dir, symbol, start, end):
-                    read = ohlcv_source.read_landing_file(path, symbol)
+                    read = ohlcv_source.read_landing_file(self.ohlcv_dir, path, symbol)
                     if isinstance(read, FileProblem):
                         problems.append(read)
                     else:
@@ -67,10 +69,13 @@ class SourcesResource(dg.ConfigurableResource):
             if unknown:
                 raise ValueError(f"no bundled data for {', '.join(unknown)}; bundled: {', '.join(bundled)}")
             frames.extend(ohlcv_source.load_bundled(bundled[s], s) for s in symbols)
-        return pl.concat(frames), problems
+        raw = pl.concat(frames)
+        return raw, raw.get_column("file").unique().sort().to_list(), problems
 
-    def sentiment_lines(self, config: Config, start: dt.date, end: dt.date) -> tuple[pl.DataFrame, list[str]]:
-        """Landed sentiment lines of the universe in the window (none without a landing dir)."""
+    def sentiment_lines(
+        self, config: Config, start: dt.date, end: dt.date
+    ) -> tuple[pl.DataFrame, list[str], list[str]]:
+        """Landed sentiment lines of the universe in the window, the files read, misnamed files."""
         if not self.sentiment_dir:
-            return pl.DataFrame(schema=LINES_SCHEMA), []
+            return pl.DataFrame(schema=LINES_SCHEMA), [], []
         return landed_lines(self.sentiment_dir, self.universe(config), start, end)

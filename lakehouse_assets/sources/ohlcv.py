@@ -92,17 +92,22 @@ def landing_files(directory: str | Path, symbol: str, start: dt.date, end: dt.da
     return keep
 
 
-def read_landing_file(path: Path, symbol: str) -> pl.DataFrame | FileProblem:
-    """One landed CSV as a raw delivery, or the reason it cannot be read."""
+def read_landing_file(root: str | Path, path: Path, symbol: str) -> pl.DataFrame | FileProblem:
+    """One landed CSV as a raw delivery, or the reason it cannot be read.
+
+    The ``file`` lineage is the path relative to the landing directory, so moving the
+    directory does not make the same rows look like a new delivery.
+    """
+    file = path.relative_to(root).as_posix()
     try:
         frame = pl.read_csv(path, infer_schema=False, truncate_ragged_lines=False)
     except Exception as exc:  # polars raises several error types for unreadable files
-        return FileProblem(symbol, str(path), f"unreadable CSV: {str(exc).splitlines()[0]}")
+        return FileProblem(symbol, file, f"unreadable CSV: {str(exc).splitlines()[0]}")
     try:
         normalized = normalize_columns(frame)
     except MissingColumnError as exc:
-        return FileProblem(symbol, str(path), str(exc), exc.column, ",".join(frame.columns))
-    return _raw(normalized, symbol, LANDING_SOURCE, str(path))
+        return FileProblem(symbol, file, str(exc), exc.column, ",".join(frame.columns))
+    return _raw(normalized, symbol, LANDING_SOURCE, file)
 
 
 def file_date_span(name: str) -> tuple[dt.date, dt.date] | None:

@@ -18,16 +18,18 @@ LINES_SCHEMA = {"symbol": pl.String, "file_date": pl.Date, "text": pl.String, "f
 
 def landed_lines(
     directory: str | Path, symbols: Iterable[str], start: dt.date, end: dt.date
-) -> tuple[pl.DataFrame, list[str]]:
+) -> tuple[pl.DataFrame, list[str], list[str]]:
     """Non-blank lines of the symbols' snapshot files dated in ``[start, end]``.
 
-    Returns ``(lines, misnamed)`` where ``misnamed`` lists ``.jsonl`` files whose name
-    is not ``YYYY-MM-DD.jsonl``.
+    Returns ``(lines, files, misnamed)``: ``files`` are the files read (paths relative to
+    the landing directory, as in the ``file`` column) and ``misnamed`` the ``.jsonl`` files
+    whose name is not ``YYYY-MM-DD.jsonl``.
     """
     root = Path(directory)
     if not root.is_dir():
         raise FileNotFoundError(f"sentiment landing directory not found: {root}")
     rows: list[tuple[str, dt.date, str, str, int]] = []
+    files: list[str] = []
     misnamed: list[str] = []
     for symbol in symbols:
         for path in sorted((root / symbol).glob("*.jsonl")):
@@ -38,8 +40,10 @@ def landed_lines(
                 continue
             if not start <= day <= end:
                 continue
+            file = path.relative_to(root).as_posix()
+            files.append(file)
             with path.open(encoding="utf-8", errors="replace") as handle:
                 for number, text in enumerate(handle, start=1):
                     if text.strip():
-                        rows.append((symbol, day, text.strip(), str(path), number))
-    return pl.DataFrame(rows, schema=LINES_SCHEMA, orient="row"), misnamed
+                        rows.append((symbol, day, text.strip(), file, number))
+    return pl.DataFrame(rows, schema=LINES_SCHEMA, orient="row"), files, misnamed

@@ -3,6 +3,7 @@
 import datetime as dt
 import gzip
 import json
+import math
 from pathlib import Path
 
 import polars as pl
@@ -76,27 +77,34 @@ def landing(tmp_path: Path) -> Path:
 
 def test_csv_landing_quarantines_bad_rows_and_fails_on_a_file_missing_close(tmp_path: Path, landing: Path) -> None:
     lake = Lake(tmp_path / "lake")
-    write_csv(landing / "BBB/1day/2024-01.csv", "date,open,high,low,volume\n2024-01-02,1,2,0.5,10\n")
+    bbb = landing / "BBB/1day/2024-01.csv"
+    write_csv(bbb, "date,open,high,low,close,volume\n2024-01-02,1,2,0.5,1.5,10\n")
+    assert run_pipeline(lake.root, "2024-01-02", "2024-01-10", ohlcv_dir=str(landing), symbols=["BBB"]).success
+    bbb_before = lake.read("ohlcv_bronze")
+    write_csv(bbb, "date,open,high,low,volume\n2024-01-02,1,2,0.5,10\n")  # re-delivered without close
     result = run_pipeline(lake.root, "2024-01-02", "2024-01-10", ohlcv_dir=str(landing))
     assert not result.success
     errors = step_errors(result)
     assert set(errors) == {"ohlcv_bronze"}
     assert "BBB/1day/2024-01.csv" in errors["ohlcv_bronze"] and "'close'" in errors["ohlcv_bronze"]
-    # the good rows of the good file landed; the untypable ones and the bad file are quarantined
+    # the good rows of the good file landed; the untypable ones and the bad file are quarantined;
+    # BBB's earlier, complete delivery is not replaced by the broken one
     bronze = lake.read("ohlcv_bronze")
-    assert bronze.height == 7 and set(bronze["symbol"]) == {"AAA"}
+    assert bronze.filter(pl.col("symbol") == "AAA").height == 7
+    assert bronze.filter(pl.col("symbol") == "BBB").equals(bbb_before)
+    assert set(bronze["file"]) == {"AAA/1day/2024-01.csv", "AAA/1day/2024-01_to_2024-02.csv.gz", "BBB/1day/2024-01.csv"}
     quarantined = lake.read("quarantine").sort("table_name", "line")
     assert quarantined.select("table_name", "reason").rows() == [
         ("ohlcv_bronze", "missing required column 'close' (found: date, open, high, low, volume)"),
         ("ohlcv_bronze", "non-numeric open: 'ten'"),
     ]
-    assert not lake.exists("ohlcv_daily")  # downstream did not run on bad input
+    assert lake.read("ohlcv_daily")["symbol"].to_list() == ["BBB"]  # downstream did not run on bad input
 
-    # fixing the landing (the file removed) lets the rest through; nothing is lost
-    (landing / "BBB/1day/2024-01.csv").unlink()
+    # fixing the landing (the broken file removed) lets the rest through; nothing is lost
+    bbb.unlink()
     fixed = run_pipeline(lake.root, "2024-01-02", "2024-01-10", ohlcv_dir=str(landing))
     assert fixed.success, step_errors(fixed)
-    bars = lake.read("ohlcv_daily").sort("date")
+    bars = lake.read("ohlcv_daily").filter(pl.col("symbol") == "AAA").sort("date")
     assert bars.select("date", "close", "volume").rows() == [
         (D(2024, 1, 2), 10.5, 1000.0),
         (D(2024, 1, 3), 11.5, 2000.0),
@@ -148,3 +156,21 @@ def test_sentiment_landing_snapshots_headlines_and_stub(tmp_path: Path, landing:
     assert second["score"] < 0 and second["source"] == "vader"
     assert (third["score"], third["confidence"], third["source"]) == (0.0, 0.0, "stub")
     assert lake.read("sentiment_bronze").height == 3
+
+
+def test_incremental_landing_keeps_rows_of_files_no_longer_in_the_directory(tmp_path: Path) -> None:
+    lake, landing = Lake(tmp_path / "lake"), tmp_path / "landing"
+    day1 = landing / "AAA/1day/2024-01-02.csv"
+    write_csv(day1, "date,open,high,low,close,volume\n2024-01-02,10,11,9,10.5,100\n")
+    assert run_pipeline(lake.root, "2024-01-02", "2024-01-05", ohlcv_dir=str(landing)).success
+    day1.unlink()  # the landing only holds the newest drop
+    write_csv(landing / "AAA/1day/2024-01-03.csv", "date,open,high,low,close,volume\n2024-01-03,10,12,9,11.5,100\n")
+    assert run_pipeline(lake.root, "2024-01-02", "2024-01-05", ohlcv_dir=str(landing)).success
+    bars = lake.read("ohlcv_daily").sort("date")
+    assert bars.select("date", "close").rows() == [(D(2024, 1, 2), 10.5), (D(2024, 1, 3), 11.5)]
+    assert bars["log_return"].to_list()[1] == pytest.approx(math.log(11.5 / 10.5))
+    # a corrected re-delivery of a file replaces that file's rows
+    write_csv(landing / "AAA/1day/2024-01-03.csv", "date,open,high,low,close,volume\n2024-01-03,10,12,9,11.0,100\n")
+    assert run_pipeline(lake.root, "2024-01-03", "2024-01-03", ohlcv_dir=str(landing)).success
+    assert lake.read("ohlcv_daily").sort("date")["close"].to_list() == [10.5, 11.0]
+    assert lake.read("ohlcv_bronze").height == 2
