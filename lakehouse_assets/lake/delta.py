@@ -27,7 +27,7 @@ import polars as pl
 from deltalake import DeltaTable, write_deltalake
 from deltalake.exceptions import CommitFailedError, TableNotFoundError
 
-from lakehouse_assets.lake.catalog import PARTITION_COLUMN, TableSpec, table
+from lakehouse_assets.lake.catalog import PARTITION_COLUMN, TABLES, TableSpec, table
 
 COMMIT_ATTEMPTS = 8
 _S3_ENV = {
@@ -144,10 +144,10 @@ class Lake:
                     partition_by=spec.partition_by or None,
                     storage_options=self.storage_options or None,
                 )
-            except (CommitFailedError, OSError) as exc:  # another writer created it first
+            except CommitFailedError:  # another writer created it first: open theirs
                 if attempt == COMMIT_ATTEMPTS - 1:
                     raise
-                _backoff(attempt, exc)
+                _backoff(attempt)
         return self.open(name)
 
     def conform(self, name: str, frame: pl.DataFrame) -> pl.DataFrame:
@@ -236,10 +236,10 @@ class Lake:
                 merger = merger.when_not_matched_by_source_delete(predicate=target_slice)
             try:
                 metrics = merger.execute()
-            except CommitFailedError as exc:
+            except CommitFailedError:  # a conflicting concurrent commit: re-read and retry
                 if attempt == COMMIT_ATTEMPTS - 1:
                     raise
-                _backoff(attempt, exc)
+                _backoff(attempt)
                 continue
             return WriteResult(
                 table=spec.name,
@@ -322,8 +322,6 @@ class Lake:
 
     def tables(self) -> list[str]:
         """Catalogued tables that exist in this lake."""
-        from lakehouse_assets.lake.catalog import TABLES
-
         return [name for name in TABLES if self.exists(name)]
 
 
@@ -337,5 +335,5 @@ def _with_partition(spec: TableSpec, frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(pl.col(spec.date_column).dt.year().cast(pl.Int32).alias(PARTITION_COLUMN))
 
 
-def _backoff(attempt: int, exc: Exception) -> None:
+def _backoff(attempt: int) -> None:
     time.sleep(min(0.05 * 2**attempt, 2.0))

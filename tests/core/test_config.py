@@ -1,0 +1,56 @@
+import shutil
+from pathlib import Path
+
+import pytest
+
+from lakehouse_assets.config import ConfigError, load_config
+
+REPO_CONFIG = Path(__file__).resolve().parents[2] / "config"
+
+
+@pytest.fixture
+def config_dir(tmp_path: Path) -> Path:
+    return Path(shutil.copytree(REPO_CONFIG, tmp_path / "config"))
+
+
+def test_the_shipped_configuration_loads() -> None:
+    config = load_config(REPO_CONFIG)
+    assert config.exchange.calendar == "XNYS" and config.exchange.schedule_time.isoformat() == "16:30:00"
+    assert config.universe.bundled_symbols == ("^GSPC", "^IXIC", "MSFT")
+    assert config.sources.provider_weights["newsapi"] == 0.6
+
+
+@pytest.mark.parametrize(
+    ("file", "old", "new", "message"),
+    [
+        (
+            "exchange.yaml",
+            'schedule_time: "16:30"',
+            'schedule_time: "25:00"',
+            "schedule_time: expected HH:MM, got '25:00'",
+        ),
+        ("exchange.yaml", "calendar: XNYS", "calendar: NOPE", "calendar: unknown exchange calendar 'NOPE'"),
+        ("universe.yaml", "dataset: arch.nasdaq", "dataset: yahoo", "bundled[1].dataset: unknown dataset 'yahoo'"),
+        ("universe.yaml", "end: 2018-12-31", "end: 2015-01-01", "default_run.end: 2015-01-01 is before start"),
+        ("sources.yaml", "twitter: 0.4", "twitter: -1", "sentiment.provider_weights.twitter: must be >= 0.0"),
+        (
+            "sources.yaml",
+            "lookback_sessions: 5",
+            "lookback_sessions: five",
+            "ohlcv.lookback_sessions: expected int or float",
+        ),
+    ],
+)
+def test_a_bad_value_names_the_file_and_key(config_dir: Path, file: str, old: str, new: str, message: str) -> None:
+    path = config_dir / file
+    assert old in path.read_text()
+    path.write_text(path.read_text().replace(old, new))
+    with pytest.raises(ConfigError) as info:
+        load_config(config_dir)
+    assert str(path) in str(info.value) and message in str(info.value)
+
+
+def test_a_missing_file_is_named(config_dir: Path) -> None:
+    (config_dir / "sources.yaml").unlink()
+    with pytest.raises(ConfigError, match=r"sources\.yaml: configuration file not found"):
+        load_config(config_dir)
