@@ -1,33 +1,39 @@
 """How the Delta partitioning of a daily-written time-series table affects writes, files and reads.
 
 The same synthetic daily bars (``--symbols`` symbols x ``--days`` XNYS sessions from 2024-01-02,
-with the columns of the catalogue's ``ohlcv_daily`` table) are written to three Delta tables
-that differ only in their partitioning:
+with the columns of the catalogue's ``ohlcv_daily`` table) are written to Delta tables that
+differ only in their partitioning:
 
 * ``per-day``: one partition folder per trading day (a string ``day`` column, e.g. ``2024-06-14``);
 * ``year``: one folder per year, what the project uses (``PARTITION_COLUMN`` in ``lake/catalog.py``);
 * ``none``: no partitioning at all.
 
 Each table is written the way the daily schedule writes it: one MERGE transaction per trading
-day, built like ``Lake.sync_range`` (match on the keys within the day's slice, update changed
-rows, insert new ones, delete rows of the slice the source no longer has; the slice includes a
-partition predicate where the layout has one), on a freshly opened table each day.
-Days are interleaved across the layouts (day 1 to every table, then day 2, ...) and the order
-of the layouts rotates, so drift in machine load does not favour one layout.
+day on a freshly opened table, matching on the keys within the day's slice (the date range plus
+the partition predicate where the layout has one). Two MERGEs are timed, each into its own set
+of the three tables:
+
+* ``sync``: ``Lake.sync_range``'s MERGE: update changed rows, insert new ones, and delete rows of
+  the slice that the source no longer has (``when_not_matched_by_source_delete``);
+* ``upsert``: the same without the delete clause (``when_matched_update_all`` +
+  ``when_not_matched_insert_all`` only).
+
+Days are interleaved across the tables (day 1 to every table, then day 2, ...) and their order
+rotates, so drift in machine load does not favour one layout.
 
 Measured per layout:
 
-* time to write all the days (total, mean per day, mean of the first and last 20 days) and how
-  many target files the last merge had to scan;
-* live data files, partition folders and bytes (data and ``_delta_log``) afterwards;
-* ``pl.scan_delta(...).filter(...).collect()`` of a 5-day window in the middle of the range
-  (date predicate plus the partition predicate where there is one) and of the whole range for
-  all symbols: medians of ``--repeats`` runs, each opening the table afresh;
-* ``DeltaTable.optimize.compact()`` time, files left after it, and the same reads again.
+* per MERGE style: time to write all the days (total, mean per day, mean of the first and the
+  last 20 days) and the target-scan time delta-rs reports for the last 20 merges;
+* on the ``sync`` tables: live data files, partition folders, bytes (data and ``_delta_log``);
+  ``pl.scan_delta(...).filter(...).collect()`` of a 5-day window in the middle of the range (date
+  predicate plus the partition predicate where there is one) and of the whole range for all
+  symbols, medians of ``--repeats`` interleaved runs each opening the table afresh;
+  ``DeltaTable.optimize.compact()`` time, the files left after it, and the same reads again.
 
 Results are printed as one row per metric and one column per layout, with ratios to ``year``.
 
-Run from the repository root (defaults take about a minute or two on 2 cores)::
+Run from the repository root (defaults take about two minutes on 2 cores)::
 
     .venv/bin/python bench/partitioning.py
     .venv/bin/python bench/partitioning.py --symbols 200 --days 500 --repeats 5
@@ -43,9 +49,10 @@ import os
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import deltalake
 import numpy as np
@@ -61,6 +68,8 @@ SPEC = TABLES["ohlcv_daily"]
 FIRST_DAY = dt.date(2024, 1, 1)
 WINDOW_DAYS = 5
 EDGE_DAYS = 20  # "first/last N days" write means
+STYLES = ("sync", "upsert")  # the two daily MERGEs, see merge_day
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -141,28 +150,34 @@ def create_empty(uri: str, layout: Layout) -> None:
     write_deltalake(uri, empty.to_arrow(), mode="append", partition_by=[layout.column] if layout.column else None)
 
 
-def merge_day(uri: str, layout: Layout, source: pa.Table, day: dt.date) -> dict[str, int]:
-    """One daily write: a MERGE of the day's rows into its slice, like ``Lake.sync_range``."""
+def merge_day(uri: str, layout: Layout, source: pa.Table, day: dt.date, style: str) -> dict[str, int]:
+    """One daily write: a MERGE of the day's rows into the day's slice of a freshly opened table.
+
+    ``sync`` is ``Lake.sync_range``'s MERGE (changed rows updated, new rows inserted, rows of the
+    slice missing from the source deleted); ``upsert`` is the same without the delete clause.
+    """
     target_slice = layout.slice_sql(day, day)
     on = " AND ".join(f"t.{k} = s.{k}" for k in SPEC.keys) + f" AND {target_slice}"
     changed = " OR ".join(f"(t.{c} IS DISTINCT FROM s.{c})" for c in SPEC.value_columns)
-    return (
+    merger = (
         DeltaTable(uri)
         .merge(source, predicate=on, source_alias="s", target_alias="t")
         .when_matched_update_all(predicate=changed)
         .when_not_matched_insert_all()
-        .when_not_matched_by_source_delete(predicate=target_slice)
-        .execute()
     )
+    if style == "sync":
+        merger = merger.when_not_matched_by_source_delete(predicate=target_slice)
+    return merger.execute()
 
 
 def read_window(uri: str, layout: Layout, start: dt.date, end: dt.date) -> pl.DataFrame:
     return pl.scan_delta(uri).filter(layout.read_filter(start, end)).collect()
 
 
-def rotated(i: int) -> tuple[Layout, ...]:
-    k = i % len(LAYOUTS)
-    return LAYOUTS[k:] + LAYOUTS[:k]
+def rotated(items: Sequence[T], i: int) -> list[T]:
+    """``items`` starting at position ``i`` (cyclically): no item always goes first."""
+    k = i % len(items)
+    return [*items[k:], *items[:k]]
 
 
 def timed_reads(
@@ -171,7 +186,7 @@ def timed_reads(
     """Median seconds of ``repeats`` window reads per layout (interleaved), checking the row count."""
     samples: dict[str, list[float]] = {layout.name: [] for layout in LAYOUTS}
     for i in range(repeats):
-        for layout in rotated(i):
+        for layout in rotated(LAYOUTS, i):
             t0 = time.perf_counter()
             frame = read_window(uris[layout.name], layout, start, end)
             samples[layout.name].append(time.perf_counter() - t0)
@@ -229,56 +244,66 @@ def print_table(rows: list[Row]) -> None:
 def run(symbols: int, n_days: int, repeats: int, root: str) -> list[Row]:
     days = trading_days(n_days)
     bars = make_bars(symbols, days)
-    uris = {layout.name: os.path.join(root, layout.name) for layout in LAYOUTS}
-    for layout in LAYOUTS:
-        create_empty(uris[layout.name], layout)
+    tables = [(style, layout) for style in STYLES for layout in LAYOUTS]
+    uris = {(style, layout.name): os.path.join(root, style, layout.name) for style, layout in tables}
+    for style, layout in tables:
+        create_empty(uris[style, layout.name], layout)
     sources = {  # prepared outside the timed region: the benchmark times Delta, not polars
         layout.name: [layout.with_partition(part).to_arrow() for part in bars.partition_by("date", maintain_order=True)]
         for layout in LAYOUTS
     }
 
-    print(f"writing {n_days} days x {len(LAYOUTS)} layouts, one MERGE per day ...", flush=True)
-    write_s: dict[str, list[float]] = {layout.name: [] for layout in LAYOUTS}
-    scanned: dict[str, float] = {}
+    print(f"writing {n_days} days to {len(tables)} tables ({len(STYLES)} MERGE styles x {len(LAYOUTS)} layouts) ...")
+    write_s: dict[tuple[str, str], list[float]] = {key: [] for key in uris}
+    scan_ms: dict[tuple[str, str], list[float]] = {key: [] for key in uris}
     for i, day in enumerate(days):
-        for layout in rotated(i):
+        for style, layout in rotated(tables, i):
+            key = (style, layout.name)
             t0 = time.perf_counter()
-            metrics = merge_day(uris[layout.name], layout, sources[layout.name][i], day)
-            write_s[layout.name].append(time.perf_counter() - t0)
-            scanned[layout.name] = metrics.get("num_target_files_scanned", 0)
+            metrics = merge_day(uris[key], layout, sources[layout.name][i], day, style)
+            write_s[key].append(time.perf_counter() - t0)
+            scan_ms[key].append(metrics.get("scan_time_ms", 0))
             if metrics.get("num_target_rows_inserted") != symbols:
-                raise AssertionError(f"{layout.name} {day}: merge metrics {metrics}")
-    before = {name: storage(uri) for name, uri in uris.items()}
+                raise AssertionError(f"{key} {day}: unexpected merge metrics {metrics}")
 
+    # Everything below looks at the tables the project's sync MERGE wrote.
+    sync_uris = {layout.name: uris["sync", layout.name] for layout in LAYOUTS}
+    before = {name: storage(uri) for name, uri in sync_uris.items()}
     middle = len(days) // 2
     window = (days[middle], days[min(middle + WINDOW_DAYS, len(days)) - 1])
     window_rows = symbols * len(days[middle : middle + WINDOW_DAYS])
-    print(f"reading {window[0]}..{window[1]} and {days[0]}..{days[-1]}, {repeats} repeats each ...", flush=True)
-    read_window_s = timed_reads(uris, *window, window_rows, repeats)
-    read_all_s = timed_reads(uris, days[0], days[-1], bars.height, repeats)
+    print(f"reading {window[0]}..{window[1]} and {days[0]}..{days[-1]}, {repeats} repeats each ...")
+    read_window_s = timed_reads(sync_uris, *window, window_rows, repeats)
+    read_all_s = timed_reads(sync_uris, days[0], days[-1], bars.height, repeats)
 
-    print("compacting ...", flush=True)
+    print("compacting, reading again ...", flush=True)
     compact_s = {}
     for layout in LAYOUTS:
         t0 = time.perf_counter()
-        DeltaTable(uris[layout.name]).optimize.compact()
+        DeltaTable(sync_uris[layout.name]).optimize.compact()
         compact_s[layout.name] = time.perf_counter() - t0
-    after = {name: storage(uri) for name, uri in uris.items()}
-    read_window_c = timed_reads(uris, *window, window_rows, repeats)
-    read_all_c = timed_reads(uris, days[0], days[-1], bars.height, repeats)
+    after = {name: storage(uri) for name, uri in sync_uris.items()}
+    read_window_c = timed_reads(sync_uris, *window, window_rows, repeats)
+    read_all_c = timed_reads(sync_uris, days[0], days[-1], bars.height, repeats)
 
-    names = [layout.name for layout in LAYOUTS]
     edge = min(EDGE_DAYS, n_days)
 
     def per(fn: Callable[[str], float]) -> dict[str, float]:
-        return {name: fn(name) for name in names}
+        return {layout.name: fn(layout.name) for layout in LAYOUTS}
+
+    def write_rows(style: str) -> list[Row]:
+        w = {name: write_s[style, name] for name in sync_uris}
+        scan = {name: scan_ms[style, name] for name in sync_uris}
+        return [
+            Row(f"{style}: write {n_days} days, total (s)", per(lambda n: sum(w[n])), ".2f"),
+            Row(f"{style}: write, mean per day (ms)", per(lambda n: 1000 * statistics.mean(w[n])), ".1f"),
+            Row(f"{style}: write, first {edge} days (ms)", per(lambda n: 1000 * statistics.mean(w[n][:edge])), ".1f"),
+            Row(f"{style}: write, last {edge} days (ms)", per(lambda n: 1000 * statistics.mean(w[n][-edge:])), ".1f"),
+            Row(f"{style}: target scan, last {edge} days (ms)", per(lambda n: statistics.mean(scan[n][-edge:])), ".1f"),
+        ]
 
     return [
-        Row(f"write {n_days} days, total (s)", per(lambda n: sum(write_s[n])), ".2f"),
-        Row("write, mean per day (ms)", per(lambda n: 1000 * statistics.mean(write_s[n])), ".1f"),
-        Row(f"write, mean of first {edge} days (ms)", per(lambda n: 1000 * statistics.mean(write_s[n][:edge])), ".1f"),
-        Row(f"write, mean of last {edge} days (ms)", per(lambda n: 1000 * statistics.mean(write_s[n][-edge:])), ".1f"),
-        Row("files scanned by the last merge", per(lambda n: scanned[n]), ",.0f"),
+        *(row for style in STYLES for row in write_rows(style)),
         Row("live data files", per(lambda n: before[n]["files"]), ",.0f"),
         Row("partition folders", per(lambda n: before[n]["folders"]), ",.0f"),
         Row("live data (KiB)", per(lambda n: before[n]["bytes"] / 1024), ",.0f"),
@@ -304,7 +329,8 @@ def main(argv: list[str] | None = None) -> None:
 
     print(
         f"Delta partitioning benchmark: {args.symbols} symbols x {args.days} days = {args.symbols * args.days:,} rows;"
-        f" deltalake {deltalake.__version__}, polars {pl.__version__}, {os.cpu_count()} CPUs"
+        f" deltalake {deltalake.__version__}, polars {pl.__version__}, {os.cpu_count()} CPUs",
+        flush=True,
     )
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="bench-partitioning-") as root:
