@@ -388,7 +388,7 @@ def _print_table(table: tuple[list[str], list[tuple[object, ...]]], out: Any) ->
     cells = [[_cell(v) for v in row] for row in rows]
     widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
     numeric = [
-        all(_is_number(row[i]) for row in rows if row[i] not in (None, "")) and rows for i in range(len(columns))
+        bool(rows) and all(_is_number(r[i]) for r in rows if r[i] not in (None, "")) for i in range(len(columns))
     ]
 
     def line(values: list[str]) -> str:
