@@ -15,7 +15,6 @@ from typing import Any
 import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-BUNDLED_DATASETS = ("arch.sp500", "arch.nasdaq", "pmdarima.msft")
 
 
 class ConfigError(ValueError):
@@ -155,13 +154,15 @@ def _exchange(directory: Path) -> ExchangeConfig:
 
 
 def _universe(directory: Path) -> UniverseConfig:
+    from lakehouse_assets.sources.ohlcv import BUNDLED_SOURCES
+
     f = _File.load(directory, "universe.yaml")
     bundled = []
     for i, item in enumerate(f.get("bundled", list)):
         entry = _File(f.path, item, f"bundled[{i}].")
         dataset = entry.get("dataset", str)
-        if dataset not in BUNDLED_DATASETS:
-            entry.fail("dataset", f"unknown dataset {dataset!r}; one of {', '.join(BUNDLED_DATASETS)}")
+        if dataset not in BUNDLED_SOURCES:
+            entry.fail("dataset", f"unknown dataset {dataset!r}; one of {', '.join(BUNDLED_SOURCES)}")
         bundled.append(BundledSymbol(entry.get("symbol", str), dataset, entry.get("sector", str, "Unknown")))
     run = f.sub("default_run")
     start, end = run.date("start"), run.date("end")

@@ -15,17 +15,39 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
 import polars as pl
 
 from lakehouse_assets.core.ohlcv import LINEAGE, REQUIRED, MissingColumnError, normalize_columns
 
-BUNDLED_SOURCES = {
-    "arch.sp500": ("arch.data.sp500", "arch/data/sp500/sp500.csv.gz"),
-    "arch.nasdaq": ("arch.data.nasdaq", "arch/data/nasdaq/nasdaq.csv.gz"),
-    "pmdarima.msft": ("pmdarima.datasets.load_msft", "pmdarima/datasets/data/msft.tar.gz"),
+
+def _load_sp500() -> pd.DataFrame:
+    import arch.data.sp500
+
+    return arch.data.sp500.load().reset_index()
+
+
+def _load_nasdaq() -> pd.DataFrame:
+    import arch.data.nasdaq
+
+    return arch.data.nasdaq.load().reset_index()
+
+
+def _load_msft() -> pd.DataFrame:
+    from pmdarima.datasets import load_msft
+
+    return load_msft()
+
+
+# dataset name (config/universe.yaml) -> (source lineage, file lineage, loader): the one registry
+BUNDLED_SOURCES: dict[str, tuple[str, str, Callable[[], pd.DataFrame]]] = {
+    "arch.sp500": ("arch.data.sp500", "arch/data/sp500/sp500.csv.gz", _load_sp500),
+    "arch.nasdaq": ("arch.data.nasdaq", "arch/data/nasdaq/nasdaq.csv.gz", _load_nasdaq),
+    "pmdarima.msft": ("pmdarima.datasets.load_msft", "pmdarima/datasets/data/msft.tar.gz", _load_msft),
 }
 LANDING_SOURCE = "csv_landing"
 RAW_SCHEMA = {
@@ -50,25 +72,12 @@ class FileProblem:
 
 def load_bundled(dataset: str, symbol: str) -> pl.DataFrame:
     """One bundled dataset as a raw delivery (text columns, like a CSV)."""
-    if dataset == "arch.sp500":
-        import arch.data.sp500
-
-        pdf = arch.data.sp500.load().reset_index()
-    elif dataset == "arch.nasdaq":
-        import arch.data.nasdaq
-
-        pdf = arch.data.nasdaq.load().reset_index()
-    elif dataset == "pmdarima.msft":
-        from pmdarima.datasets import load_msft
-
-        pdf = load_msft()
-    else:
+    if dataset not in BUNDLED_SOURCES:
         raise ValueError(f"unknown bundled dataset {dataset!r}")
-    import pandas as pd
-
+    source, file, load = BUNDLED_SOURCES[dataset]
+    pdf = load()
     pdf = pdf.assign(Date=pd.to_datetime(pdf["Date"]).dt.strftime("%Y-%m-%d"))
     frame = pl.from_pandas(pdf[["Date", "Open", "High", "Low", "Close", "Volume"]])
-    source, file = BUNDLED_SOURCES[dataset]
     return _raw(normalize_columns(frame), symbol, source, file)
 
 
