@@ -265,10 +265,12 @@ class Lake:
         does not exist yet reads as an empty frame with the catalogued schema.
         """
         spec = table(name)
-        if not self.exists(name):
+        try:
+            target = self.open(name, version)  # the log is read once, here
+        except TableNotFoundError:
             frame = empty_frame(spec)
             return frame.select(columns) if columns else frame
-        lazy = pl.scan_delta(self.uri(name), version=version, storage_options=self.storage_options or None)
+        lazy = pl.scan_delta(target)
         date = pl.col(spec.date_column)
         if start is not None:
             lazy = lazy.filter(date >= start)
