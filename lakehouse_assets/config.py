@@ -14,6 +14,8 @@ from typing import Any
 
 import yaml
 
+from lakehouse_assets.core.regimes import RegimeRules
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -61,6 +63,7 @@ class Config:
     exchange: ExchangeConfig
     universe: UniverseConfig
     sources: SourcesConfig
+    regimes: RegimeRules
 
 
 def default_config_dir() -> Path:
@@ -186,9 +189,35 @@ def _sources(directory: Path) -> SourcesConfig:
     )
 
 
+def _regimes(directory: Path) -> RegimeRules:
+    f = _File.load(directory, "regimes.yaml")
+    percentile, crash, high_vol = f.sub("volatility_percentile"), f.sub("crash"), f.sub("high_volatility")
+    window = int(percentile.number("window", minimum=2))
+    least = int(percentile.number("min_sessions", minimum=1))
+    if least > window:
+        percentile.fail("min_sessions", f"{least} exceeds window {window}")
+
+    def fraction(part: _File, key: str, low: float, high: float) -> float:
+        value = part.number(key)
+        if not low <= value <= high:
+            part.fail(key, f"must be between {low} and {high}, got {value}")
+        return value
+
+    return RegimeRules(
+        vol_percentile_window=window,
+        vol_percentile_min=least,
+        crash_drawdown=fraction(crash, "drawdown", -1.0, 0.0),
+        crash_vol_percentile=fraction(crash, "vol_percentile", 0.0, 1.0),
+        high_vol_percentile=fraction(high_vol, "vol_percentile", 0.0, 1.0),
+        high_vol_ratio=high_vol.number("volatility_ratio", minimum=0.0),
+        recovery_drawdown=fraction(f.sub("recovery"), "drawdown", -1.0, 0.0),
+        trend_adx_min=fraction(f.sub("trend"), "adx_min", 0.0, 100.0),
+    )
+
+
 def load_config(directory: str | Path | None = None) -> Config:
     """Read and validate every file of the configuration directory."""
     path = Path(directory) if directory is not None else default_config_dir()
     if not path.is_dir():
         raise ConfigError(f"{path}: configuration directory not found")
-    return Config(path, _exchange(path), _universe(path), _sources(path))
+    return Config(path, _exchange(path), _universe(path), _sources(path), _regimes(path))

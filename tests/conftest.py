@@ -21,6 +21,36 @@ def calendar() -> TradingCalendar:
     return TradingCalendar("XNYS", dt.date(1986, 1, 1))
 
 
+def bundled_bars(dataset: str, symbol: str) -> pl.DataFrame:
+    """A bundled real series as ``ohlcv_daily``-shaped bars, read straight from its package.
+
+    Independent of the pipeline's own loaders, so the oracles in the tests do not share
+    code with what they check.
+    """
+    if dataset == "arch.sp500":
+        import arch.data.sp500 as module
+    elif dataset == "arch.nasdaq":
+        import arch.data.nasdaq as module
+    else:
+        raise ValueError(dataset)
+    frame = pl.from_pandas(module.load().reset_index())
+    return frame.select(
+        symbol=pl.lit(symbol),
+        date=pl.col("Date").cast(pl.Date),
+        open=pl.col("Open"),
+        high=pl.col("High"),
+        low=pl.col("Low"),
+        close=pl.col("Close"),
+        volume=pl.col("Volume").cast(pl.Float64),
+    ).with_columns(log_return=(pl.col("close") / pl.col("close").shift(1)).log())
+
+
+@pytest.fixture(scope="session")
+def sp500() -> pl.DataFrame:
+    """The bundled S&P 500 (1999-01-04..2018-12-31) as bars of symbol ``^GSPC``."""
+    return bundled_bars("arch.sp500", "^GSPC")
+
+
 @pytest.fixture
 def lake(tmp_path: Path) -> Lake:
     return Lake(tmp_path / "lake")

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from lakehouse_assets.core import features, regimes
+
 PARTITION_COLUMN = "year"
 
 
@@ -146,6 +148,21 @@ TABLES: dict[str, TableSpec] = {
                 "providers": pl.String(),
                 "source": pl.String(),
             },
+            keys=("symbol", "date"),
+        ),
+        TableSpec(
+            name="features",
+            layer="silver",
+            description="Technical indicators and the day's sentiment per symbol and session; warm-up rows are null.",
+            schema=features.SCHEMA,
+            keys=("symbol", "date"),
+        ),
+        TableSpec(
+            name="market_regimes",
+            layer="silver",
+            description="Regime (normal/high_volatility/crash/recovery) and trend (bull/bear/sideways) per symbol and "
+            "session, with the index's market-wide labels.",
+            schema=regimes.SCHEMA,
             keys=("symbol", "date"),
         ),
     )

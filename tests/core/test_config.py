@@ -18,6 +18,7 @@ def test_the_shipped_configuration_loads() -> None:
     assert config.exchange.calendar == "XNYS" and config.exchange.schedule_time.isoformat() == "16:30:00"
     assert config.universe.bundled_symbols == ("^GSPC", "^IXIC", "MSFT")
     assert config.sources.provider_weights["newsapi"] == 0.6
+    assert config.regimes.crash_drawdown == -0.2 and config.regimes.vol_percentile_window == 1260
 
 
 @pytest.mark.parametrize(
@@ -39,6 +40,9 @@ def test_the_shipped_configuration_loads() -> None:
             "lookback_sessions: five",
             "ohlcv.lookback_sessions: expected int or float",
         ),
+        ("regimes.yaml", "min_sessions: 252", "min_sessions: 2000", "volatility_percentile.min_sessions: 2000"),
+        ("regimes.yaml", "drawdown: -0.20", "drawdown: 0.2", "crash.drawdown: must be between -1.0 and 0.0"),
+        ("regimes.yaml", "vol_percentile: 0.80", "vol_percentile: 80", "high_volatility.vol_percentile: must be"),
     ],
 )
 def test_a_bad_value_names_the_file_and_key(config_dir: Path, file: str, old: str, new: str, message: str) -> None:

@@ -59,6 +59,8 @@ def test_daily_job_and_every_asset_share_the_partitions() -> None:
         "sentiment_bronze": "bronze",
         "ohlcv_daily": "silver",
         "sentiment_daily": "silver",
+        "features": "silver",
+        "market_regimes": "silver",
     }
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
@@ -76,6 +78,7 @@ def test_code_location_loads_without_warnings() -> None:
 def test_core_does_not_import_dagster_or_storage() -> None:
     code = (
         "import sys, lakehouse_assets.core.ohlcv, lakehouse_assets.core.sentiment, lakehouse_assets.core.calendar;"
+        "import lakehouse_assets.core.features, lakehouse_assets.core.regimes;"
         "bad = [m for m in ('dagster', 'deltalake', 'duckdb') if m in sys.modules]; print(bad); sys.exit(bool(bad))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

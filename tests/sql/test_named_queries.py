@@ -71,3 +71,37 @@ def test_quarantine_summary(lake: Lake) -> None:
         ),
         ("ohlcv_daily", "volume < 0", 1, 1, 1, D(2024, 1, 4), D(2024, 1, 4), "volume < 0: -1.0"),
     ]
+
+
+def test_feature_snapshot_and_regime_calendar_on_the_real_index(lake: Lake, sp500: pl.DataFrame) -> None:
+    from lakehouse_assets.config import load_config
+    from lakehouse_assets.core import features, regimes
+
+    computed = features.compute_features(sp500)
+    labels = regimes.classify(computed, load_config(SQL.parent / "config").regimes, "^GSPC")
+    lake.sync_range("features", computed, D(1999, 1, 1), D(2018, 12, 31))
+    lake.sync_range("market_regimes", labels, D(1999, 1, 1), D(2018, 12, 31))
+
+    columns, rows = query(
+        lake,
+        (SQL / "feature_snapshot.sql").read_text(),
+        {"symbol": "^GSPC", "start": "2008-10-01", "end": "2008-10-31"},
+    )
+    assert columns == [*features.SCHEMA, "regime", "trend", "market_regime", "market_trend"]
+    expected = computed.filter(pl.col("date").is_between(D(2008, 10, 1), D(2008, 10, 31)))
+    assert [r[: len(features.SCHEMA)] for r in rows] == expected.rows()
+    assert {r[-4] for r in rows} <= {"crash", "high_volatility"}
+
+    # the spells, against a plain loop over the labels
+    spells: list[tuple[object, ...]] = []
+    previous = None
+    for date, regime in labels.select("date", "regime").iter_rows():
+        if regime is not None and regime == previous:
+            spells[-1] = (*spells[-1][:3], date, spells[-1][4] + 1)
+        elif regime is not None:
+            spells.append(("^GSPC", regime, date, date, 1))
+        previous = regime
+    got = run(lake, "regime_calendar.sql")
+    assert [r[:5] for r in got] == [s[:5] for s in spells]
+    assert all(r[5] == (r[3] - r[2]).days + 1 for r in got)
+    assert sum(r[4] for r in got) == labels["regime"].drop_nulls().len()

@@ -1,0 +1,75 @@
+"""Silver assets over validated bars: technical features and market regimes."""
+
+import dagster as dg
+import polars as pl
+
+from lakehouse_assets.core import features as feature_math
+from lakehouse_assets.core import regimes as regime_rules
+from lakehouse_assets.defs.common import partitioned_asset, write_metadata
+from lakehouse_assets.defs.ingest import ohlcv_daily, sentiment_daily
+from lakehouse_assets.defs.partitions import partition_dates
+from lakehouse_assets.defs.resources import LakehouseResource, SourcesResource
+from lakehouse_assets.lake.catalog import TABLES
+
+
+@partitioned_asset(group_name="silver", deps=[ohlcv_daily, sentiment_daily], description=TABLES["features"].description)
+def features(
+    context: dg.AssetExecutionContext, lakehouse: LakehouseResource, sources: SourcesResource
+) -> dg.MaterializeResult:
+    """Indicators of every symbol for the partition range, computed in one vectorized pass.
+
+    Reads each symbol's bars from its first session in ``ohlcv_daily`` up to the end of
+    the range: the recursive indicators (EMA, Wilder RSI/ADX) start at the first bar, so
+    a day's features come out the same whether the day runs alone or in a backfill.
+    Bars landed later for earlier dates change those indicators; re-materialize then.
+    """
+    start, end = partition_dates(context)
+    config, lake = lakehouse.config(), lakehouse.lake()
+    symbols = sources.universe(config)
+    in_universe = pl.col("symbol").is_in(symbols)
+    bars = lake.read("ohlcv_daily", None, end, where=in_universe, columns=feature_math.BAR_COLUMNS)
+    sentiment = lake.read(
+        "sentiment_daily", start, end, where=in_universe, columns=["symbol", "date", "score", "confidence", "source"]
+    )
+    frame = feature_math.compute_features(bars, sentiment).filter(pl.col("date").is_between(start, end))
+    result = lake.sync_range("features", frame, start, end, {"symbol": symbols})
+    warm_up = frame.filter(pl.any_horizontal(pl.col(c).is_null() for c in feature_math.FEATURE_COLUMNS)).height
+    context.log.info(f"features {start}..{end}: {frame.height} rows from {bars.height} bars of history")
+    return dg.MaterializeResult(
+        metadata={
+            **write_metadata(result, frame, start, end),
+            "history_bars_read": bars.height,
+            "warm_up_rows": dg.MetadataValue.int(warm_up),
+        }
+    )
+
+
+@partitioned_asset(group_name="silver", deps=[features], description=TABLES["market_regimes"].description)
+def market_regimes(
+    context: dg.AssetExecutionContext, lakehouse: LakehouseResource, sources: SourcesResource
+) -> dg.MaterializeResult:
+    """Regime and trend labels by the rules of ``config/regimes.yaml``, plus the market's.
+
+    The market-wide labels come from the index symbol's features wherever they are in
+    the lake, even when the run's universe leaves the index out.
+    """
+    start, end = partition_dates(context)
+    config, lake = lakehouse.config(), lakehouse.lake()
+    symbols = sources.universe(config)
+    index = config.universe.index_symbol
+    wanted = pl.col("symbol").is_in([*symbols, index])
+    history = lake.read("features", None, end, where=wanted, columns=regime_rules.INPUT_COLUMNS)
+    labels = regime_rules.classify(history, config.regimes, index)
+    frame = labels.filter(pl.col("date").is_between(start, end) & pl.col("symbol").is_in(symbols))
+    result = lake.sync_range("market_regimes", frame, start, end, {"symbol": symbols})
+    no_market = frame.filter(pl.col("market_regime").is_null()).height
+    if no_market:
+        context.log.warning(f"{no_market} rows have no market regime: {index} has no labelled features there")
+    counts = frame.group_by("regime").len().sort("regime", nulls_last=True)
+    return dg.MaterializeResult(
+        metadata={
+            **write_metadata(result, frame, start, end),
+            "regime_counts": dg.MetadataValue.json({str(r): n for r, n in counts.iter_rows()}),
+            "rows_without_market_regime": no_market,
+        }
+    )

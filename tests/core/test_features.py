@@ -1,0 +1,251 @@
+"""Every indicator against an explicit-loop oracle on the bundled real S&P 500 history.
+
+The oracles walk the days one by one with the textbook definitions (Wilder's running
+sums, Lo-MacKinlay's overlapping estimator, ...) and share no code with the vectorized
+polars expressions they check.
+"""
+
+import math
+
+import numpy as np
+import polars as pl
+import pytest
+
+from lakehouse_assets.core import features as F
+from tests.conftest import bundled_bars
+
+RTOL = 1e-9
+
+
+def rolling(values: list[float], n: int, fn) -> list[float | None]:  # type: ignore[no-untyped-def]
+    """``fn`` of each full window of ``n`` values ending at every row (None before)."""
+    out: list[float | None] = [None] * len(values)
+    for i in range(n - 1, len(values)):
+        window = values[i - n + 1 : i + 1]
+        out[i] = None if any(v is None for v in window) else fn(window)
+    return out
+
+
+def mean(w: list[float]) -> float:
+    return sum(w) / len(w)
+
+
+def sample_std(w: list[float]) -> float:
+    m = mean(w)
+    return math.sqrt(sum((v - m) ** 2 for v in w) / (len(w) - 1))
+
+
+def ema_loop(close: list[float], n: int) -> list[float | None]:
+    alpha, out, value = 2.0 / (n + 1), [], close[0]
+    for i, c in enumerate(close):
+        value = c if i == 0 else alpha * c + (1 - alpha) * value
+        out.append(value if i >= n - 1 else None)
+    return out
+
+
+def wilder_loop(values: list[float], n: int, first: int) -> list[float | None]:
+    """Wilder's average: mean of the first n values ending at ``first``, then (prev*(n-1)+x)/n."""
+    out: list[float | None] = [None] * len(values)
+    avg = sum(values[first - n + 1 : first + 1]) / n
+    out[first] = avg
+    for i in range(first + 1, len(values)):
+        avg = (avg * (n - 1) + values[i]) / n
+        out[i] = avg
+    return out
+
+
+def rsi_loop(close: list[float], n: int = 14) -> list[float | None]:
+    gains = [0.0] + [max(close[i] - close[i - 1], 0.0) for i in range(1, len(close))]
+    losses = [0.0] + [max(close[i - 1] - close[i], 0.0) for i in range(1, len(close))]
+    g, lo = wilder_loop(gains, n, n), wilder_loop(losses, n, n)
+    out: list[float | None] = []
+    for a, b in zip(g, lo, strict=True):
+        if a is None or b is None:
+            out.append(None)
+        else:
+            out.append(100.0 if b == 0 else 100.0 - 100.0 / (1.0 + a / b))
+    return out
+
+
+def adx_loop(high: list[float], low: list[float], close: list[float], n: int = 14) -> list[float | None]:
+    """Wilder's ADX with his running *sums* (TR14 = TR14 - TR14/14 + TR)."""
+    size = len(close)
+    tr, pdm, mdm = [0.0] * size, [0.0] * size, [0.0] * size
+    for i in range(1, size):
+        tr[i] = max(high[i] - low[i], abs(high[i] - close[i - 1]), abs(low[i] - close[i - 1]))
+        up, down = high[i] - high[i - 1], low[i - 1] - low[i]
+        pdm[i] = up if up > down and up > 0 else 0.0
+        mdm[i] = down if down > up and down > 0 else 0.0
+    dx: list[float | None] = [None] * size
+    tr_s, p_s, m_s = sum(tr[1 : n + 1]), sum(pdm[1 : n + 1]), sum(mdm[1 : n + 1])
+    for i in range(n, size):
+        if i > n:
+            tr_s, p_s, m_s = tr_s - tr_s / n + tr[i], p_s - p_s / n + pdm[i], m_s - m_s / n + mdm[i]
+        pdi, mdi = 100 * p_s / tr_s, 100 * m_s / tr_s
+        dx[i] = 100 * abs(pdi - mdi) / (pdi + mdi)
+    out: list[float | None] = [None] * size
+    first = 2 * n - 1
+    value = sum(dx[n : first + 1]) / n  # type: ignore[arg-type]
+    out[first] = value
+    for i in range(first + 1, size):
+        value = (value * (n - 1) + dx[i]) / n  # type: ignore[operator]
+        out[i] = value
+    return out
+
+
+def hurst_loop(close: list[float], window: int = 100) -> list[float | None]:
+    lags = list(range(2, 21))
+    x = [math.log(lag) for lag in lags]
+    xm = mean(x)
+    out: list[float | None] = [None] * len(close)
+    for i in range(window - 1, len(close)):
+        logs = [math.log(c) for c in close[i - window + 1 : i + 1]]
+        y = [math.log(sample_std([logs[j] - logs[j - lag] for j in range(lag, window)])) for lag in lags]
+        ym = mean(y)
+        out[i] = sum((a - xm) * (b - ym) for a, b in zip(x, y, strict=True)) / sum((a - xm) ** 2 for a in x)
+    return out
+
+
+def variance_ratio_loop(returns: list[float | None], q: int, window: int = 100) -> list[float | None]:
+    """Lo and MacKinlay (1988), overlapping q-period returns, bias-corrected m."""
+    out: list[float | None] = [None] * len(returns)
+    for i in range(window - 1, len(returns)):
+        r = returns[i - window + 1 : i + 1]
+        if any(v is None for v in r):
+            continue
+        mu = mean(r)  # type: ignore[arg-type]
+        var_a = sum((v - mu) ** 2 for v in r) / (window - 1)  # type: ignore[operator]
+        m = q * (window - q + 1) * (1 - q / window)
+        var_c = sum((sum(r[k - q + 1 : k + 1]) - q * mu) ** 2 for k in range(q - 1, window)) / m  # type: ignore[arg-type]
+        out[i] = var_c / var_a
+    return out
+
+
+def assert_matches(actual: pl.Series, expected: list[float | None], name: str) -> None:
+    got = actual.to_list()
+    assert [v is None for v in got] == [v is None for v in expected], f"{name}: warm-up nulls differ"
+    pairs = [(a, e) for a, e in zip(got, expected, strict=True) if e is not None]
+    a, e = np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs])
+    np.testing.assert_allclose(a, e, rtol=RTOL, atol=1e-12, err_msg=name)
+
+
+@pytest.fixture(scope="module")
+def computed(sp500: pl.DataFrame) -> pl.DataFrame:
+    return F.compute_features(sp500)
+
+
+@pytest.fixture(scope="module")
+def columns(sp500: pl.DataFrame) -> dict[str, list]:
+    return {c: sp500.get_column(c).to_list() for c in ("high", "low", "close", "volume", "log_return")}
+
+
+def test_moving_averages_and_bands(computed: pl.DataFrame, columns: dict[str, list]) -> None:
+    close, high, low, volume = columns["close"], columns["high"], columns["low"], columns["volume"]
+    assert_matches(computed["sma_20"], rolling(close, 20, mean), "sma_20")
+    assert_matches(computed["sma_50"], rolling(close, 50, mean), "sma_50")
+    assert_matches(computed["ema_50"], ema_loop(close, 50), "ema_50")
+    typical_volume = [(h + lo + c) / 3 * v for h, lo, c, v in zip(high, low, close, volume, strict=True)]
+    num, den = rolling(typical_volume, 20, sum), rolling(volume, 20, sum)
+    assert_matches(computed["vwap_20"], [None if d is None else n / d for n, d in zip(num, den, strict=True)], "vwap")
+    sma, std = rolling(close, 20, mean), rolling(close, 20, sample_std)
+    expected = [None if s is None else (c - s) / (2 * d) for c, s, d in zip(close, sma, std, strict=True)]
+    assert_matches(computed["bollinger_position"], expected, "bollinger_position")
+    volume_ma = rolling(volume, 20, mean)
+    assert_matches(
+        computed["volume_ma_ratio"],
+        [None if m is None else v / m for v, m in zip(volume, volume_ma, strict=True)],
+        "volume_ma_ratio",
+    )
+
+
+def test_wilder_rsi_and_adx(computed: pl.DataFrame, columns: dict[str, list]) -> None:
+    assert_matches(computed["rsi_14"], rsi_loop(columns["close"]), "rsi_14")
+    assert_matches(computed["adx_14"], adx_loop(columns["high"], columns["low"], columns["close"]), "adx_14")
+    assert computed["rsi_14"].null_count() == 14 and computed["adx_14"].null_count() == 27
+
+
+def test_momentum_volatility_and_drawdown(computed: pl.DataFrame, columns: dict[str, list]) -> None:
+    close, r = columns["close"], columns["log_return"]
+    assert_matches(
+        computed["momentum_20"], [None] * 20 + [close[i] / close[i - 20] - 1 for i in range(20, len(close))], "mom"
+    )
+    short, long = rolling(r, 10, sample_std), rolling(r, 63, sample_std)
+    assert_matches(
+        computed["volatility_ratio"],
+        [None if b is None else a / b for a, b in zip(short, long, strict=True)],
+        "volatility_ratio",
+    )
+    assert_matches(
+        computed["realized_vol_21"],
+        [None if s is None else s * math.sqrt(252) for s in rolling(r, 21, sample_std)],
+        "realized_vol_21",
+    )
+    highs = rolling(close, 252, max)
+    assert_matches(
+        computed["drawdown_252"],
+        [None if h is None else c / h - 1 for c, h in zip(close, highs, strict=True)],
+        "drawdown_252",
+    )
+    # October 2008: the S&P 500 stood some 40% below its high of the past year
+    october = computed.filter(pl.col("date") == pl.date(2008, 10, 27))
+    assert -0.48 < october["drawdown_252"].item() < -0.40
+
+
+def test_hurst_and_variance_ratios(computed: pl.DataFrame, columns: dict[str, list]) -> None:
+    assert_matches(computed["hurst_100"], hurst_loop(columns["close"]), "hurst_100")
+    for q in F.VARIANCE_RATIO_PERIODS:
+        assert_matches(computed[f"variance_ratio_{q}"], variance_ratio_loop(columns["log_return"], q), f"vr_{q}")
+
+
+def test_symbols_are_computed_independently(sp500: pl.DataFrame) -> None:
+    nasdaq = bundled_bars("arch.nasdaq", "^IXIC")
+    together = F.compute_features(pl.concat([nasdaq, sp500]).sample(fraction=1.0, shuffle=True, seed=3))
+    alone = pl.concat([F.compute_features(sp500), F.compute_features(nasdaq)])
+    assert together.equals(alone.sort("symbol", "date"))
+
+
+def test_no_look_ahead_changing_every_bar_after_a_day_changes_nothing_before(sp500: pl.DataFrame) -> None:
+    day = pl.date(2008, 9, 12)
+    rng = np.random.default_rng(7)
+    shock = pl.Series(rng.uniform(0.5, 1.5, sp500.height))
+    after = pl.col("date") > day
+    changed = sp500.with_columns(
+        [pl.when(after).then(pl.col(c) * shock).otherwise(pl.col(c)) for c in ("open", "high", "low", "close")]
+        + [pl.when(after).then(pl.col("volume") * shock.reverse()).otherwise(pl.col("volume"))]
+    ).with_columns(log_return=(pl.col("close") / pl.col("close").shift(1)).log())
+    before, later = F.compute_features(sp500), F.compute_features(changed)
+    assert before.filter(pl.col("date") <= day).equals(later.filter(pl.col("date") <= day))
+    assert not before.filter(after).equals(later.filter(after))  # the change did reach the features
+
+
+def test_warm_up_is_null_and_undefined_values_are_null_not_nan() -> None:
+    days = pl.date_range(pl.date(2020, 1, 1), pl.date(2020, 12, 31), eager=True)[:300]
+    flat = pl.DataFrame(
+        {"symbol": "FLAT", "date": days, "open": 10.0, "high": 10.0, "low": 10.0, "close": 10.0, "volume": 0.0}
+    ).with_columns(log_return=pl.when(pl.int_range(pl.len()) > 0).then(0.0))
+    out = F.compute_features(flat)
+    for name in F.FEATURE_COLUMNS:
+        column = out[name]
+        assert column.is_nan().sum() == 0 and column.is_infinite().sum() == 0, name
+    # undefined on a flat, volume-less series: zero volume, zero std, zero moves
+    for name in ("vwap_20", "volume_ma_ratio", "bollinger_position", "rsi_14", "volatility_ratio", "hurst_100"):
+        assert out[name].null_count() == out.height, name
+    assert out["drawdown_252"].drop_nulls().unique().to_list() == [0.0]
+    assert out["sma_20"][:19].null_count() == 19 and out["sma_20"][19] == 10.0
+
+
+def test_sentiment_joins_real_scores_and_leaves_the_stub_null(sp500: pl.DataFrame) -> None:
+    bars = sp500.head(3)
+    sentiment = pl.DataFrame(
+        {
+            "symbol": ["^GSPC", "^GSPC"],
+            "date": bars["date"][:2],
+            "score": [0.518, 0.0],
+            "confidence": [0.85, 0.0],
+            "source": ["snapshot", "stub"],
+        }
+    )
+    out = F.compute_features(bars, sentiment)
+    assert out["sentiment_score"].to_list() == [0.518, None, None]
+    assert out["sentiment_confidence"].to_list() == [0.85, None, None]
+    assert out.schema == pl.Schema(F.SCHEMA)
