@@ -104,6 +104,19 @@ def test_bad_sql_prints_duckdbs_message_without_a_traceback(small_lake: tuple[st
     assert missing.returncode == 2 and "missing --param for $x" in missing.stderr
 
 
+def test_a_reader_that_stops_early_gets_no_traceback(small_lake: tuple[str, Path]) -> None:
+    lake, home = small_lake
+    env = {**os.environ, "DAGSTER_HOME": str(home)}
+    command = [sys.executable, "-m", "lakehouse_assets.cli", "query", "select * from range(200000)", "--lake", lake]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=REPO) as proc:
+        assert proc.stdout is not None and proc.stderr is not None
+        assert proc.stdout.readline().split() == [b"range"]  # like `| head -1`
+        proc.stdout.close()
+        stderr = proc.stderr.read().decode()
+        assert proc.wait(timeout=60) == 141, stderr
+    assert "Traceback" not in stderr and "BrokenPipe" not in stderr
+
+
 def test_bad_arguments_exit_2_with_one_line(tmp_path: Path) -> None:
     bad = lakehouse("run", "--start", "2018-13-01", "--lake", str(tmp_path / "l"), home=tmp_path / "h")
     assert bad.returncode == 2 and bad.stderr.strip() == "lakehouse run: --start '2018-13-01' is not a date YYYY-MM-DD"
