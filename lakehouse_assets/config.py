@@ -14,7 +14,10 @@ from typing import Any
 
 import yaml
 
+from lakehouse_assets.core.features import FEATURE_COLUMNS
+from lakehouse_assets.core.forecasting import CADENCES, GARCH_KINDS, MODELS, ForecastSettings
 from lakehouse_assets.core.regimes import RegimeRules
+from lakehouse_assets.core.registry import GateRules
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -64,6 +67,9 @@ class Config:
     universe: UniverseConfig
     sources: SourcesConfig
     regimes: RegimeRules
+    forecasting: ForecastSettings
+    score_window: int
+    gate: GateRules
 
 
 def default_config_dir() -> Path:
@@ -197,21 +203,108 @@ def _regimes(directory: Path) -> RegimeRules:
     if least > window:
         percentile.fail("min_sessions", f"{least} exceeds window {window}")
 
-    def fraction(part: _File, key: str, low: float, high: float) -> float:
-        value = part.number(key)
-        if not low <= value <= high:
-            part.fail(key, f"must be between {low} and {high}, got {value}")
-        return value
-
     return RegimeRules(
         vol_percentile_window=window,
         vol_percentile_min=least,
-        crash_drawdown=fraction(crash, "drawdown", -1.0, 0.0),
-        crash_vol_percentile=fraction(crash, "vol_percentile", 0.0, 1.0),
-        high_vol_percentile=fraction(high_vol, "vol_percentile", 0.0, 1.0),
+        crash_drawdown=_between(crash, "drawdown", -1.0, 0.0),
+        crash_vol_percentile=_between(crash, "vol_percentile", 0.0, 1.0),
+        high_vol_percentile=_between(high_vol, "vol_percentile", 0.0, 1.0),
         high_vol_ratio=high_vol.number("volatility_ratio", minimum=0.0),
-        recovery_drawdown=fraction(f.sub("recovery"), "drawdown", -1.0, 0.0),
-        trend_adx_min=fraction(f.sub("trend"), "adx_min", 0.0, 100.0),
+        recovery_drawdown=_between(f.sub("recovery"), "drawdown", -1.0, 0.0),
+        trend_adx_min=_between(f.sub("trend"), "adx_min", 0.0, 100.0),
+    )
+
+
+def _forecasting(directory: Path) -> tuple[ForecastSettings, int]:
+    f = _File.load(directory, "forecasting.yaml")
+
+    def whole(part: _File, key: str, minimum: int = 1) -> int:
+        value = part.get(key, int)
+        if value < minimum:
+            part.fail(key, f"must be >= {minimum}, got {value}")
+        return int(value)
+
+    def choice(part: _File, key: str, options: tuple[str, ...] | dict) -> str:
+        value = part.get(key, str)
+        if value not in options:
+            part.fail(key, f"unknown {value!r}; one of {', '.join(options)}")
+        return str(value)
+
+    def names(part: _File, key: str) -> tuple[str, ...]:
+        values = part.get(key, list)
+        if not all(isinstance(v, str) for v in values):
+            part.fail(key, f"expected a list of names, got {values!r}")
+        unknown = [v for v in values if v not in FEATURE_COLUMNS]
+        if unknown:
+            part.fail(key, f"unknown feature {unknown[0]!r}; one of {', '.join(FEATURE_COLUMNS)}")
+        return tuple(values)
+
+    horizons = f.get("horizons", list)
+    if not horizons or not all(isinstance(h, int) and h >= 1 for h in horizons):
+        f.fail("horizons", f"expected a list of whole numbers >= 1, got {horizons!r}")
+    models = f.get("models", list)
+    for model in models:
+        if model not in MODELS:
+            f.fail("models", f"unknown model {model!r}; one of {', '.join(MODELS)}")
+    refit, arima, garch = f.sub("refit"), f.sub("auto_arima"), f.sub("garch")
+    ssa, classifier = f.sub("ssa"), f.sub("direction_classifier")
+    cadence, selection = choice(refit, "cadence", CADENCES), choice(refit, "order_selection", CADENCES)
+    if CADENCES.index(selection) < CADENCES.index(cadence):
+        refit.fail("order_selection", f"{selection} is more frequent than the refit cadence {cadence}")
+    fit_window = whole(f, "fit_window", 30)
+    ssa_window = whole(ssa, "window", 2)
+    if ssa_window >= fit_window // 2:
+        ssa.fail("window", f"{ssa_window} must be below half of fit_window ({fit_window})")
+    settings = ForecastSettings(
+        horizons=tuple(sorted(set(horizons))),
+        models=tuple(m for m in MODELS if m in models),  # auto_arima before sarimax, which uses its order
+        fit_window=fit_window,
+        min_observations=whole(f, "min_observations", 30),
+        cadence=cadence,
+        order_selection=selection,
+        n_workers=whole(f, "n_workers"),
+        arima_max_p=whole(arima, "max_p", 0),
+        arima_max_q=whole(arima, "max_q", 0),
+        arima_maxiter=whole(arima, "maxiter"),
+        sarimax_exog=names(f.sub("sarimax"), "exog"),
+        garch_kind=choice(garch, "kind", GARCH_KINDS),
+        garch_dist=choice(garch, "dist", ("normal", "t", "skewt")),
+        ssa_window=ssa_window,
+        ssa_energy=_between(ssa, "energy", 0.0, 1.0),
+        classifier_features=names(classifier, "features"),
+        classifier_validation_fraction=_between(classifier, "validation_fraction", 0.01, 0.4),
+        classifier_min_sharpe=classifier.number("min_sharpe"),
+        classifier_min_win_rate=_between(classifier, "min_win_rate", 0.0, 1.0),
+        seed=whole(f, "seed", 0),
+    )
+    return settings, whole(f.sub("scores"), "window", 5)
+
+
+def _between(part: _File, key: str, low: float, high: float) -> float:
+    value = part.number(key)
+    if not low <= value <= high:
+        part.fail(key, f"must be between {low} and {high}, got {value}")
+    return value
+
+
+def _gate(directory: Path, models: tuple[str, ...]) -> GateRules:
+    f = _File.load(directory, "registry.yaml")
+    overrides: dict[tuple[str, int], str] = {}
+    for i, item in enumerate(f.get("overrides", list, [])):
+        entry = _File(f.path, item, f"overrides[{i}].")
+        model = entry.get("model", str)
+        if model not in models:
+            entry.fail("model", f"{model!r} is not one of the configured models: {', '.join(models)}")
+        overrides[(entry.get("symbol", str), int(entry.get("horizon", int)))] = model
+    return GateRules(
+        min_scored=int(f.number("min_scored", minimum=3)),
+        min_directional_accuracy=_between(f, "min_directional_accuracy", 0.0, 1.0),
+        group_floor=_between(f, "group_floor", 0.0, 1.0),
+        min_group_count=int(f.number("min_group_count", minimum=1)),
+        max_drift=f.number("max_drift", minimum=0.0),
+        dm_alpha=_between(f, "dm_alpha", 0.0, 1.0),
+        coverage_tolerance=_between(f, "coverage_tolerance", 0.0, 1.0),
+        overrides=overrides,
     )
 
 
@@ -220,4 +313,14 @@ def load_config(directory: str | Path | None = None) -> Config:
     path = Path(directory) if directory is not None else default_config_dir()
     if not path.is_dir():
         raise ConfigError(f"{path}: configuration directory not found")
-    return Config(path, _exchange(path), _universe(path), _sources(path), _regimes(path))
+    forecasting, score_window = _forecasting(path)
+    return Config(
+        path,
+        _exchange(path),
+        _universe(path),
+        _sources(path),
+        _regimes(path),
+        forecasting,
+        score_window,
+        _gate(path, forecasting.models),
+    )

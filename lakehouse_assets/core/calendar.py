@@ -60,13 +60,10 @@ class TradingCalendar:
     def shift_sessions(self, day: dt.date, n: int) -> dt.date:
         """The session ``n`` sessions before (n < 0) or after (n > 0) ``day``.
 
-        ``day`` itself need not be a session: counting starts from the last session on
-        or before it (n <= 0) or the first session on or after it (n > 0).
+        ``day`` itself need not be a session: ``n = 0`` is the last session on or before
+        it, ``n = 1`` the first session after it, and so on in both directions.
         """
-        if n <= 0:
-            i = bisect.bisect_right(self._sessions, day) - 1 + n
-        else:
-            i = bisect.bisect_left(self._sessions, day) - 1 + n
+        i = bisect.bisect_right(self._sessions, day) - 1 + n
         return self._sessions[min(max(i, 0), len(self._sessions) - 1)]
 
     def non_sessions(self, start: dt.date, end: dt.date) -> list[dt.date]:

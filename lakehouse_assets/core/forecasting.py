@@ -404,7 +404,9 @@ def direction_fit(window: Window, settings: ForecastSettings) -> dict:
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.frozen import FrozenEstimator
 
-    x = np.column_stack([window.features[n] for n in settings.classifier_features])
+    # a feature still warming up over the whole window (all null) cannot be binned: leave it out
+    usable = [n for n in settings.classifier_features if (~np.isnan(window.features[n])).sum() >= 100]
+    x = np.column_stack([window.features[n] for n in usable]) if usable else np.empty((len(window), 0))
     models: dict[str, object] = {}
     report: dict[str, dict] = {}
     for h in settings.horizons:
@@ -413,7 +415,7 @@ def direction_fit(window: Window, settings: ForecastSettings) -> dict:
         block = int(len(rows) * settings.classifier_validation_fraction)
         train, calibrate, valid = rows[: len(rows) - 2 * block], rows[-2 * block : -block], rows[-block:]
         labels = (target > 0).astype(int)
-        if block < 20 or len(train) < 100:
+        if block < 20 or len(train) < 100 or not usable:
             report[str(h)] = {"accepted": False, "reason": f"only {len(rows)} labelled rows"}
             continue
         if len(np.unique(labels[train])) < 2 or len(np.unique(labels[calibrate])) < 2:
@@ -440,7 +442,7 @@ def direction_fit(window: Window, settings: ForecastSettings) -> dict:
             "return_std": float(target[train].std(ddof=1)),
         }
         models[str(h)] = model
-    return {"features": list(settings.classifier_features), "report": report, "models": models}
+    return {"features": usable, "report": report, "models": models}
 
 
 def direction_forecast(state: dict, window: Window, settings: ForecastSettings) -> list[Prediction]:

@@ -25,14 +25,22 @@ def partitioned_asset(**kwargs: Any) -> Callable[[Callable[..., Any]], dg.Assets
     symbols. Dagster 1.13 flags ``backfill_policy`` as beta; that one warning is silenced
     here, on purpose, so loading the code location stays warning-free.
     """
+    return _partitioned(dg.asset, kwargs)
 
+
+def partitioned_multi_asset(**kwargs: Any) -> Callable[[Callable[..., Any]], dg.AssetsDefinition]:
+    """``@dg.multi_asset`` with the same partitions and backfill policy."""
+    return _partitioned(dg.multi_asset, kwargs)
+
+
+def _partitioned(decorator: Callable[..., Any], kwargs: dict[str, Any]) -> Callable[..., dg.AssetsDefinition]:
     def decorate(fn: Callable[..., Any]) -> dg.AssetsDefinition:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*backfill_policy.*", category=dg.BetaWarning)
-            return dg.asset(
+            return decorator(
                 partitions_def=PARTITIONS,
                 backfill_policy=dg.BackfillPolicy.single_run(),
-                kinds={"delta", "polars"},
+                **({"kinds": {"delta", "polars"}} if decorator is dg.asset else {}),
                 **kwargs,
             )(fn)
 

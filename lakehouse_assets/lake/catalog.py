@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from lakehouse_assets.core import features, regimes
+from lakehouse_assets.core import features, regimes, registry, scoring
 
 PARTITION_COLUMN = "year"
 
@@ -164,6 +164,84 @@ TABLES: dict[str, TableSpec] = {
             "session, with the index's market-wide labels.",
             schema=regimes.SCHEMA,
             keys=("symbol", "date"),
+        ),
+        TableSpec(
+            name="forecasts",
+            layer="gold",
+            description="h-day log-return forecasts per symbol, origin date, model and horizon: point, 80/95% "
+            "intervals, volatility, P(up), the champion flag and the fit used.",
+            schema={
+                "symbol": pl.String(),
+                "date": pl.Date(),
+                "model": pl.String(),
+                "horizon": pl.Int64(),
+                "target_date": pl.Date(),
+                "point": pl.Float64(),
+                "volatility": pl.Float64(),
+                "lower_80": pl.Float64(),
+                "upper_80": pl.Float64(),
+                "lower_95": pl.Float64(),
+                "upper_95": pl.Float64(),
+                "prob_up": pl.Float64(),
+                "is_champion": pl.Boolean(),
+                "fit_date": pl.Date(),
+                "params": pl.String(),
+            },
+            keys=("symbol", "date", "model", "horizon"),
+        ),
+        TableSpec(
+            name="forecast_scores",
+            layer="gold",
+            description="Each forecast scored once its target date has a close, with rolling metrics per model, "
+            "symbol and horizon (RMSE, MAE, sMAPE, MASE, direction, coverage, tracking error, DM vs naive).",
+            schema={
+                "symbol": pl.String(),
+                "date": pl.Date(),
+                "model": pl.String(),
+                "horizon": pl.Int64(),
+                "target_date": pl.Date(),
+                "regime": pl.String(),
+                "point": pl.Float64(),
+                "actual": pl.Float64(),
+                "error": pl.Float64(),
+                "abs_error": pl.Float64(),
+                "squared_error": pl.Float64(),
+                "smape": pl.Float64(),
+                "hit": pl.Boolean(),
+                "covered_80": pl.Boolean(),
+                "covered_95": pl.Boolean(),
+                **{c: pl.Int64() if c == "window_n" else pl.Float64() for c in scoring.ROLLING_COLUMNS},
+            },
+            keys=("symbol", "date", "model", "horizon"),
+            date_column="target_date",
+        ),
+        TableSpec(
+            name="model_registry",
+            layer="gold",
+            description="Promotion-gate decisions per day, symbol, horizon and model: approved, champion, checks "
+            "passed and failed with their metrics, manual override.",
+            schema=registry.SCHEMA,
+            keys=("as_of", "symbol", "horizon", "model"),
+            date_column="as_of",
+        ),
+        TableSpec(
+            name="model_fits",
+            layer="gold",
+            description="The model store: each fit (order, parameters, trained estimator) by symbol, model and "
+            "refit date, reused by the days until the next refit.",
+            schema={
+                "symbol": pl.String(),
+                "model": pl.String(),
+                "fit_date": pl.Date(),
+                "n_obs": pl.Int64(),
+                "fit_seconds": pl.Float64(),
+                "summary": pl.String(),
+                "state": pl.Binary(),
+                "fitted_at": UTC_TIMESTAMP,
+            },
+            keys=("symbol", "model", "fit_date"),
+            date_column="fit_date",
+            volatile=("fit_seconds", "fitted_at"),
         ),
     )
 }

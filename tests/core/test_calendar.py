@@ -30,6 +30,8 @@ def test_previous_and_shifted_sessions(calendar: TradingCalendar) -> None:
     assert calendar.shift_sessions(D(2024, 4, 1), -1) == D(2024, 3, 28)
     assert calendar.shift_sessions(D(2024, 3, 29), 0) == D(2024, 3, 28)
     assert calendar.shift_sessions(D(2024, 3, 29), 1) == D(2024, 4, 1)
+    assert calendar.shift_sessions(D(2024, 3, 28), 1) == D(2024, 4, 1)  # the next session, over Good Friday
+    assert calendar.shift_sessions(D(2024, 3, 28), 2) == D(2024, 4, 2)
     assert calendar.shift_sessions(D(2024, 4, 1), -5) == D(2024, 3, 22)
     frame = calendar.previous_session_frame(D(2024, 3, 28), D(2024, 4, 1))
     assert frame.rows() == [(D(2024, 3, 28), D(2024, 3, 27)), (D(2024, 4, 1), D(2024, 3, 28))]

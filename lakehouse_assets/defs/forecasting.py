@@ -1,0 +1,299 @@
+"""Gold assets: forecasts, their scores, the model registry and the model store.
+
+One multi-asset, because the four are one day-by-day loop: the champion flag of day D's
+forecasts is the registry's decision of the previous session, which needs the scores of
+forecasts made before D. Processing a range in order inside one step keeps a backfill
+identical to the same days run one at a time. The expensive part, per-symbol fitting,
+fans out over a process pool (``n_workers`` in ``config/forecasting.yaml``).
+"""
+
+import datetime as dt
+import multiprocessing
+import pickle
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+
+import dagster as dg
+import numpy as np
+import polars as pl
+
+from lakehouse_assets.config import Config
+from lakehouse_assets.core import forecasting as fc
+from lakehouse_assets.core import registry, scoring
+from lakehouse_assets.core.calendar import TradingCalendar
+from lakehouse_assets.defs.common import partitioned_multi_asset, utc_now, write_metadata
+from lakehouse_assets.defs.features import features, market_regimes
+from lakehouse_assets.defs.ingest import ohlcv_daily
+from lakehouse_assets.defs.partitions import partition_dates
+from lakehouse_assets.defs.resources import LakehouseResource, SourcesResource
+from lakehouse_assets.lake.catalog import TABLES
+from lakehouse_assets.lake.delta import Lake
+
+
+def _spec(name: str, deps: list, **kwargs: object) -> dg.AssetSpec:
+    return dg.AssetSpec(
+        name, group_name="gold", deps=deps, description=TABLES[name].description, kinds={"delta", "polars"}, **kwargs
+    )
+
+
+SPECS = [
+    _spec("model_fits", [ohlcv_daily, features]),
+    _spec("forecasts", [ohlcv_daily, features, "model_fits"]),
+    _spec("forecast_scores", ["forecasts", ohlcv_daily, market_regimes]),
+    _spec("model_registry", ["forecast_scores"]),
+]
+
+
+@partitioned_multi_asset(specs=SPECS, name="forecasting")
+def forecasting(context: dg.AssetExecutionContext, lakehouse: LakehouseResource, sources: SourcesResource):  # type: ignore[no-untyped-def]
+    """Fit on refit dates, forecast every session, score what has come due, decide champions."""
+    start, end = partition_dates(context)
+    config, lake, calendar = lakehouse.config(), lakehouse.lake(), lakehouse.calendar()
+    settings = config.forecasting
+    symbols = sources.universe(config)
+    origins = calendar.sessions(start, end)
+
+    all_sessions = calendar.sessions(calendar.first_session, end)
+    first_refit = fc.period_start(all_sessions, origins[0], settings.cadence)
+    first_selection = fc.period_start(all_sessions, first_refit, settings.order_selection)
+    history_start = calendar.shift_sessions(first_selection, -settings.fit_window)
+    in_universe = pl.col("symbol").is_in(symbols)
+    bars = lake.read(
+        "ohlcv_daily", history_start, end, where=in_universe, columns=["symbol", "date", "close", "log_return"]
+    )
+    feature_names = sorted(set(settings.classifier_features) | set(settings.sarimax_exog))
+    feature_rows = lake.read(
+        "features", history_start, end, where=in_universe, columns=["symbol", "date", *feature_names]
+    )
+    states = _load_states(lake, symbols, settings, first_selection, first_refit, end)
+    sessions = calendar.sessions(history_start, end)
+
+    tasks = [
+        _task(symbol, bars, feature_rows, feature_names, origins, sessions, states, settings) for symbol in symbols
+    ]
+    results = _run(tasks, settings.n_workers, context)
+    fits = [f for r in results for f in r.fits]
+    new = _forecast_frame([row for r in results for row in r.rows], calendar)
+
+    scores, decisions, champions = _score_and_decide(lake, config, calendar, symbols, origins, new, bars)
+    in_force = pl.DataFrame(
+        [(day, s, h, m) for day, chosen in champions.items() for (s, h), m in chosen.items()],
+        schema={"date": pl.Date, "symbol": pl.String, "horizon": pl.Int64, "champion_model": pl.String},
+        orient="row",
+    )
+    new = (
+        new.join(in_force, on=["date", "symbol", "horizon"], how="left")
+        .with_columns(is_champion=pl.col("model") == pl.col("champion_model"))
+        .select(list(TABLES["forecasts"].schema))
+    )
+
+    fit_frame = _fit_frame(fits)
+    written_fits = lake.merge("model_fits", fit_frame, insert_only=True) if fits else None
+    lake.ensure("model_fits")
+    forecast_result = lake.sync_range("forecasts", new, start, end, {"symbol": symbols})
+    score_result = lake.sync_range("forecast_scores", scores, start, end, {"symbol": symbols})
+    decision_result = lake.sync_range("model_registry", decisions, start, end, {"symbol": symbols})
+
+    made = Counter(f.model for f in fits)
+    skipped = Counter()
+    for r in results:
+        skipped.update(r.skipped)
+    context.log.info(f"forecasts {start}..{end}: {new.height} rows, {len(fits)} fits {dict(made)}")
+    yield dg.MaterializeResult(
+        asset_key="model_fits",
+        metadata={
+            "fits_made": dg.MetadataValue.json(dict(made)),
+            "fit_seconds": round(sum(f.seconds for f in fits), 2),
+            "rows_inserted": written_fits.inserted if written_fits else 0,
+        },
+    )
+    yield dg.MaterializeResult(
+        asset_key="forecasts",
+        metadata={
+            **write_metadata(forecast_result, new, start, end),
+            "fits_made": dg.MetadataValue.json(dict(made)),
+            "skipped": dg.MetadataValue.json(dict(skipped)),
+        },
+    )
+    yield dg.MaterializeResult(asset_key="forecast_scores", metadata=write_metadata(score_result, scores, start, end))
+    champions_now = decisions.filter(pl.col("champion") & (pl.col("as_of") == pl.col("as_of").max()))
+    yield dg.MaterializeResult(
+        asset_key="model_registry",
+        metadata={
+            **write_metadata(decision_result, decisions, start, end),
+            "approved": decisions.filter(pl.col("approved") & (pl.col("recommendation") == "PROMOTE")).height,
+            "champions": dg.MetadataValue.md(_markdown(champions_now.select("symbol", "horizon", "model"))),
+        },
+    )
+
+
+def _markdown(frame: pl.DataFrame) -> str:
+    if frame.is_empty():
+        return "(no decision yet)"
+    lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * frame.width]
+    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in frame.sort(frame.columns).iter_rows()]
+    return "\n".join(lines)
+
+
+def _load_states(
+    lake: Lake, symbols: list[str], settings: fc.ForecastSettings, first: dt.date, first_refit: dt.date, end: dt.date
+) -> dict[str, dict[tuple[str, dt.date], dict]]:
+    """Stored fits the range can use: from the first order selection on, and for the
+    classifier also the latest one before the range (its rollback keeps that model)."""
+    index = lake.read(
+        "model_fits", None, end, where=pl.col("symbol").is_in(symbols), columns=["symbol", "model", "fit_date"]
+    )
+    if index.is_empty():
+        return {s: {} for s in symbols}
+    wanted = index.filter(pl.col("fit_date") >= first)
+    previous = (
+        index.filter((pl.col("model") == "direction_classifier") & (pl.col("fit_date") < first_refit))
+        .group_by("symbol", "model")
+        .agg(pl.col("fit_date").max())
+    )
+    keys = pl.concat([wanted, previous.select(wanted.columns)])
+    dates = keys.get_column("fit_date")
+    stored = lake.read("model_fits", dates.min(), dates.max(), where=pl.col("symbol").is_in(symbols))
+    stored = stored.join(keys, on=["symbol", "model", "fit_date"], how="semi")
+    states: dict[str, dict[tuple[str, dt.date], dict]] = {s: {} for s in symbols}
+    for symbol, model, fit_date, blob in stored.select("symbol", "model", "fit_date", "state").iter_rows():
+        states[symbol][(model, fit_date)] = pickle.loads(blob)
+    return states
+
+
+def _task(
+    symbol: str,
+    bars: pl.DataFrame,
+    feature_rows: pl.DataFrame,
+    feature_names: list[str],
+    origins: list[dt.date],
+    sessions: list[dt.date],
+    states: dict[str, dict],
+    settings: fc.ForecastSettings,
+) -> fc.SymbolTask:
+    own = bars.filter(pl.col("symbol") == symbol).sort("date")
+    joined = own.join(feature_rows.filter(pl.col("symbol") == symbol), on=["symbol", "date"], how="left")
+    return fc.SymbolTask(
+        symbol=symbol,
+        dates=joined.get_column("date").to_numpy().astype("datetime64[D]"),
+        returns=joined.get_column("log_return").fill_null(np.nan).to_numpy(),
+        log_close=np.log(joined.get_column("close").to_numpy()),
+        features={n: joined.get_column(n).cast(pl.Float64).fill_null(np.nan).to_numpy() for n in feature_names},
+        origins=origins,
+        sessions=sessions,
+        states=states[symbol],
+        settings=settings,
+    )
+
+
+def _run(tasks: list[fc.SymbolTask], workers: int, context: dg.AssetExecutionContext) -> list[fc.SymbolResult]:
+    """Per-symbol runs: in this process for one worker, else over a spawned process pool."""
+    if workers <= 1 or len(tasks) <= 1:
+        return [fc.run_symbol(t) for t in tasks]
+    spawn = multiprocessing.get_context("spawn")  # no fork: polars and DuckDB hold threads
+    with ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=spawn) as pool:
+        results = []
+        for task, result in zip(tasks, pool.map(fc.run_symbol, tasks), strict=True):
+            context.log.debug(f"forecasts for {task.symbol}: {len(result.rows)} rows, {len(result.fits)} fits")
+            results.append(result)
+        return results
+
+
+def _forecast_frame(rows: list[dict], calendar: TradingCalendar) -> pl.DataFrame:
+    schema = {k: v for k, v in TABLES["forecasts"].schema.items() if k not in ("target_date", "is_champion")}
+    frame = pl.DataFrame(rows, schema=schema) if rows else pl.DataFrame(schema=schema)
+    pairs = frame.select("date", "horizon").unique()
+    targets = pairs.with_columns(
+        target_date=pl.Series([calendar.shift_sessions(d, h) for d, h in pairs.iter_rows()], dtype=pl.Date)
+    )
+    return frame.join(targets, on=["date", "horizon"], how="left")
+
+
+def _fit_frame(fits: list[fc.Fit]) -> pl.DataFrame:
+    now = utc_now()
+    return pl.DataFrame(
+        [
+            {
+                "symbol": f.symbol,
+                "model": f.model,
+                "fit_date": f.fit_date,
+                "n_obs": f.n_obs,
+                "fit_seconds": f.seconds,
+                "summary": f.summary(),
+                "state": f.blob(),
+                "fitted_at": now,
+            }
+            for f in fits
+        ],
+        schema=TABLES["model_fits"].schema,
+    )
+
+
+def _score_and_decide(
+    lake: Lake,
+    config: Config,
+    calendar: TradingCalendar,
+    symbols: list[str],
+    origins: list[dt.date],
+    new: pl.DataFrame,
+    bars: pl.DataFrame,
+) -> tuple[pl.DataFrame, pl.DataFrame, dict[dt.date, dict[tuple[str, int], str]]]:
+    """Scores of the targets in the range, the registry decisions of each day, and the
+    champion in force on each origin (the previous session's decision)."""
+    settings, window = config.forecasting, config.score_window
+    start, end = origins[0], origins[-1]
+    score_start = calendar.shift_sessions(start, -(window - 1))
+    origin_start = calendar.shift_sessions(score_start, -max(settings.horizons))
+    in_universe = pl.col("symbol").is_in(symbols)
+    earlier = lake.read("forecasts", origin_start, calendar.previous_session(start), where=in_universe)
+    candidates = pl.concat([earlier.select(new.columns), new], how="vertical_relaxed")
+    closes = lake.read("ohlcv_daily", origin_start, end, where=in_universe, columns=["symbol", "date", "close"])
+    scored = scoring.realized(candidates, closes).filter(pl.col("target_date").is_between(score_start, end))
+    regimes = lake.read(
+        "market_regimes", origin_start, end, where=in_universe, columns=["symbol", "date", "market_regime"]
+    )
+    scored = scored.join(regimes.rename({"market_regime": "regime"}), on=["symbol", "date"], how="left")
+    sessions = calendar.sessions(calendar.shift_sessions(score_start, -window), end)
+    rolled = scoring.rolling_metrics(scored, sessions, window)
+    scores = rolled.filter(pl.col("target_date").is_between(start, end)).select(list(TABLES["forecast_scores"].schema))
+
+    sectors = {b.symbol: b.sector for b in config.universe.bundled}
+    rolled = rolled.with_columns(sector=pl.col("symbol").replace_strict(sectors, default="Unknown"))
+    decisions: list[dict] = []
+    champions: dict[dt.date, dict[tuple[str, int], str]] = {}
+    previous = calendar.previous_session(start)
+    stored = lake.read("model_registry", previous, previous, where=in_universe & pl.col("champion"))
+    champions[previous] = {(s, h): m for s, h, m in stored.select("symbol", "horizon", "model").iter_rows()}
+    models = [m for m in settings.models]
+    for day in origins:
+        first = calendar.shift_sessions(day, -(window - 1))
+        recent = rolled.filter(pl.col("target_date").is_between(first, day))
+        latest = recent.sort("target_date").group_by("model", "symbol", "horizon").last()
+        metrics = {(r["model"], r["symbol"], r["horizon"]): r for r in latest.iter_rows(named=True)}
+        by_regime = registry.group_accuracy(recent, ["model", "symbol", "horizon", "regime"])
+        by_sector = registry.group_accuracy(recent, ["model", "horizon", "sector"])
+        today: dict[tuple[str, int], str] = {}
+        for symbol in symbols:
+            for horizon in settings.horizons:
+                candidates_today = {}
+                for model in models:
+                    row = metrics.get((model, symbol, horizon), {})
+                    figures = {c: row.get(c) for c in scoring.ROLLING_COLUMNS}
+                    figures["window_n"] = figures["window_n"] or 0
+                    regime_groups = {
+                        str(k[3]): v for k, v in by_regime.items() if k[:3] == (model, symbol, horizon) and k[3]
+                    }
+                    sector = sectors.get(symbol, "Unknown")
+                    sector_groups = {
+                        str(k[2]): v for k, v in by_sector.items() if k[:2] == (model, horizon) and k[2] == sector
+                    }
+                    candidates_today[model] = registry.evaluate(
+                        figures, regime_groups, sector_groups, None, config.gate
+                    )
+                rows = registry.decide(day, symbol, horizon, candidates_today, config.gate)
+                decisions.extend(rows)
+                today[(symbol, horizon)] = next(str(r["model"]) for r in rows if r["champion"])
+        champions[day] = today
+    frame = pl.DataFrame(decisions, schema=registry.SCHEMA) if decisions else pl.DataFrame(schema=registry.SCHEMA)
+    in_force = {day: champions.get(calendar.previous_session(day), {}) for day in origins}
+    return scores, frame, in_force
