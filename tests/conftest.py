@@ -63,16 +63,23 @@ def run_pipeline(
     ohlcv_dir: str | None = None,
     sentiment_dir: str | None = None,
     symbols: list[str] | None = None,
+    config_dir: str | None = None,
+    groups: tuple[str, ...] | None = None,
 ) -> dg.ExecuteInProcessResult:
-    """Materialize every asset for ``start..end`` as one run on an ephemeral instance."""
+    """Materialize every asset (or those of ``groups``) for ``start..end`` as one run on an
+    ephemeral instance."""
     from lakehouse_assets.definitions import build_definitions
     from lakehouse_assets.defs.resources import LakehouseResource, SourcesResource
 
     defs = build_definitions(
-        LakehouseResource(lake_uri=lake_root),
+        LakehouseResource(lake_uri=lake_root, **({"config_dir": config_dir} if config_dir else {})),
         SourcesResource(ohlcv_dir=ohlcv_dir, sentiment_dir=sentiment_dir, symbols=symbols),
     )
-    return defs.resolve_job_def("daily_job").execute_in_process(
+    job = defs.resolve_job_def("daily_job")
+    if groups:
+        keys = dg.AssetSelection.groups(*groups).resolve(defs.resolve_asset_graph())
+        job = job.get_subset(asset_selection=keys)
+    return job.execute_in_process(
         instance=dg.DagsterInstance.ephemeral(),
         tags={"dagster/asset_partition_range_start": start, "dagster/asset_partition_range_end": end},
         raise_on_error=False,

@@ -140,6 +140,7 @@ def _cumulative_arma(means: np.ndarray, ar: np.ndarray, ma: np.ndarray, sigma2: 
 
 
 def _sarimax(endog: np.ndarray, order: tuple[int, int, int], trend: str, exog: np.ndarray | None = None):  # type: ignore[no-untyped-def]
+    """A statsmodels SARIMAX; forecasts filter it with fixed parameters (no covariance, low memory)."""
     from statsmodels.tsa.statespace.sarimax import SARIMAX
 
     return SARIMAX(endog, exog=exog, order=order, trend=trend)
@@ -197,7 +198,9 @@ def auto_arima_forecast(state: dict, window: Window, settings: ForecastSettings)
     """The selected ARIMA with the refit's parameters, Kalman-filtered over the window."""
     y = window.clean_returns() * 100.0
     with _Silenced():
-        result = _sarimax(y, tuple(state["order"]), state["trend"]).filter(np.asarray(state["params"]))
+        result = _sarimax(y, tuple(state["order"]), state["trend"]).filter(
+            np.asarray(state["params"]), cov_type="none", low_memory=True
+        )
         means = np.asarray(result.forecast(max(settings.horizons)))
     out = []
     for h in settings.horizons:
@@ -258,7 +261,9 @@ def sarimax_forecast(state: dict, window: Window, settings: ForecastSettings) ->
     else:
         y = y[~np.isnan(y)]
     with _Silenced():
-        result = _sarimax(y, tuple(state["order"]), "c", x).filter(np.asarray(state["params"]))
+        result = _sarimax(y, tuple(state["order"]), "c", x).filter(
+            np.asarray(state["params"]), cov_type="none", low_memory=True
+        )
         means = np.asarray(result.forecast(max(settings.horizons), exog=future))
     sigma2 = result.params[-1]
     out = []
@@ -446,18 +451,39 @@ def direction_fit(window: Window, settings: ForecastSettings) -> dict:
 
 
 def direction_forecast(state: dict, window: Window, settings: ForecastSettings) -> list[Prediction]:
-    """``prob_up`` from the classifier; mean ``(2p - 1) * E|r_h|`` and variance of the training outcomes."""
-    today = np.array([[window.features[n][-1] for n in state["features"]]])
+    """``prob_up`` from the serving classifier of each horizon; mean ``(2p - 1) * E|r_h|``
+    and the variance of the training outcomes."""
     out = []
     for h in settings.horizons:
-        model, report = state["models"].get(str(h)), state["report"].get(str(h), {})
-        if model is None:
+        serving = state["serving"].get(str(h))
+        if serving is None:
             continue
+        today = np.array([[window.features[n][-1] for n in serving["features"]]])
         with _Silenced():
-            p = float(model.predict_proba(today)[0, 1])
-        mean = (2.0 * p - 1.0) * report["mean_abs_return"]
-        out.append(Prediction(h, mean, report["return_std"] ** 2, p))
+            p = float(serving["model"].predict_proba(today)[0, 1])
+        report = serving["report"]
+        out.append(Prediction(h, (2.0 * p - 1.0) * report["mean_abs_return"], report["return_std"] ** 2, p))
     return out
+
+
+def direction_serving(candidate: dict, previous: dict | None) -> dict:
+    """The rollback rule, per horizon: serve this refit's candidate if it passed validation,
+    else the previous refit's candidate if *it* passed, else this one flagged unvalidated.
+
+    Looking back one refit only keeps a state a function of two windows, not of the whole
+    history of fits, so a day's forecast does not depend on which days ran before.
+    """
+    serving: dict[str, dict] = {}
+    for h, report in candidate["report"].items():
+        own = {"features": candidate["features"], "model": candidate["models"].get(h), "report": report}
+        if report.get("accepted"):
+            serving[h] = own
+        elif previous is not None and previous["report"].get(h, {}).get("accepted"):
+            kept = {**previous["report"][h], "kept_previous": True, "rejected": report}
+            serving[h] = {"features": previous["features"], "model": previous["models"][h], "report": kept}
+        elif own["model"] is not None:
+            serving[h] = {**own, "report": {**report, "unvalidated": True}}
+    return serving
 
 
 @dataclass(frozen=True)
@@ -530,8 +556,7 @@ class Fit:
 
     def summary(self) -> str:
         """The state without the heavy parts (estimators, bases), as JSON."""
-        light = {k: v for k, v in self.state.items() if k not in ("models", "basis")}
-        return json.dumps(light, sort_keys=True, default=str)
+        return _state_params(self.model, self.state)
 
     def blob(self) -> bytes:
         return pickle.dumps(self.state, protocol=5)
@@ -566,7 +591,8 @@ def _window(task: SymbolTask, day: dt.date) -> Window:
 
 def _state_params(model: str, state: dict) -> str:
     if model == "direction_classifier":
-        return json.dumps({"features": state["features"], "report": state["report"]}, sort_keys=True)
+        light = {h: {"features": v["features"], **v["report"]} for h, v in state["serving"].items()}
+        return json.dumps(light, sort_keys=True, default=str)
     light = {k: v for k, v in state.items() if k != "basis"}
     return json.dumps(light, sort_keys=True)
 
@@ -642,10 +668,9 @@ def _fit(task: SymbolTask, model: str, window: Window, states: dict, refit: dt.d
     if model == "sarimax":
         order = states.get(("auto_arima", refit)) or _arima_state(task, window, states, refit, fits)
         return sarimax_fit(window, settings, order)
-    state = SPECS[model].fit(window, settings)
     if model == "direction_classifier":
-        state = _keep_previous_on_rollback(state, states, refit)
-    return state
+        return _classifier_state(task, window, states, refit)
+    return SPECS[model].fit(window, settings)
 
 
 def _arima_state(task: SymbolTask, window: Window, states: dict, refit: dt.date, fits: list[Fit]) -> dict:
@@ -668,16 +693,14 @@ def _arima_state(task: SymbolTask, window: Window, states: dict, refit: dt.date,
     return arima_estimate(window, task.settings, selected)
 
 
-def _keep_previous_on_rollback(candidate: dict, states: dict, refit: dt.date) -> dict:
-    """Per horizon, a rejected candidate is replaced by the latest earlier model (if any)."""
-    earlier = sorted((d for m, d in states if m == "direction_classifier" and d < refit), reverse=True)
-    previous = states[("direction_classifier", earlier[0])] if earlier else None
-    for h, report in list(candidate["report"].items()):
-        if report.get("accepted"):
-            continue
-        if previous is not None and h in previous["models"]:
-            candidate["models"][h] = previous["models"][h]
-            candidate["report"][h] = {**previous["report"][h], "kept_previous": True, "rejected": report}
-        else:
-            report["no_previous_model"] = True  # the candidate serves, flagged as unvalidated
-    return candidate
+def _classifier_state(task: SymbolTask, window: Window, states: dict, refit: dt.date) -> dict:
+    """This refit's candidate, and what serves after the rollback rule (see ``direction_serving``)."""
+    candidate = direction_fit(window, task.settings)
+    previous = None
+    if not all(r.get("accepted") for r in candidate["report"].values()):
+        i = bisect.bisect_left(task.sessions, refit)
+        if i > 0:
+            before = period_start(task.sessions, task.sessions[i - 1], task.settings.cadence)
+            stored = states.get(("direction_classifier", before))
+            previous = stored["candidate"] if stored else direction_fit(_window(task, before), task.settings)
+    return {"candidate": candidate, "serving": direction_serving(candidate, previous)}

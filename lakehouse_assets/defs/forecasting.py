@@ -65,7 +65,9 @@ def forecasting(context: dg.AssetExecutionContext, lakehouse: LakehouseResource,
     feature_rows = lake.read(
         "features", history_start, end, where=in_universe, columns=["symbol", "date", *feature_names]
     )
-    states = _load_states(lake, symbols, settings, first_selection, first_refit, end)
+    # the rollback rule of the classifier looks at the refit before the first one
+    previous_refit = fc.period_start(all_sessions, calendar.shift_sessions(first_refit, -1), settings.cadence)
+    states = _load_states(lake, symbols, min(first_selection, previous_refit), end)
     sessions = calendar.sessions(history_start, end)
 
     tasks = [
@@ -136,25 +138,10 @@ def _markdown(frame: pl.DataFrame) -> str:
 
 
 def _load_states(
-    lake: Lake, symbols: list[str], settings: fc.ForecastSettings, first: dt.date, first_refit: dt.date, end: dt.date
+    lake: Lake, symbols: list[str], since: dt.date, end: dt.date
 ) -> dict[str, dict[tuple[str, dt.date], dict]]:
-    """Stored fits the range can use: from the first order selection on, and for the
-    classifier also the latest one before the range (its rollback keeps that model)."""
-    index = lake.read(
-        "model_fits", None, end, where=pl.col("symbol").is_in(symbols), columns=["symbol", "model", "fit_date"]
-    )
-    if index.is_empty():
-        return {s: {} for s in symbols}
-    wanted = index.filter(pl.col("fit_date") >= first)
-    previous = (
-        index.filter((pl.col("model") == "direction_classifier") & (pl.col("fit_date") < first_refit))
-        .group_by("symbol", "model")
-        .agg(pl.col("fit_date").max())
-    )
-    keys = pl.concat([wanted, previous.select(wanted.columns)])
-    dates = keys.get_column("fit_date")
-    stored = lake.read("model_fits", dates.min(), dates.max(), where=pl.col("symbol").is_in(symbols))
-    stored = stored.join(keys, on=["symbol", "model", "fit_date"], how="semi")
+    """Stored fits of the symbols with fit dates in ``since..end``, unpickled."""
+    stored = lake.read("model_fits", since, end, where=pl.col("symbol").is_in(symbols))
     states: dict[str, dict[tuple[str, dt.date], dict]] = {s: {} for s in symbols}
     for symbol, model, fit_date, blob in stored.select("symbol", "model", "fit_date", "state").iter_rows():
         states[symbol][(model, fit_date)] = pickle.loads(blob)

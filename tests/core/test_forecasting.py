@@ -1,0 +1,118 @@
+"""Forecast models: the GARCH oracle, and forecasts that are the same alone or in a backfill."""
+
+import dataclasses
+import datetime as dt
+import math
+
+import numpy as np
+import polars as pl
+import pytest
+
+from lakehouse_assets.config import load_config
+from lakehouse_assets.core import features as F
+from lakehouse_assets.core import forecasting as fc
+from lakehouse_assets.core.calendar import TradingCalendar
+from tests.conftest import REPO
+
+D = dt.date
+SETTINGS = dataclasses.replace(load_config(REPO / "config").forecasting, fit_window=300, min_observations=150)
+
+
+def test_garch_reproduces_the_arch_documentation_on_the_sp500() -> None:
+    """arch's documentation fits ``arch_model(returns)`` on 100 x the S&P 500's daily
+    percentage change, 1999-01-05..2018-12-31, and publishes these estimates."""
+    import arch.data.sp500
+
+    prices = arch.data.sp500.load()["Adj Close"]
+    returns = 100 * prices.pct_change().dropna()
+    assert str(returns.index[0].date()) == "1999-01-05" and str(returns.index[-1].date()) == "2018-12-31"
+    state = fc.garch_fit_returns(returns.to_numpy(), "garch", "normal")
+    published = {"mu": 0.0564, "omega": 0.0175, "alpha[1]": 0.1022, "beta[1]": 0.8852}
+    for name, value in published.items():
+        assert state["params"][name] == pytest.approx(value, abs=1e-3), name
+    assert state["converged"]
+
+
+@pytest.fixture(scope="module")
+def task_parts(sp500: pl.DataFrame, calendar: TradingCalendar) -> dict:
+    bars = sp500.filter(pl.col("date") <= D(2012, 12, 31))
+    feats = F.compute_features(bars)
+    return {"bars": bars, "features": feats, "sessions": calendar.sessions(D(1998, 1, 2), D(2013, 12, 31))}
+
+
+def make_task(parts: dict, origins: list[dt.date], states: dict | None = None, bars: pl.DataFrame | None = None):
+    bars = parts["bars"] if bars is None else bars
+    feats = F.compute_features(bars) if bars is not parts["bars"] else parts["features"]
+    names = sorted(set(SETTINGS.classifier_features) | set(SETTINGS.sarimax_exog))
+    return fc.SymbolTask(
+        symbol="^GSPC",
+        dates=bars["date"].to_numpy().astype("datetime64[D]"),
+        returns=bars["log_return"].fill_null(np.nan).to_numpy(),
+        log_close=np.log(bars["close"].to_numpy()),
+        features={n: feats[n].fill_null(np.nan).to_numpy() for n in names},
+        origins=origins,
+        sessions=parts["sessions"],
+        states=states or {},
+        settings=SETTINGS,
+    )
+
+
+def rows_of(result: fc.SymbolResult, day: dt.date) -> list[dict]:
+    return sorted((r for r in result.rows if r["date"] == day), key=lambda r: (r["model"], r["horizon"]))
+
+
+def test_a_day_alone_equals_the_day_in_a_backfill_and_fits_only_on_refit_dates(
+    task_parts: dict, calendar: TradingCalendar
+) -> None:
+    origins = calendar.sessions(D(2012, 5, 1), D(2012, 6, 29))
+    backfill = fc.run_symbol(make_task(task_parts, origins))
+    refits = {f.fit_date for f in backfill.fits}
+    weeks = {fc.period_start(task_parts["sessions"], d, "weekly") for d in origins}
+    assert refits - weeks <= {fc.period_start(task_parts["sessions"], w, "monthly") for w in weeks}
+    assert {f.model for f in backfill.fits} == set(SETTINGS.models)
+    day = D(2012, 6, 13)  # a Wednesday: its refit date is Monday 2012-06-11
+    alone = fc.run_symbol(make_task(task_parts, [day]))  # nothing stored: fits that Monday itself
+    assert rows_of(alone, day) == rows_of(backfill, day)
+    assert {f.fit_date for f in alone.fits if f.model != "auto_arima"} == {D(2012, 6, 11)}
+    # with the backfill's fits stored, the day fits nothing at all
+    stored = {(f.model, f.fit_date): f.state for f in backfill.fits}
+    again = fc.run_symbol(make_task(task_parts, [day], stored))
+    assert again.fits == [] and rows_of(again, day) == rows_of(backfill, day)
+    models = {r["model"] for r in rows_of(backfill, day)}
+    assert models == set(SETTINGS.models) and len(rows_of(backfill, day)) == len(models) * len(SETTINGS.horizons)
+
+
+def test_no_look_ahead_changing_every_bar_after_the_day_changes_nothing(task_parts: dict) -> None:
+    day = D(2012, 6, 13)
+    bars = task_parts["bars"]
+    rng = np.random.default_rng(5)
+    shock = pl.Series(rng.uniform(0.7, 1.3, bars.height))
+    changed = bars.with_columns(
+        [
+            pl.when(pl.col("date") > day).then(pl.col(c) * shock).otherwise(pl.col(c))
+            for c in ("open", "high", "low", "close")
+        ]
+    ).with_columns(log_return=(pl.col("close") / pl.col("close").shift(1)).log())
+    before = fc.run_symbol(make_task(task_parts, [day]))
+    after = fc.run_symbol(make_task(task_parts, [day], bars=changed))
+    assert rows_of(before, day) == rows_of(after, day)
+
+
+def test_intervals_are_ordered_and_the_cumulative_arma_variance_matches_a_simulation() -> None:
+    ar, ma, sigma2 = np.array([0.5]), np.array([0.3]), 2.0
+    mean, var = fc._cumulative_arma(np.zeros(5), ar, ma, sigma2, 5)
+    rng = np.random.default_rng(0)
+    shocks = rng.normal(scale=math.sqrt(sigma2), size=(200_000, 6))
+    y = np.zeros((200_000, 6))
+    for t in range(1, 6):  # start from a known state: y_0 = 0, e_0 = 0
+        y[:, t] = ar[0] * y[:, t - 1] + shocks[:, t] + ma[0] * shocks[:, t - 1] * (t > 1)
+    assert mean == 0.0 and var == pytest.approx(y[:, 1:].sum(axis=1).var(), rel=0.02)
+
+
+def test_refit_periods() -> None:
+    sessions = TradingCalendar("XNYS", D(2024, 1, 1)).sessions(D(2024, 3, 25), D(2024, 4, 10))
+    assert fc.period_start(sessions, D(2024, 4, 3), "weekly") == D(2024, 4, 1)
+    assert fc.period_start(sessions, D(2024, 3, 28), "weekly") == D(2024, 3, 25)
+    assert fc.period_start(sessions, D(2024, 4, 10), "monthly") == D(2024, 4, 1)
+    assert fc.period_start(sessions, D(2024, 4, 10), "daily") == D(2024, 4, 10)
+    assert fc.forward_returns(np.array([np.nan, 1.0, 2.0, 3.0]), 2).tolist()[:2] == [3.0, 5.0]
