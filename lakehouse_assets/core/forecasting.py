@@ -409,9 +409,8 @@ def direction_fit(window: Window, settings: ForecastSettings) -> dict:
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.frozen import FrozenEstimator
 
-    # a feature still warming up over the whole window (all null) cannot be binned: leave it out
-    usable = [n for n in settings.classifier_features if (~np.isnan(window.features[n])).sum() >= 100]
-    x = np.column_stack([window.features[n] for n in usable]) if usable else np.empty((len(window), 0))
+    columns = {n: window.features[n] for n in settings.classifier_features}
+    features: dict[str, list[str]] = {}
     models: dict[str, object] = {}
     report: dict[str, dict] = {}
     for h in settings.horizons:
@@ -420,12 +419,16 @@ def direction_fit(window: Window, settings: ForecastSettings) -> dict:
         block = int(len(rows) * settings.classifier_validation_fraction)
         train, calibrate, valid = rows[: len(rows) - 2 * block], rows[-2 * block : -block], rows[-block:]
         labels = (target > 0).astype(int)
+        # a feature still warming up over the training rows (all null) cannot be binned: leave it out
+        usable = [n for n, v in columns.items() if len(train) and len(np.unique(v[train][~np.isnan(v[train])])) >= 2]
         if block < 20 or len(train) < 100 or not usable:
-            report[str(h)] = {"accepted": False, "reason": f"only {len(rows)} labelled rows"}
+            report[str(h)] = {"accepted": False, "reason": f"{len(rows)} labelled rows, {len(usable)} usable features"}
             continue
         if len(np.unique(labels[train])) < 2 or len(np.unique(labels[calibrate])) < 2:
             report[str(h)] = {"accepted": False, "reason": "one class only"}
             continue
+        x = np.column_stack([columns[n] for n in usable])
+        features[str(h)] = usable
         base = HistGradientBoostingClassifier(max_iter=60, max_depth=3, learning_rate=0.05, random_state=settings.seed)
         with _Silenced():
             base.fit(x[train], labels[train])
@@ -447,7 +450,7 @@ def direction_fit(window: Window, settings: ForecastSettings) -> dict:
             "return_std": float(target[train].std(ddof=1)),
         }
         models[str(h)] = model
-    return {"features": usable, "report": report, "models": models}
+    return {"features": features, "report": report, "models": models}
 
 
 def direction_forecast(state: dict, window: Window, settings: ForecastSettings) -> list[Prediction]:
@@ -475,12 +478,12 @@ def direction_serving(candidate: dict, previous: dict | None) -> dict:
     """
     serving: dict[str, dict] = {}
     for h, report in candidate["report"].items():
-        own = {"features": candidate["features"], "model": candidate["models"].get(h), "report": report}
+        own = {"features": candidate["features"].get(h, []), "model": candidate["models"].get(h), "report": report}
         if report.get("accepted"):
             serving[h] = own
         elif previous is not None and previous["report"].get(h, {}).get("accepted"):
             kept = {**previous["report"][h], "kept_previous": True, "rejected": report}
-            serving[h] = {"features": previous["features"], "model": previous["models"][h], "report": kept}
+            serving[h] = {"features": previous["features"][h], "model": previous["models"][h], "report": kept}
         elif own["model"] is not None:
             serving[h] = {**own, "report": {**report, "unvalidated": True}}
     return serving

@@ -33,7 +33,7 @@ def test_default_run_then_tables_and_query(tmp_path: Path, calendar) -> None:
     run = lakehouse("run", "--lake", lake, home=tmp_path / "home")
     assert run.returncode == 0, run.stderr[-3000:]
     assert "▶ ohlcv_bronze" in run.stderr and "done in" in run.stderr
-    for asset in ("ohlcv_bronze", "sentiment_bronze", "ohlcv_daily", "sentiment_daily"):
+    for asset in ("ohlcv_bronze", "sentiment_bronze", "ohlcv_daily", "sentiment_daily", "features", "forecasting"):
         assert any(line.startswith(asset) and " ok " in line for line in run.stdout.splitlines()), run.stdout
 
     tables = lakehouse("tables", "--lake", lake, "--format", "json", home=tmp_path / "home")
@@ -59,6 +59,27 @@ def test_default_run_then_tables_and_query(tmp_path: Path, calendar) -> None:
         "^IXIC": len(sessions),
         "MSFT": len([d for d in sessions if d <= dt.date(2017, 11, 10)]),  # the dataset ends there
     }
+
+    accuracy = lakehouse(
+        "query",
+        "-f",
+        "sql/forecast_accuracy.sql",
+        "--param",
+        f"start={universe.default_start}",
+        "--param",
+        f"end={universe.default_end}",
+        "--lake",
+        lake,
+        "--format",
+        "json",
+        home=tmp_path / "home",
+    )
+    assert accuracy.returncode == 0, accuracy.stderr
+    rows = json.loads(accuracy.stdout)
+    models = load_config(REPO / "config").forecasting.models
+    assert {(r["model"], r["horizon"]) for r in rows} == {(m, h) for m in models for h in (1, 5, 21)}
+    assert all(r["forecasts"] > 100 and r["rmse"] > 0 for r in rows)
+    assert {r["mase"] for r in rows if r["model"] == "naive"} == {1.0}
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,7 @@ import datetime as dt
 from pathlib import Path
 
 import polars as pl
+import pytest
 
 from lakehouse_assets.core.quarantine import file_record, quarantine_records
 from lakehouse_assets.lake import catalog
@@ -105,3 +106,30 @@ def test_feature_snapshot_and_regime_calendar_on_the_real_index(lake: Lake, sp50
     assert [r[:5] for r in got] == [s[:5] for s in spells]
     assert all(r[5] == (r[3] - r[2]).days + 1 for r in got)
     assert sum(r[4] for r in got) == labels["regime"].drop_nulls().len()
+
+
+def test_forecast_accuracy_pairs_each_model_with_naive_on_the_same_forecasts(lake: Lake) -> None:
+    schema = catalog.TABLES["forecast_scores"].schema
+    rows = []
+    for origin, target, regime, actual in (
+        (D(2024, 1, 2), D(2024, 1, 3), "normal", 0.01),
+        (D(2024, 1, 3), D(2024, 1, 4), "crash", -0.03),
+    ):
+        for model, point in (("naive", 0.0), ("arima", 0.005)):
+            error = actual - point
+            row = dict.fromkeys(schema)
+            row.update(symbol="AAA", date=origin, model=model, horizon=1, target_date=target, regime=regime)
+            row.update(point=point, actual=actual, error=error, abs_error=abs(error), squared_error=error**2)
+            row.update(hit=None if model == "naive" else (actual > 0), covered_80=True, covered_95=True)
+            rows.append(row)
+    lake.sync_range("forecast_scores", pl.DataFrame(rows, schema=schema), D(2024, 1, 1), D(2024, 1, 31))
+    overall = run(lake, "forecast_accuracy.sql", start="2024-01-01", end="2024-01-31")
+    by_model = {r[0]: r for r in overall}
+    assert by_model["arima"][2] == 2 and by_model["arima"][7] == pytest.approx((0.005 + 0.035) / (0.01 + 0.03))
+    assert by_model["naive"][7] == 1.0 and by_model["arima"][8] == 0.5  # one right call of two
+    regimes = {
+        (r[0], r[2]): r for r in run(lake, "forecast_accuracy_by_regime.sql", start="2024-01-01", end="2024-01-31")
+    }
+    assert regimes[("arima", "crash")][6] == pytest.approx(0.035 / 0.03)
+    assert regimes[("arima", "normal")][6] == pytest.approx(0.005 / 0.01)
+    assert run(lake, "forecast_accuracy.sql", start="2024-02-01", end="2024-02-28") == []
