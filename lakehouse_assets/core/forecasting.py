@@ -178,11 +178,12 @@ def auto_arima_fit(window: Window, settings: ForecastSettings) -> dict:
 
 
 def arima_estimate(window: Window, settings: ForecastSettings, selected: dict) -> dict:
-    """Re-estimate the parameters of an order chosen earlier (no order search)."""
+    """Re-estimate the parameters of an order chosen earlier (no order search), starting
+    from the selection's estimates (a function of the selection's window only)."""
     y = window.clean_returns() * 100.0
     with _Silenced():
         result = _sarimax(y, tuple(selected["order"]), selected["trend"]).fit(
-            disp=False, maxiter=settings.arima_maxiter
+            start_params=np.asarray(selected["params"]), disp=False, maxiter=settings.arima_maxiter
         )
     return {
         "order": list(selected["order"]),
