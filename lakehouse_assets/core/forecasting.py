@@ -35,6 +35,8 @@ import numpy as np
 
 Z80, Z95 = 1.2815515655446004, 1.959963984540054
 MODELS = ("naive", "auto_arima", "sarimax", "garch", "ssa", "direction_classifier")
+# models that run together in one pool task (sarimax reuses auto_arima's order); about equal cost
+MODEL_GROUPS = (("auto_arima", "sarimax"), ("direction_classifier",), ("naive", "garch", "ssa"))
 CADENCES = ("daily", "weekly", "monthly")
 GARCH_KINDS = {"garch": (1, 0, 1, "GARCH"), "gjr": (1, 1, 1, "GARCH"), "egarch": (1, 0, 1, "EGARCH")}
 
@@ -430,7 +432,9 @@ def direction_fit(window: Window, settings: ForecastSettings) -> dict:
             continue
         x = np.column_stack([columns[n] for n in usable])
         features[str(h)] = usable
-        base = HistGradientBoostingClassifier(max_iter=60, max_depth=3, learning_rate=0.05, random_state=settings.seed)
+        base = HistGradientBoostingClassifier(
+            max_iter=40, max_depth=3, learning_rate=0.08, early_stopping=False, random_state=settings.seed
+        )
         with _Silenced():
             base.fit(x[train], labels[train])
             model = CalibratedClassifierCV(FrozenEstimator(base), method="sigmoid").fit(x[calibrate], labels[calibrate])
@@ -547,6 +551,7 @@ class SymbolTask:
     sessions: list[dt.date]
     states: dict[tuple[str, dt.date], dict]
     settings: ForecastSettings
+    models: tuple[str, ...] = ()  # a subset of settings.models (a pool balances them); () = all
 
 
 @dataclass
@@ -627,7 +632,7 @@ def _run_symbol(task: SymbolTask) -> SymbolResult:
         if len(window.clean_returns()) < settings.min_observations:
             skipped["warm_up"] = skipped.get("warm_up", 0) + 1
             continue
-        for model in settings.models:
+        for model in task.models or settings.models:
             state = states.get((model, refit))
             if state is None:
                 fit_window = _window(task, refit)

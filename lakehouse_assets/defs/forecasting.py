@@ -7,9 +7,11 @@ identical to the same days run one at a time. The expensive part, per-symbol fit
 fans out over a process pool (``n_workers`` in ``config/forecasting.yaml``).
 """
 
+import dataclasses
 import datetime as dt
 import multiprocessing
 import pickle
+import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 
@@ -70,14 +72,22 @@ def forecasting(context: dg.AssetExecutionContext, lakehouse: LakehouseResource,
     states = _load_states(lake, symbols, min(first_selection, previous_refit), end)
     sessions = calendar.sessions(history_start, end)
 
+    began = time.perf_counter()
+    groups = [g for g in (tuple(m for m in group if m in settings.models) for group in fc.MODEL_GROUPS) if g]
     tasks = [
-        _task(symbol, bars, feature_rows, feature_names, origins, sessions, states, settings) for symbol in symbols
+        dataclasses.replace(
+            _task(symbol, bars, feature_rows, feature_names, origins, sessions, states, settings), models=group
+        )
+        for symbol in symbols
+        for group in groups
     ]
     results = _run(tasks, settings.n_workers, context)
     fits = [f for r in results for f in r.fits]
     new = _forecast_frame([row for r in results for row in r.rows], calendar)
 
+    fitted = time.perf_counter()
     scores, decisions, champions = _score_and_decide(lake, config, calendar, symbols, origins, new, bars)
+    judged = time.perf_counter()
     in_force = pl.DataFrame(
         [(day, s, h, m) for day, chosen in champions.items() for (s, h), m in chosen.items()],
         schema={"date": pl.Date, "symbol": pl.String, "horizon": pl.Int64, "champion_model": pl.String},
@@ -100,7 +110,10 @@ def forecasting(context: dg.AssetExecutionContext, lakehouse: LakehouseResource,
     skipped = Counter()
     for r in results:
         skipped.update(r.skipped)
-    context.log.info(f"forecasts {start}..{end}: {new.height} rows, {len(fits)} fits {dict(made)}")
+    context.log.info(
+        f"forecasts {start}..{end}: {new.height} rows, {len(fits)} fits {dict(made)}; fit+forecast "
+        f"{fitted - began:.1f}s, scores+registry {judged - fitted:.1f}s, writes {time.perf_counter() - judged:.1f}s"
+    )
     yield dg.MaterializeResult(
         asset_key="model_fits",
         metadata={
@@ -181,7 +194,9 @@ def _run(tasks: list[fc.SymbolTask], workers: int, context: dg.AssetExecutionCon
     with ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=spawn) as pool:
         results = []
         for task, result in zip(tasks, pool.map(fc.run_symbol, tasks), strict=True):
-            context.log.debug(f"forecasts for {task.symbol}: {len(result.rows)} rows, {len(result.fits)} fits")
+            context.log.debug(
+                f"{task.symbol} {'/'.join(task.models)}: {len(result.rows)} rows, {len(result.fits)} fits"
+            )
             results.append(result)
         return results
 

@@ -60,6 +60,10 @@ def test_daily_job_and_every_asset_share_the_partitions() -> None:
         "ohlcv_daily": "silver",
         "sentiment_daily": "silver",
         "features": "silver",
+        "model_fits": "gold",
+        "forecasts": "gold",
+        "forecast_scores": "gold",
+        "model_registry": "gold",
         "market_regimes": "silver",
     }
     for key in graph.get_all_asset_keys():
