@@ -575,7 +575,7 @@ class Fit:
 class SymbolResult:
     rows: list[dict]
     fits: list[Fit]
-    skipped: dict[str, int]
+    skipped: dict[str, int]  # model -> days without a forecast (warm-up, or no fit possible)
 
 
 def window_start(sessions: Sequence[dt.date], day: dt.date, size: int) -> dt.date:
@@ -630,7 +630,8 @@ def _run_symbol(task: SymbolTask) -> SymbolResult:
         refit = period_start(task.sessions, day, settings.cadence)
         window = _window(task, day)
         if len(window.clean_returns()) < settings.min_observations:
-            skipped["warm_up"] = skipped.get("warm_up", 0) + 1
+            for model in task.models or settings.models:  # still warming up: no forecast yet
+                skipped[model] = skipped.get(model, 0) + 1
             continue
         for model in task.models or settings.models:
             state = states.get((model, refit))

@@ -58,7 +58,11 @@ def forecasting(context: dg.AssetExecutionContext, lakehouse: LakehouseResource,
     all_sessions = calendar.sessions(calendar.first_session, end)
     first_refit = fc.period_start(all_sessions, origins[0], settings.cadence)
     first_selection = fc.period_start(all_sessions, first_refit, settings.order_selection)
-    history_start = calendar.shift_sessions(first_selection, -settings.fit_window)
+    # bars for the first fit's window, and for scoring forecasts made before the range
+    history_start = min(
+        calendar.shift_sessions(first_selection, -settings.fit_window),
+        calendar.shift_sessions(origins[0], -(config.score_window + max(settings.horizons))),
+    )
     in_universe = pl.col("symbol").is_in(symbols)
     bars = lake.read(
         "ohlcv_daily", history_start, end, where=in_universe, columns=["symbol", "date", "close", "log_return"]
@@ -127,7 +131,7 @@ def forecasting(context: dg.AssetExecutionContext, lakehouse: LakehouseResource,
         metadata={
             **write_metadata(forecast_result, new, start, end),
             "fits_made": dg.MetadataValue.json(dict(made)),
-            "skipped": dg.MetadataValue.json(dict(skipped)),
+            "skipped_symbol_days": dg.MetadataValue.json(dict(skipped)),
         },
     )
     yield dg.MaterializeResult(asset_key="forecast_scores", metadata=write_metadata(score_result, scores, start, end))
@@ -249,7 +253,7 @@ def _score_and_decide(
     in_universe = pl.col("symbol").is_in(symbols)
     earlier = lake.read("forecasts", origin_start, calendar.previous_session(start), where=in_universe)
     candidates = pl.concat([earlier.select(new.columns), new], how="vertical_relaxed")
-    closes = lake.read("ohlcv_daily", origin_start, end, where=in_universe, columns=["symbol", "date", "close"])
+    closes = bars.filter(pl.col("date") >= origin_start).select("symbol", "date", "close")
     scored = scoring.realized(candidates, closes).filter(pl.col("target_date").is_between(score_start, end))
     regimes = lake.read(
         "market_regimes", origin_start, end, where=in_universe, columns=["symbol", "date", "market_regime"]
