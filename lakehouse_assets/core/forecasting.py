@@ -494,19 +494,20 @@ def direction_serving(candidate: dict, previous: dict | None) -> dict:
     return serving
 
 
-@dataclass(frozen=True)
-class ModelSpec:
-    fit: Callable[..., dict]
-    forecast: Callable[[dict, Window, ForecastSettings], list[Prediction]]
-
-
-SPECS: dict[str, ModelSpec] = {
-    "naive": ModelSpec(naive_fit, naive_forecast),
-    "auto_arima": ModelSpec(auto_arima_fit, auto_arima_forecast),
-    "sarimax": ModelSpec(sarimax_fit, sarimax_forecast),
-    "garch": ModelSpec(garch_fit, garch_forecast),
-    "ssa": ModelSpec(ssa_fit, ssa_forecast),
-    "direction_classifier": ModelSpec(direction_fit, direction_forecast),
+FORECASTERS: dict[str, Callable[[dict, Window, ForecastSettings], list[Prediction]]] = {
+    "naive": naive_forecast,
+    "auto_arima": auto_arima_forecast,
+    "sarimax": sarimax_forecast,
+    "garch": garch_forecast,
+    "ssa": ssa_forecast,
+    "direction_classifier": direction_forecast,
+}
+# fits that need only their window; auto_arima, sarimax and the classifier also look at
+# other stored states (see ``_fit``)
+WINDOW_FITS: dict[str, Callable[[Window, ForecastSettings], dict]] = {
+    "naive": naive_fit,
+    "garch": garch_fit,
+    "ssa": ssa_fit,
 }
 
 
@@ -644,7 +645,7 @@ def _run_symbol(task: SymbolTask) -> SymbolResult:
                 state = _fit(task, model, fit_window, states, refit, fits)
                 fits.append(Fit(task.symbol, model, refit, state, len(fit_window), time.perf_counter() - began))
                 states[(model, refit)] = state
-            for p in SPECS[model].forecast(state, window, settings):
+            for p in FORECASTERS[model](state, window, settings):
                 sd = math.sqrt(max(p.variance, 0.0))
                 rows.append(
                     {
@@ -680,7 +681,7 @@ def _fit(task: SymbolTask, model: str, window: Window, states: dict, refit: dt.d
         return sarimax_fit(window, settings, order)
     if model == "direction_classifier":
         return _classifier_state(task, window, states, refit)
-    return SPECS[model].fit(window, settings)
+    return WINDOW_FITS[model](window, settings)
 
 
 def _arima_state(task: SymbolTask, window: Window, states: dict, refit: dt.date, fits: list[Fit]) -> dict:
