@@ -625,6 +625,7 @@ def _run_symbol(task: SymbolTask) -> SymbolResult:
     rows: list[dict] = []
     fits: list[Fit] = []
     skipped: dict[str, int] = {}
+    described: dict[tuple[str, dt.date], str] = {}
     for day in task.origins:
         if not _has_bar(task, day):
             continue
@@ -645,6 +646,8 @@ def _run_symbol(task: SymbolTask) -> SymbolResult:
                 state = _fit(task, model, fit_window, states, refit, fits)
                 fits.append(Fit(task.symbol, model, refit, state, len(fit_window), time.perf_counter() - began))
                 states[(model, refit)] = state
+            if (model, refit) not in described:  # the same JSON for every day of the refit
+                described[(model, refit)] = _state_params(model, state)
             for p in FORECASTERS[model](state, window, settings):
                 sd = math.sqrt(max(p.variance, 0.0))
                 rows.append(
@@ -661,7 +664,7 @@ def _run_symbol(task: SymbolTask) -> SymbolResult:
                         "upper_95": p.mean + Z95 * sd,
                         "prob_up": p.prob_up,
                         "fit_date": refit,
-                        "params": _state_params(model, state),
+                        "params": described[(model, refit)],
                     }
                 )
     return SymbolResult(rows, fits, skipped)

@@ -78,13 +78,8 @@ def forecasting(context: dg.AssetExecutionContext, lakehouse: LakehouseResource,
 
     began = time.perf_counter()
     groups = [g for g in (tuple(m for m in group if m in settings.models) for group in fc.MODEL_GROUPS) if g]
-    tasks = [
-        dataclasses.replace(
-            _task(symbol, bars, feature_rows, feature_names, origins, sessions, states, settings), models=group
-        )
-        for symbol in symbols
-        for group in groups
-    ]
+    per_symbol = [_task(s, bars, feature_rows, feature_names, origins, sessions, states, settings) for s in symbols]
+    tasks = [dataclasses.replace(task, models=group) for task in per_symbol for group in groups]
     results = _run(tasks, settings.n_workers, context)
     fits = [f for r in results for f in r.fits]
     new = _forecast_frame([row for r in results for row in r.rows], calendar)
