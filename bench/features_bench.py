@@ -66,6 +66,7 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
+from lakehouse_assets.config import load_config
 from lakehouse_assets.core.features import (
     BAR_COLUMNS,
     FEATURE_COLUMNS,
@@ -76,6 +77,7 @@ from lakehouse_assets.core.features import (
     VARIANCE_RATIO_WINDOW,
     compute_features,
 )
+from lakehouse_assets.sources.ohlcv import bundled_bars
 
 IMPLEMENTATIONS = ("polars vectorized", "pandas per-symbol loop")
 SYNTHETIC_START = "2000-01-03"
@@ -86,30 +88,9 @@ SYNTHETIC_START = "2000-01-03"
 
 def real_bars() -> pl.DataFrame:
     """^GSPC, ^IXIC and MSFT daily bars (``BAR_COLUMNS``), whole bundled history."""
-    import arch.data.nasdaq
-    import arch.data.sp500
-    from pmdarima.datasets import load_msft
-
-    sources = {
-        "^GSPC": arch.data.sp500.load().reset_index(),
-        "^IXIC": arch.data.nasdaq.load().reset_index(),
-        "MSFT": load_msft(),
-    }
-    frames = []
-    for symbol, raw in sources.items():
-        raw = raw.assign(Date=pd.to_datetime(raw["Date"]))
-        frames.append(
-            pl.from_pandas(raw[["Date", "Open", "High", "Low", "Close", "Volume"]]).select(
-                symbol=pl.lit(symbol),
-                date=pl.col("Date").cast(pl.Date),
-                open=pl.col("Open"),
-                high=pl.col("High"),
-                low=pl.col("Low"),
-                close=pl.col("Close"),
-                volume=pl.col("Volume").cast(pl.Float64),
-            )
-        )
-    return with_log_return(pl.concat(frames))
+    config = load_config()
+    datasets = [(b.dataset, b.symbol) for b in config.universe.bundled]
+    return with_log_return(bundled_bars(datasets, config.exchange.timezone))
 
 
 def with_log_return(bars: pl.DataFrame) -> pl.DataFrame:

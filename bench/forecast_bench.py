@@ -70,10 +70,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
+import polars as pl
 
+from lakehouse_assets.config import load_config
 from lakehouse_assets.core.calendar import TradingCalendar
 from lakehouse_assets.core.forecasting import Fit, ForecastSettings, SymbolTask, run_symbol, window_start
+from lakehouse_assets.sources.ohlcv import bundled_bars
 
 BENCH_SETTINGS = ForecastSettings(
     horizons=(1, 5, 21),
@@ -134,20 +136,14 @@ class Series:
 
 def real_series() -> list[Series]:
     """^GSPC, ^IXIC (arch.data) and MSFT (pmdarima.datasets), whole bundled history."""
-    import arch.data.nasdaq
-    import arch.data.sp500
-    from pmdarima.datasets import load_msft
-
-    sources = {
-        "^GSPC": arch.data.sp500.load().reset_index(),
-        "^IXIC": arch.data.nasdaq.load().reset_index(),
-        "MSFT": load_msft(),
-    }
+    config = load_config()
+    datasets = [(b.dataset, b.symbol) for b in config.universe.bundled]
+    bars = bundled_bars(datasets, config.exchange.timezone)
     out = []
-    for symbol, raw in sources.items():
-        raw = raw.assign(Date=pd.to_datetime(raw["Date"])).sort_values("Date")
-        dates = raw["Date"].to_numpy().astype("datetime64[D]")
-        out.append(Series(symbol, dates, np.log(raw["Close"].to_numpy(dtype=float))))
+    for _dataset, symbol in datasets:  # the configured order: the bootstrap draws from it
+        own = bars.filter(pl.col("symbol") == symbol)
+        dates = own.get_column("date").to_numpy().astype("datetime64[D]")
+        out.append(Series(symbol, dates, np.log(own.get_column("close").to_numpy())))
     return out
 
 

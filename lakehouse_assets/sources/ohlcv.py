@@ -15,14 +15,14 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 import polars as pl
 
-from lakehouse_assets.core.ohlcv import LINEAGE, REQUIRED, MissingColumnError, normalize_columns
+from lakehouse_assets.core.ohlcv import LINEAGE, REQUIRED, MissingColumnError, normalize_columns, parse_bars
 
 
 def _load_sp500() -> pd.DataFrame:
@@ -79,6 +79,14 @@ def load_bundled(dataset: str, symbol: str) -> pl.DataFrame:
     pdf = pdf.assign(Date=pd.to_datetime(pdf["Date"]).dt.strftime("%Y-%m-%d"))
     frame = pl.from_pandas(pdf[["Date", "Open", "High", "Low", "Close", "Volume"]])
     return _raw(normalize_columns(frame), symbol, source, file)
+
+
+def bundled_bars(datasets: Iterable[tuple[str, str]], timezone: str) -> pl.DataFrame:
+    """Typed bars (symbol, date, open, high, low, close, volume) of ``(dataset, symbol)`` pairs,
+    whole history, sorted; for scripts that want the bundled data without the lake."""
+    raw = pl.concat([load_bundled(dataset, symbol) for dataset, symbol in datasets])
+    bars, _rejected = parse_bars(raw, timezone)
+    return bars.select("symbol", "date", "open", "high", "low", "close", "volume").sort("symbol", "date")
 
 
 def landing_symbols(directory: str | Path) -> list[str]:
