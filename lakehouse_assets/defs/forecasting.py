@@ -263,9 +263,9 @@ def _score_and_decide(
     decisions: list[dict] = []
     champions: dict[dt.date, dict[tuple[str, int], str]] = {}
     previous = calendar.previous_session(start)
-    stored = lake.read("model_registry", previous, previous, where=in_universe & pl.col("champion"))
-    champions[previous] = {(s, h): m for s, h, m in stored.select("symbol", "horizon", "model").iter_rows()}
-    models = [m for m in settings.models]
+    if previous is not None:  # the decision in force on the first day was made the session before
+        stored = lake.read("model_registry", previous, previous, where=in_universe & pl.col("champion"))
+        champions[previous] = {(s, h): m for s, h, m in stored.select("symbol", "horizon", "model").iter_rows()}
     for day in origins:
         first = calendar.shift_sessions(day, -(window - 1))
         recent = rolled.filter(pl.col("target_date").is_between(first, day))
@@ -277,7 +277,7 @@ def _score_and_decide(
         for symbol in symbols:
             for horizon in settings.horizons:
                 candidates_today = {}
-                for model in models:
+                for model in settings.models:
                     row = metrics.get((model, symbol, horizon), {})
                     figures = {c: row.get(c) for c in scoring.ROLLING_COLUMNS}
                     figures["window_n"] = figures["window_n"] or 0
