@@ -271,7 +271,12 @@ def _score_and_decide(
         recent = rolled.filter(pl.col("target_date").is_between(first, day))
         latest = recent.sort("target_date").group_by("model", "symbol", "horizon").last()
         metrics = {(r["model"], r["symbol"], r["horizon"]): r for r in latest.iter_rows(named=True)}
-        by_regime = registry.group_accuracy(recent, ["model", "symbol", "horizon", "regime"])
+        by_regime: dict[tuple, dict[str, tuple[float, int]]] = {}
+        for (model, symbol, horizon, regime), value in registry.group_accuracy(
+            recent, ["model", "symbol", "horizon", "regime"]
+        ).items():
+            if regime:  # origins still warming up have no regime
+                by_regime.setdefault((model, symbol, horizon), {})[str(regime)] = value
         by_sector = registry.group_accuracy(recent, ["model", "horizon", "sector"])
         today: dict[tuple[str, int], str] = {}
         for symbol in symbols:
@@ -281,15 +286,14 @@ def _score_and_decide(
                     row = metrics.get((model, symbol, horizon), {})
                     figures = {c: row.get(c) for c in scoring.ROLLING_COLUMNS}
                     figures["window_n"] = figures["window_n"] or 0
-                    regime_groups = {
-                        str(k[3]): v for k, v in by_regime.items() if k[:3] == (model, symbol, horizon) and k[3]
-                    }
                     sector = sectors.get(symbol, "Unknown")
-                    sector_groups = {
-                        str(k[2]): v for k, v in by_sector.items() if k[:2] == (model, horizon) and k[2] == sector
-                    }
+                    own_sector = by_sector.get((model, horizon, sector))
                     candidates_today[model] = registry.evaluate(
-                        figures, regime_groups, sector_groups, None, config.gate
+                        figures,
+                        by_regime.get((model, symbol, horizon), {}),
+                        {sector: own_sector} if own_sector else {},
+                        None,
+                        config.gate,
                     )
                 rows = registry.decide(day, symbol, horizon, candidates_today, config.gate)
                 decisions.extend(rows)
