@@ -534,13 +534,23 @@ def period_start(sessions: Sequence[dt.date], day: dt.date, cadence: str) -> dt.
     return sessions[i]
 
 
+def refit_date(sessions: Sequence[dt.date], day: dt.date, cadence: str, triggers: Sequence[dt.date] = ()) -> dt.date:
+    """The refit in force on ``day``: the first session of its period, or a later requested
+    refit (``triggers``: sorted sessions on which drift asked for one), whichever is later."""
+    start = period_start(sessions, day, cadence)
+    i = bisect.bisect_right(triggers, day)
+    return max(start, triggers[i - 1]) if i else start
+
+
 @dataclass
 class SymbolTask:
     """Everything one symbol's forecasts need; picklable for a process pool.
 
     ``sessions`` are the exchange's trading days, from at least ``fit_window`` sessions
     before the earliest window needed: windows and refit dates are counted on them.
-    ``states`` holds stored fits, ``(model, fit date) -> state``.
+    ``states`` holds stored fits, ``(model, fit date) -> state``. ``triggers`` are the
+    sessions on which drift flagged the symbol for refit (the session after the flag):
+    each starts a new fit, and a new ARIMA order search, off the cadence.
     """
 
     symbol: str
@@ -553,6 +563,7 @@ class SymbolTask:
     states: dict[tuple[str, dt.date], dict]
     settings: ForecastSettings
     models: tuple[str, ...] = ()  # a subset of settings.models (a pool balances them); () = all
+    triggers: tuple[dt.date, ...] = ()
 
 
 @dataclass
@@ -629,7 +640,7 @@ def _run_symbol(task: SymbolTask) -> SymbolResult:
     for day in task.origins:
         if not _has_bar(task, day):
             continue
-        refit = period_start(task.sessions, day, settings.cadence)
+        refit = refit_date(task.sessions, day, settings.cadence, task.triggers)
         window = _window(task, day)
         if len(window.clean_returns()) < settings.min_observations:
             for model in task.models or settings.models:  # still warming up: no forecast yet
@@ -693,7 +704,7 @@ def _arima_state(task: SymbolTask, window: Window, states: dict, refit: dt.date,
     The selection of date S depends only on S's window, so the order in force is the
     same however the days are run; a missing selection is made (and stored) on demand.
     """
-    selection_date = period_start(task.sessions, refit, task.settings.order_selection)
+    selection_date = refit_date(task.sessions, refit, task.settings.order_selection, task.triggers)
     if selection_date == refit:
         return auto_arima_fit(window, task.settings)
     selected = states.get(("auto_arima", selection_date))
@@ -714,7 +725,7 @@ def _classifier_state(task: SymbolTask, window: Window, states: dict, refit: dt.
     if not all(r.get("accepted") for r in candidate["report"].values()):
         i = bisect.bisect_left(task.sessions, refit)
         if i > 0:
-            before = period_start(task.sessions, task.sessions[i - 1], task.settings.cadence)
+            before = refit_date(task.sessions, task.sessions[i - 1], task.settings.cadence, task.triggers)
             stored = states.get(("direction_classifier", before))
             previous = stored["candidate"] if stored else direction_fit(_window(task, before), task.settings)
     return {"candidate": candidate, "serving": direction_serving(candidate, previous)}

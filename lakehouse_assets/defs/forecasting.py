@@ -20,8 +20,8 @@ import numpy as np
 import polars as pl
 
 from lakehouse_assets.config import Config
+from lakehouse_assets.core import drift, registry, scoring
 from lakehouse_assets.core import forecasting as fc
-from lakehouse_assets.core import registry, scoring
 from lakehouse_assets.core.calendar import TradingCalendar
 from lakehouse_assets.defs.common import partitioned_multi_asset, utc_now, write_metadata
 from lakehouse_assets.defs.features import features, market_regimes
@@ -73,19 +73,29 @@ def forecasting(context: dg.AssetExecutionContext, lakehouse: LakehouseResource,
     )
     # the rollback rule of the classifier looks at the refit before the first one
     previous_refit = fc.period_start(all_sessions, calendar.shift_sessions(first_refit, -1), settings.cadence)
-    states = _load_states(lake, symbols, min(first_selection, previous_refit), end)
+    since = min(first_selection, previous_refit)
+    states = _load_states(lake, symbols, since, end)
     sessions = calendar.sessions(history_start, end)
+    # drift asks for refits off the cadence: a flag on day F refits on the session after F
+    reports = lake.read("drift_reports", calendar.shift_sessions(since, -1), end, where=_about(symbols))
+    triggers = drift.refit_triggers(
+        reports.filter(pl.col("as_of") < end), symbols, lambda day: calendar.shift_sessions(day, 1)
+    )
 
     began = time.perf_counter()
     groups = [g for g in (tuple(m for m in group if m in settings.models) for group in fc.MODEL_GROUPS) if g]
-    per_symbol = [_task(s, bars, feature_rows, feature_names, origins, sessions, states, settings) for s in symbols]
+    per_symbol = [
+        _task(s, bars, feature_rows, feature_names, origins, sessions, states, triggers[s], settings) for s in symbols
+    ]
     tasks = [dataclasses.replace(task, models=group) for task in per_symbol for group in groups]
     results = _run(tasks, settings.n_workers, context)
     fits = [f for r in results for f in r.fits]
     new = _forecast_frame([row for r in results for row in r.rows], calendar)
 
     fitted = time.perf_counter()
-    scores, decisions, champions = _score_and_decide(lake, config, calendar, symbols, origins, new, bars)
+    scores, decisions, champions = _score_and_decide(
+        lake, config, calendar, symbols, origins, new, bars, drift.drift_scores(reports, symbols)
+    )
     judged = time.perf_counter()
     in_force = pl.DataFrame(
         [(day, s, h, m) for day, chosen in champions.items() for (s, h), m in chosen.items()],
@@ -149,6 +159,11 @@ def _markdown(frame: pl.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def _about(symbols: list[str]) -> pl.Expr:
+    """Drift report rows about one of the symbols or about all of them."""
+    return pl.col("symbol").is_in([*symbols, drift.ALL_SYMBOLS])
+
+
 def _load_states(
     lake: Lake, symbols: list[str], since: dt.date, end: dt.date
 ) -> dict[str, dict[tuple[str, dt.date], dict]]:
@@ -168,6 +183,7 @@ def _task(
     origins: list[dt.date],
     sessions: list[dt.date],
     states: dict[str, dict],
+    triggers: tuple[dt.date, ...],
     settings: fc.ForecastSettings,
 ) -> fc.SymbolTask:
     own = bars.filter(pl.col("symbol") == symbol).sort("date")
@@ -182,6 +198,7 @@ def _task(
         sessions=sessions,
         states=states[symbol],
         settings=settings,
+        triggers=triggers,
     )
 
 
@@ -238,6 +255,7 @@ def _score_and_decide(
     origins: list[dt.date],
     new: pl.DataFrame,
     bars: pl.DataFrame,
+    drift_scores: dict[tuple[str, dt.date], float],
 ) -> tuple[pl.DataFrame, pl.DataFrame, dict[dt.date, dict[tuple[str, int], str]]]:
     """Scores of the targets in the range, the registry decisions of each day, and the
     champion in force on each origin (the previous session's decision)."""
@@ -292,7 +310,7 @@ def _score_and_decide(
                         figures,
                         by_regime.get((model, symbol, horizon), {}),
                         {sector: own_sector} if own_sector else {},
-                        None,
+                        drift_scores.get((symbol, day)),
                         config.gate,
                     )
                 rows = registry.decide(day, symbol, horizon, candidates_today, config.gate)

@@ -243,6 +243,27 @@ TABLES: dict[str, TableSpec] = {
             date_column="fit_date",
             volatile=("fit_seconds", "fitted_at"),
         ),
+        TableSpec(
+            name="drift_reports",
+            layer="gold",
+            description="Distribution shift per day: KS statistics of features, regime and prediction drift, "
+            "and the symbols whose sustained drift asks for a model refit.",
+            schema={
+                "as_of": pl.Date(),
+                "kind": pl.String(),
+                "name": pl.String(),
+                "symbol": pl.String(),
+                "statistic": pl.Float64(),
+                "p_value": pl.Float64(),
+                "threshold": pl.Float64(),
+                "drifted": pl.Boolean(),
+                "sustained": pl.Int64(),
+                "refit": pl.Boolean(),
+                "detail": pl.String(),
+            },
+            keys=("as_of", "kind", "name", "symbol"),
+            date_column="as_of",
+        ),
     )
 }
 

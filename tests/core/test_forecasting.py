@@ -40,7 +40,13 @@ def task_parts(sp500: pl.DataFrame, calendar: TradingCalendar) -> dict:
     return {"bars": bars, "features": feats, "sessions": calendar.sessions(D(1998, 1, 2), D(2013, 12, 31))}
 
 
-def make_task(parts: dict, origins: list[dt.date], states: dict | None = None, bars: pl.DataFrame | None = None):
+def make_task(
+    parts: dict,
+    origins: list[dt.date],
+    states: dict | None = None,
+    bars: pl.DataFrame | None = None,
+    triggers: tuple[dt.date, ...] = (),
+):
     bars = parts["bars"] if bars is None else bars
     feats = F.compute_features(bars) if bars is not parts["bars"] else parts["features"]
     names = sorted(set(SETTINGS.classifier_features) | set(SETTINGS.sarimax_exog))
@@ -54,6 +60,7 @@ def make_task(parts: dict, origins: list[dt.date], states: dict | None = None, b
         sessions=parts["sessions"],
         states=states or {},
         settings=SETTINGS,
+        triggers=triggers,
     )
 
 
@@ -116,3 +123,31 @@ def test_refit_periods() -> None:
     assert fc.period_start(sessions, D(2024, 4, 10), "monthly") == D(2024, 4, 1)
     assert fc.period_start(sessions, D(2024, 4, 10), "daily") == D(2024, 4, 10)
     assert fc.forward_returns(np.array([np.nan, 1.0, 2.0, 3.0]), 2).tolist()[:2] == [3.0, 5.0]
+    triggers = (D(2024, 3, 27), D(2024, 4, 3))
+    assert fc.refit_date(sessions, D(2024, 3, 26), "weekly", triggers) == D(2024, 3, 25)  # before the trigger
+    assert fc.refit_date(sessions, D(2024, 3, 28), "weekly", triggers) == D(2024, 3, 27)
+    assert fc.refit_date(sessions, D(2024, 4, 2), "weekly", triggers) == D(2024, 4, 1)  # a new week wins
+    assert fc.refit_date(sessions, D(2024, 4, 10), "monthly", triggers) == D(2024, 4, 3)
+
+
+def test_a_drift_trigger_refits_every_model_and_searches_the_order_again(task_parts: dict) -> None:
+    """A refit asked for on Wednesday 2012-06-13 makes new fits that day (an order search
+    included) which serve the rest of the week; the next week is back on the cadence."""
+    trigger = D(2012, 6, 13)
+    origins = [D(2012, 6, 11), D(2012, 6, 12), trigger, D(2012, 6, 14), D(2012, 6, 18)]
+    result = fc.run_symbol(make_task(task_parts, origins, triggers=(trigger,)))
+    by_date = {(r["date"], r["model"]): r["fit_date"] for r in result.rows}
+    assert {by_date[(D(2012, 6, 12), m)] for m in SETTINGS.models} == {D(2012, 6, 11)}
+    assert {by_date[(D(2012, 6, 14), m)] for m in SETTINGS.models} == {trigger}
+    assert {by_date[(D(2012, 6, 18), m)] for m in SETTINGS.models} == {D(2012, 6, 18)}
+    searches = {
+        f.fit_date for f in result.fits if f.model == "auto_arima" and f.state["order_selected_on"] == str(f.fit_date)
+    }
+    assert trigger in searches
+    # the same day alone, with nothing stored, makes the same fits and forecasts
+    alone = fc.run_symbol(make_task(task_parts, [D(2012, 6, 14)], triggers=(trigger,)))
+    assert rows_of(alone, D(2012, 6, 14)) == rows_of(result, D(2012, 6, 14))
+    without = fc.run_symbol(
+        make_task(task_parts, [D(2012, 6, 14)], {(f.model, f.fit_date): f.state for f in result.fits})
+    )
+    assert rows_of(without, D(2012, 6, 14)) != rows_of(result, D(2012, 6, 14))  # the trigger mattered

@@ -126,3 +126,40 @@ def test_a_day_whose_fits_are_lost_refits_them_to_the_same_forecasts(
     numbers = ["point", "volatility", "lower_80", "upper_80", "lower_95", "upper_95", "prob_up"]
     np.testing.assert_allclose(got.select(numbers).to_numpy(), want.select(numbers).to_numpy(), rtol=1e-6, atol=1e-12)
     assert got["is_champion"].equals(want["is_champion"])
+
+
+def test_drift_flagged_the_day_before_refits_every_model_and_fails_the_gate_drift_check(
+    whole: Lake, tmp_path: Path, config_dir: str
+) -> None:
+    """A sustained-drift row for all symbols on 2016-09-13 refits every model of every symbol
+    on DAY (off the weekly cadence), and DAY's drift score fails the promotion gate."""
+    flagged = Lake(shutil.copytree(whole.root, tmp_path / "flagged"))
+    spec = table("drift_reports")
+    rows = [(dt.date(2016, 9, 13), True, 0.5), (DAY, False, 0.5)]
+    reports = pl.DataFrame(
+        [
+            {
+                "as_of": day,
+                "kind": "feature",
+                "name": "rsi_14",
+                "symbol": "*",
+                "statistic": ks,
+                "p_value": 1e-6,
+                "threshold": 0.15,
+                "drifted": True,
+                "sustained": 3,
+                "refit": refit,
+                "detail": None,
+            }
+            for day, refit, ks in rows
+        ],
+        schema=spec.schema,
+    )
+    flagged.merge("drift_reports", reports)
+    result = run_pipeline(flagged.root, DAY.isoformat(), DAY.isoformat(), config_dir=config_dir)
+    assert result.success, step_errors(result)
+    assert fits_made(result) == dict.fromkeys(MODELS, 3)
+    assert flagged.read("forecasts", DAY, DAY)["fit_date"].unique().to_list() == [DAY]
+    decisions = flagged.read("model_registry", DAY, DAY)
+    assert decisions.filter(pl.col("approved")).select("model").unique().to_series().to_list() == ["naive"]
+    assert decisions["checks_failed"].str.contains('"drift"').all()  # the baseline is judged too, and kept
