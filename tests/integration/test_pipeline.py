@@ -20,11 +20,13 @@ def test_materializing_twice_leaves_every_table_identical(tmp_path: Path, calend
     lake = Lake(tmp_path / "lake")
     first = run_pipeline(lake.root, "2017-11-01", "2018-01-31")
     assert first.success, step_errors(first)
-    before = {name: snapshot(lake, name) for name in TABLES}
-    versions = {name: lake.stats(name).version for name in TABLES}
+    written = [name for name in TABLES if lake.exists(name)]
+    assert set(TABLES) - set(written) == {"drift_reports"}  # read by forecasting; drift detection writes it
+    before = {name: snapshot(lake, name) for name in written}
+    versions = {name: lake.stats(name).version for name in written}
     second = run_pipeline(lake.root, "2017-11-01", "2018-01-31")
     assert second.success, step_errors(second)
-    for name in TABLES:
+    for name in written:
         assert snapshot(lake, name).equals(before[name]), name
         assert lake.stats(name).version == versions[name], f"{name}: a re-run committed a change"
     bars = before["ohlcv_daily"]
