@@ -18,6 +18,8 @@ from lakehouse_assets.core.features import FEATURE_COLUMNS
 from lakehouse_assets.core.forecasting import CADENCES, GARCH_KINDS, MODELS, ForecastSettings
 from lakehouse_assets.core.regimes import RegimeRules
 from lakehouse_assets.core.registry import GateRules
+from lakehouse_assets.core.strategies import STRATEGIES, StrategyRules
+from lakehouse_assets.core.variance import VarianceRules
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,7 +40,23 @@ class ExchangeConfig:
 class BundledSymbol:
     symbol: str
     dataset: str
-    sector: str
+
+
+INDEX_SECTOR = "Index"
+UNKNOWN_SECTOR = "Unknown"
+
+
+@dataclass(frozen=True)
+class SectorMap:
+    """``config/sectors.yaml``: GICS sector by symbol; indexes (listed, or ``^...``) map to Index."""
+
+    sectors: dict[str, str] = field(hash=False)
+    indexes: frozenset[str]
+
+    def sector(self, symbol: str) -> str:
+        if symbol in self.indexes or symbol.startswith("^"):
+            return INDEX_SECTOR
+        return self.sectors.get(symbol, UNKNOWN_SECTOR)
 
 
 @dataclass(frozen=True)
@@ -70,6 +88,9 @@ class Config:
     forecasting: ForecastSettings
     score_window: int
     gate: GateRules
+    sectors: SectorMap
+    strategies: StrategyRules
+    variance: VarianceRules
 
 
 def default_config_dir() -> Path:
@@ -172,7 +193,7 @@ def _universe(directory: Path) -> UniverseConfig:
         dataset = entry.get("dataset", str)
         if dataset not in BUNDLED_SOURCES:
             entry.fail("dataset", f"unknown dataset {dataset!r}; one of {', '.join(BUNDLED_SOURCES)}")
-        bundled.append(BundledSymbol(entry.get("symbol", str), dataset, entry.get("sector", str, "Unknown")))
+        bundled.append(BundledSymbol(entry.get("symbol", str), dataset))
     run = f.sub("default_run")
     start, end = run.date("start"), run.date("end")
     if end < start:
@@ -308,6 +329,91 @@ def _gate(directory: Path, models: tuple[str, ...]) -> GateRules:
     )
 
 
+def _sectors(directory: Path) -> SectorMap:
+    f = _File.load(directory, "sectors.yaml")
+    indexes = f.get("indexes", list, [])
+    sectors: dict[str, str] = {}
+    listed = f.sub("sectors")
+    for sector in listed.data:
+        for symbol in listed.get(sector, list):
+            if symbol in sectors:
+                listed.fail(sector, f"{symbol} is also listed under {sectors[symbol]}")
+            sectors[str(symbol)] = str(sector)
+    return SectorMap(sectors, frozenset(str(s) for s in indexes))
+
+
+def _strategies(directory: Path) -> StrategyRules:
+    f = _File.load(directory, "strategies.yaml")
+    enabled = f.get("enabled", list)
+    for name in enabled:
+        if name not in STRATEGIES:
+            f.fail("enabled", f"unknown strategy {name!r}; one of {', '.join(STRATEGIES)}")
+    rules = f.sub("rules")
+    params: dict[str, dict[str, float]] = {}
+    for name in STRATEGIES:
+        part = rules.sub(name)
+        params[name] = {key: part.number(key) for key in part.data}
+    needed = {
+        "iron_condor": ("max_adx", "min_iv_rank"),
+        "bull_put_spread": ("max_rsi",),
+        "bear_call_spread": ("min_rsi",),
+        "swing_momentum": ("min_adx", "min_momentum"),
+        "mean_reversion": ("oversold", "overbought"),
+        "forecast_follow": ("min_z",),
+    }
+    for name, keys in needed.items():
+        for key in keys:
+            rules.sub(name).number(key)  # reports a missing key with file and path
+    iv, sentiment, opts, directional = f.sub("iv_rank"), f.sub("sentiment"), f.sub("options"), f.sub("directional")
+    strikes = opts.get("strikes", str)
+    if strikes not in ("delta", "width"):
+        opts.fail("strikes", f"unknown {strikes!r}; delta or width")
+    min_hold, max_hold = int(directional.number("min_hold", minimum=1)), int(directional.number("max_hold", minimum=1))
+    if max_hold < min_hold:
+        directional.fail("max_hold", f"{max_hold} is below min_hold {min_hold}")
+    return StrategyRules(
+        enabled=tuple(s for s in STRATEGIES if s in enabled),
+        params=params,
+        cost_per_side=_between(f, "cost_per_side", 0.0, 0.1),
+        capital=f.number("capital_per_trade", minimum=1.0),
+        min_trades=int(f.number("min_trades", minimum=1)),
+        risk_free_rate=_between(f, "risk_free_rate", -0.05, 0.5),
+        forecast_horizon=int(f.number("forecast_horizon", minimum=1)),
+        iv_rank_window=int(iv.number("window", minimum=2)),
+        iv_rank_min=int(iv.number("min_sessions", minimum=2)),
+        suppress_bullish_below=_between(sentiment, "suppress_bullish_below", -1.0, 1.0),
+        boost_above=_between(sentiment, "boost_above", -1.0, 1.0),
+        boost=sentiment.number("boost", minimum=0.0),
+        dte=int(opts.number("dte", minimum=1)),
+        strike_width=opts.number("strike_width", minimum=0.0),
+        strike_width_reference=opts.number("strike_width_reference", minimum=1e-9),
+        short_delta=_between(opts, "short_delta", 0.01, 0.99) if strikes == "delta" else None,
+        profit_target=_between(opts, "profit_target", 0.01, 1.0),
+        stop_loss=opts.number("stop_loss", minimum=0.01),
+        min_hold=min_hold,
+        max_hold=max_hold,
+        stop_sigma=directional.number("stop_sigma", minimum=0.01),
+        target_sigma=directional.number("target_sigma", minimum=0.01),
+    )
+
+
+def _variance(directory: Path) -> VarianceRules:
+    f = _File.load(directory, "trading_config.yaml").sub("variance_analysis")
+    base, regime = f.sub("strategy_weights"), f.sub("regime_adjustments")
+    for name in base.data:
+        if name not in STRATEGIES:
+            base.fail(name, f"unknown strategy; one of {', '.join(STRATEGIES)}")
+    return VarianceRules(
+        enabled=f.get("enabled", bool),
+        lookback_days=int(f.number("lookback_days", minimum=1)),
+        min_predictions=int(f.number("min_predictions", minimum=1)),
+        weight_adjustment_factor=_between(f, "weight_adjustment_factor", 0.0, 1.0),
+        mae_scale=f.number("mae_scale", 0.40, minimum=1e-9),
+        strategy_weights={str(k): base.number(k, minimum=0.0) for k in base.data},
+        regime_adjustments={str(k): regime.number(k, minimum=0.0) for k in regime.data},
+    )
+
+
 def load_config(directory: str | Path | None = None) -> Config:
     """Read and validate every file of the configuration directory."""
     path = Path(directory) if directory is not None else default_config_dir()
@@ -323,4 +429,7 @@ def load_config(directory: str | Path | None = None) -> Config:
         forecasting,
         score_window,
         _gate(path, forecasting.models),
+        _sectors(path),
+        _strategies(path),
+        _variance(path),
     )

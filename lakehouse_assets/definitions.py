@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from jobs import daily_job
-from lakehouse_assets.defs import features, forecasting, ingest
+from lakehouse_assets.defs import features, forecasting, ingest, strategies
 from lakehouse_assets.defs.common import CONFIG
 from lakehouse_assets.defs.resources import LakehouseResource, SourcesResource
 from lakehouse_assets.defs.settings import calendar_of
@@ -17,7 +17,7 @@ def build_definitions(
 ) -> dg.Definitions:
     """Definitions with the given resources (defaults: ``$LAKEHOUSE_LAKE``, bundled data)."""
     return dg.Definitions(
-        assets=dg.load_assets_from_modules([ingest, features, forecasting]),
+        assets=dg.load_assets_from_modules([ingest, features, forecasting, strategies]),
         jobs=[daily_job],
         schedules=[after_close_schedule(daily_job, CONFIG, calendar_of(CONFIG))],
         resources={"lakehouse": lakehouse or LakehouseResource(), "sources": sources or SourcesResource()},

@@ -57,6 +57,14 @@ class TradingCalendar:
         i = bisect.bisect_left(self._sessions, day)
         return self._sessions[i - 1] if i > 0 else None
 
+    def open_time(self, day: dt.date) -> dt.datetime:
+        """The session's opening time, in UTC."""
+        return self._cal.session_open(day).to_pydatetime()
+
+    def close_time(self, day: dt.date) -> dt.datetime:
+        """The session's closing time (early closes included), in UTC."""
+        return self._cal.session_close(day).to_pydatetime()
+
     def shift_sessions(self, day: dt.date, n: int) -> dt.date:
         """The session ``n`` sessions before (n < 0) or after (n > 0) ``day``.
 

@@ -276,7 +276,7 @@ def _score_and_decide(
     rolled = scoring.rolling_metrics(scored, sessions, window)
     scores = rolled.filter(pl.col("target_date").is_between(start, end)).select(list(TABLES["forecast_scores"].schema))
 
-    sectors = {b.symbol: b.sector for b in config.universe.bundled}
+    sectors = {s: config.sectors.sector(s) for s in symbols}
     rolled = rolled.with_columns(sector=pl.col("symbol").replace_strict(sectors, default="Unknown"))
     decisions: list[dict] = []
     champions: dict[dt.date, dict[tuple[str, int], str]] = {}

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from lakehouse_assets.core import features, regimes, registry, scoring
+from lakehouse_assets.core import backtest, features, regimes, registry, scoring, variance
 
 PARTITION_COLUMN = "year"
 
@@ -262,6 +262,78 @@ TABLES: dict[str, TableSpec] = {
                 "detail": pl.String(),
             },
             keys=("as_of", "kind", "name", "symbol"),
+            date_column="as_of",
+        ),
+        TableSpec(
+            name="strategy_predictions",
+            layer="gold",
+            description="The prediction ledger: each strategy entry (at the open after its signal day) with its "
+            "predicted return and score; actuals filled by MERGE on the day it exits.",
+            schema={
+                "prediction_id": pl.String(),
+                "timestamp": UTC_TIMESTAMP,
+                "date": pl.Date(),
+                "symbol": pl.String(),
+                "strategy_type": pl.String(),
+                "predicted_score": pl.Float64(),
+                "predicted_return_pct": pl.Float64(),
+                "regime_at_entry": pl.String(),
+                "iv_rank_at_entry": pl.Float64(),
+                "dte": pl.Int64(),
+                "strike_width": pl.Float64(),
+                "entry_price": pl.Float64(),
+                "exit_date": pl.Date(),
+                "actual_pnl_pct": pl.Float64(),
+                "actual_pnl": pl.Float64(),
+                "exit_time": UTC_TIMESTAMP,
+                "exit_reason": pl.String(),
+                "prediction_error": pl.Float64(),
+                "signal_date": pl.Date(),
+                "sector": pl.String(),
+                "direction": pl.String(),
+                "confidence": pl.Float64(),
+                "weight": pl.Float64(),
+                "underlying_price": pl.Float64(),
+                "exit_price": pl.Float64(),
+                "holding_days": pl.Int64(),
+                "params": pl.String(),
+            },
+            keys=("prediction_id",),
+        ),
+        TableSpec(
+            name="variance_analysis",
+            layer="gold",
+            description="MAE/MSE of prediction_error over the lookback, per strategy (regime 'all') and per "
+            "(strategy, regime at entry), with the weight adjustment it implies.",
+            schema=variance.VARIANCE_SCHEMA,
+            keys=("as_of", "strategy_type", "regime"),
+            date_column="as_of",
+        ),
+        TableSpec(
+            name="strategy_weights",
+            layer="gold",
+            description="Scoring weight per strategy and regime: base x variance adjustment x regime adjustment; "
+            "day D's weights score the entries of the next session.",
+            schema=variance.WEIGHT_SCHEMA,
+            keys=("as_of", "strategy_type", "regime"),
+            date_column="as_of",
+        ),
+        TableSpec(
+            name="backtest_metrics",
+            layer="gold",
+            description="Per strategy and overall ('all'), over every prediction completed by as_of, net of costs: "
+            "return, Sharpe, Sortino, drawdown, win rate, profit factor, hit rate, holding; evidence once >= 30 trades.",
+            schema=backtest.BACKTEST_SCHEMA,
+            keys=("as_of", "strategy_type"),
+            date_column="as_of",
+        ),
+        TableSpec(
+            name="sector_performance",
+            layer="gold",
+            description="Accuracy and P&L of completed predictions by sector, symbol and regime ('*': all), "
+            "the weakest sectors ranked.",
+            schema=backtest.SECTOR_SCHEMA,
+            keys=("as_of", "sector", "symbol", "regime"),
             date_column="as_of",
         ),
     )

@@ -204,10 +204,34 @@ class Lake:
             target_slice.insert(0, f"t.{PARTITION_COLUMN} BETWEEN {start.year} AND {end.year}")
         return self._merge(spec, frame, " AND ".join(target_slice), delete_missing=True)
 
-    def merge(self, name: str, frame: pl.DataFrame, insert_only: bool = False) -> WriteResult:
-        """Upsert ``frame`` on the table's keys; ``insert_only`` never updates a row."""
+    def merge(
+        self,
+        name: str,
+        frame: pl.DataFrame,
+        insert_only: bool = False,
+        delete_range: tuple[dt.date, dt.date] | None = None,
+    ) -> WriteResult:
+        """Upsert ``frame`` on the table's keys, in one commit; ``insert_only`` never updates a row.
+
+        ``delete_range`` (start, end): rows of the table dated in it that ``frame`` lacks
+        are deleted (the range's rows are ``frame``'s), while rows of ``frame`` dated
+        outside it are upserted too (e.g. earlier rows updated by the range).
+        """
         spec = table(name)
-        return self._merge(spec, self.conform(name, frame), None, delete_missing=False, insert_only=insert_only)
+        delete_slice = None
+        if delete_range is not None:
+            start, end = delete_range
+            delete_slice = f"t.{_quote(spec.date_column)} BETWEEN {sql_literal(start)} AND {sql_literal(end)}"
+            if spec.partitioned:
+                delete_slice = f"t.{PARTITION_COLUMN} BETWEEN {start.year} AND {end.year} AND {delete_slice}"
+        return self._merge(
+            spec,
+            self.conform(name, frame),
+            None,
+            delete_missing=False,
+            insert_only=insert_only,
+            delete_slice=delete_slice,
+        )
 
     def _merge(
         self,
@@ -216,6 +240,7 @@ class Lake:
         target_slice: str | None,
         delete_missing: bool,
         insert_only: bool = False,
+        delete_slice: str | None = None,
     ) -> WriteResult:
         duplicated = frame.select(spec.keys).is_duplicated()
         if duplicated.any():
@@ -234,6 +259,8 @@ class Lake:
             merger = merger.when_not_matched_insert_all()
             if delete_missing and target_slice:
                 merger = merger.when_not_matched_by_source_delete(predicate=target_slice)
+            elif delete_slice:
+                merger = merger.when_not_matched_by_source_delete(predicate=delete_slice)
             try:
                 metrics = merger.execute()
             except CommitFailedError:  # a conflicting concurrent commit: re-read and retry
