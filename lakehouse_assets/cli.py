@@ -96,6 +96,14 @@ def _parser() -> argparse.ArgumentParser:
     query.add_argument("-f", "--file", help="read the SQL from a file, e.g. sql/latest_bars.sql")
     query.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="bind $NAME (repeatable)")
     query.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    query.add_argument(
+        "--as-of",
+        action="append",
+        default=[],
+        metavar="[TABLE=]VERSION|TIMESTAMP",
+        help="time travel: every table as of a UTC timestamp (YYYY-MM-DD[THH:MM[:SS]]), or one table "
+        "as of a version or timestamp, e.g. strategy_weights=12 (repeatable)",
+    )
     query.set_defaults(handler=_query)
 
     tables = sub.add_parser(
@@ -335,7 +343,7 @@ def _query(args: argparse.Namespace) -> int:
             raise UsageError(f"--param {item!r}: expected NAME=VALUE")
         params[name.lstrip("$")] = value
     try:
-        columns, rows = query(_lake(args), sql, params)
+        columns, rows = query(_lake(args), sql, params, _as_of(args.as_of))
     except KeyError as exc:
         raise UsageError(exc.args[0]) from None
     except duckdb.Error as exc:
@@ -343,6 +351,25 @@ def _query(args: argparse.Namespace) -> int:
         return 1
     _emit(columns, rows, args.format)
     return 0
+
+
+def _as_of(items: list[str]) -> dict[str, int | dt.datetime]:
+    """``--as-of`` values: ``TIMESTAMP`` (every table), ``TABLE=VERSION`` or ``TABLE=TIMESTAMP``."""
+    from lakehouse_assets.lake.duck import ALL_TABLES
+
+    pins: dict[str, int | dt.datetime] = {}
+    for item in items:
+        name, sep, value = item.rpartition("=") if "=" in item else ("", "", item)
+        name = name if sep else ALL_TABLES
+        if value.isdigit() and sep:
+            pins[name] = int(value)
+            continue
+        try:
+            moment = dt.datetime.fromisoformat(value)
+        except ValueError:
+            raise UsageError(f"--as-of {item!r}: expected a version number or a timestamp YYYY-MM-DD[THH:MM]") from None
+        pins[name] = moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+    return pins
 
 
 def _tables(args: argparse.Namespace) -> int:

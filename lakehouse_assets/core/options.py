@@ -57,6 +57,25 @@ def payoff(legs: Sequence[Leg], s: float) -> float:
     return -sum(q * (max(s - k, 0.0) if kind == "call" else max(k - s, 0.0)) for kind, k, q in legs)
 
 
+def expected_payoff(legs: Sequence[Leg], s: float, mean: float, sd: float) -> float:
+    """E[``payoff``] when the log return to expiry is normal (``mean``, ``sd``): Black's
+    formula on the forward ``F = s exp(mean + sd^2 / 2)``, undiscounted, leg by leg."""
+    forward = s * math.exp(mean + 0.5 * sd * sd)
+    total = 0.0
+    for kind, k, q in legs:
+        if sd <= 0.0:
+            value = max(forward - k, 0.0) if kind == "call" else max(k - forward, 0.0)
+        else:
+            d1 = (math.log(forward / k) + 0.5 * sd * sd) / sd
+            d2 = d1 - sd
+            if kind == "call":
+                value = forward * norm.cdf(d1) - k * norm.cdf(d2)
+            else:
+                value = k * norm.cdf(-d2) - forward * norm.cdf(-d1)
+        total -= q * float(value)
+    return total
+
+
 @dataclass(frozen=True)
 class Spread:
     """A credit spread as opened: legs, credit received and the most it can lose."""

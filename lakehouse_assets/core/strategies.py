@@ -27,7 +27,6 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import numpy as np
 from scipy.stats import norm
 
 from lakehouse_assets.core import options
@@ -36,8 +35,6 @@ SPREADS = ("iron_condor", "bull_put_spread", "bear_call_spread")
 DIRECTIONAL = ("swing_momentum", "mean_reversion", "forecast_follow")
 STRATEGIES = SPREADS + DIRECTIONAL
 UNKNOWN_REGIME = "unknown"  # the original's default regime_at_entry
-_NODES, _WEIGHTS = np.polynomial.hermite_e.hermegauss(48)  # E[f(Z)], Z ~ N(0, 1)
-_WEIGHTS = _WEIGHTS / _WEIGHTS.sum()
 
 
 @dataclass(frozen=True)
@@ -284,8 +281,7 @@ def _expected_spread_return(spread: options.Spread, spot: float, s: Signal, rule
     sessions = rules.dte * 252.0 / 365.0
     drift = s.drift * sessions if _usable(s.drift) else 0.0  # type: ignore[operator]
     sd = s.iv * math.sqrt(sessions / 252.0)  # type: ignore[operator]
-    terminal = spot * np.exp(drift + sd * _NODES)
-    value = float(np.dot(_WEIGHTS, [options.payoff(spread.legs, x) for x in terminal]))
+    value = options.expected_payoff(spread.legs, spot, drift, sd)
     premium = _premium(spread.legs, spot, rules.dte / 365.0, rules.risk_free_rate, s.iv)  # type: ignore[arg-type]
     costs = rules.cost_per_side * 2.0 * premium
     return (spread.credit - value - costs) / spread.max_loss

@@ -326,6 +326,11 @@ class Lake:
             )
         return out
 
+    def version_at(self, name: str, moment: dt.datetime) -> int | None:
+        """The table's last version committed at or before ``moment`` (None: not yet created)."""
+        versions = [int(e["version"]) for e in self.history(name) if e["timestamp"] <= moment]  # type: ignore[operator,call-overload]
+        return max(versions) if versions else None
+
     def stats(self, name: str) -> TableStats:
         """Version, live rows (from file statistics), data files and bytes."""
         spec = table(name)

@@ -6,6 +6,7 @@ with extension auto-install and auto-load off, so queries work offline.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -32,25 +33,45 @@ def delta_extension_path() -> Path:
     return candidates[-1]
 
 
-def connect(lake: Lake) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB with one view per lake table (partition column hidden)."""
+ALL_TABLES = "*"
+
+
+def connect(lake: Lake, as_of: Mapping[str, int | dt.datetime] | None = None) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with one view per lake table (partition column hidden).
+
+    ``as_of`` pins tables to a past state (time travel): table name, or ``*`` for every
+    table, to a version number or a timestamp (the last version committed at or before
+    it; a table created after it has no view).
+    """
     con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
     con.execute(f"LOAD {sql_literal(str(delta_extension_path()))}")
     if lake.root.startswith("s3://"):
         _s3_secret(con, lake.storage_options)
+    pins = dict(as_of or {})
+    unknown = [name for name in pins if name != ALL_TABLES and not lake.exists(name)]
+    if unknown:
+        raise KeyError(f"--as-of: no table {unknown[0]!r} in the lake")
     for name in lake.tables():
+        pin = pins.get(name, pins.get(ALL_TABLES))
+        version = lake.version_at(name, pin) if isinstance(pin, dt.datetime) else pin
+        if isinstance(pin, dt.datetime) and version is None:
+            continue  # the table did not exist yet
+        at = f", version => {int(version)}" if version is not None else ""
         hidden = f" EXCLUDE ({PARTITION_COLUMN})" if table(name).partitioned else ""
-        con.execute(f"CREATE VIEW {name} AS SELECT *{hidden} FROM delta_scan({sql_literal(lake.uri(name))})")
+        con.execute(f"CREATE VIEW {name} AS SELECT *{hidden} FROM delta_scan({sql_literal(lake.uri(name))}{at})")
     return con
 
 
-def query(lake: Lake, sql: str, params: Mapping[str, str] | None = None) -> tuple[list[str], list[tuple[object, ...]]]:
+def query(
+    lake: Lake, sql: str, params: Mapping[str, str] | None = None, as_of: Mapping[str, int | dt.datetime] | None = None
+) -> tuple[list[str], list[tuple[object, ...]]]:
     """Run ``sql`` with ``$name`` parameters bound; returns (column names, rows).
 
     Only the parameters the statement mentions are bound, so a file can be run with a
     superset; a parameter it needs but was not given raises ``KeyError`` naming it.
+    ``as_of``: see :func:`connect`.
     """
-    con = connect(lake)
+    con = connect(lake, as_of)
     try:
         wanted = dict.fromkeys(PARAMETER.findall(_strip_comments_and_strings(sql)))
         given = dict(params or {})
