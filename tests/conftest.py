@@ -51,6 +51,46 @@ def sp500() -> pl.DataFrame:
     return bundled_bars("arch.sp500", "^GSPC")
 
 
+def edit(path: Path, *pairs: tuple[str, str]) -> None:
+    """Replace text in a copied configuration file (each old text must be there)."""
+    text = path.read_text()
+    for old, new in pairs:
+        assert old in text, old
+        text = text.replace(old, new)
+    path.write_text(text)
+
+
+@pytest.fixture(scope="session")
+def small_config(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The shipped configuration with shorter forecasting windows, so that a 9-month range
+    has forecasts (from mid-June 2016), scores and champions; models, cadence and pool as shipped."""
+    import shutil
+
+    folder = Path(shutil.copytree(REPO / "config", tmp_path_factory.mktemp("cfg") / "config"))
+    edit(
+        folder / "forecasting.yaml",
+        ("fit_window: 750", "fit_window: 250"),
+        ("min_observations: 250", "min_observations: 120"),
+        ("window: 60 ", "window: 40 "),
+        ("window: 63 ", "window: 30 "),
+    )
+    edit(folder / "registry.yaml", ("min_scored: 40", "min_scored: 20"))
+    return str(folder)
+
+
+SMALL_RANGE = ("2016-01-04", "2016-09-30")
+
+
+@pytest.fixture(scope="session")
+def small_lake(tmp_path_factory: pytest.TempPathFactory, small_config: str) -> Lake:
+    """Every asset over ``SMALL_RANGE`` with ``small_config``, in one run. Shared: tests
+    that change it work on a copy."""
+    lake = Lake(tmp_path_factory.mktemp("small") / "lake")
+    result = run_pipeline(lake.root, *SMALL_RANGE, config_dir=small_config)
+    assert result.success, step_errors(result)
+    return lake
+
+
 @pytest.fixture
 def lake(tmp_path: Path) -> Lake:
     return Lake(tmp_path / "lake")

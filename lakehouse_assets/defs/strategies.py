@@ -80,7 +80,8 @@ def strategy_ledger(context: dg.AssetExecutionContext, lakehouse: LakehouseResou
         table = {(s, r): w for s, r, w in weights.select("strategy_type", "regime", "weight").iter_rows()}
         book.enter(day, signal_day, signals, bars, table)
         book.exit(day, bars)
-        done = pl.concat([completed, book.completed_frame()], how="vertical_relaxed")
+        # one order however the days were split into runs: sums are then the same to the last bit
+        done = pl.concat([completed, book.completed_frame()], how="vertical_relaxed").sort("prediction_id")
         analysis = variance.analyze(done, day, list(rules.enabled), config.variance)
         weights = variance.weights(analysis, day, list(rules.enabled), WEIGHT_REGIMES, config.variance)
         analyses.append(analysis)

@@ -16,41 +16,21 @@ import pytest
 from lakehouse_assets.core.forecasting import MODELS
 from lakehouse_assets.lake.catalog import table
 from lakehouse_assets.lake.delta import Lake, empty_frame
-from tests.conftest import REPO, run_pipeline, snapshot, step_errors
+from tests.conftest import run_pipeline, snapshot, step_errors
 
 DAY = dt.date(2016, 9, 14)  # a Wednesday; its refit date is Monday 2016-09-12
 REFIT = dt.date(2016, 9, 12)
 GOLD = ("forecasts", "forecast_scores", "model_registry")
 
 
-def edit(path: Path, *pairs: tuple[str, str]) -> None:
-    text = path.read_text()
-    for old, new in pairs:
-        assert old in text, old
-        text = text.replace(old, new)
-    path.write_text(text)
+@pytest.fixture(scope="module")
+def config_dir(small_config: str) -> str:
+    return small_config
 
 
 @pytest.fixture(scope="module")
-def config_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
-    folder = Path(shutil.copytree(REPO / "config", tmp_path_factory.mktemp("cfg") / "config"))
-    edit(
-        folder / "forecasting.yaml",
-        ("fit_window: 750", "fit_window: 250"),
-        ("min_observations: 250", "min_observations: 120"),
-        ("window: 60 ", "window: 40 "),
-        ("window: 63 ", "window: 30 "),
-    )
-    edit(folder / "registry.yaml", ("min_scored: 40", "min_scored: 20"))
-    return str(folder)
-
-
-@pytest.fixture(scope="module")
-def whole(tmp_path_factory: pytest.TempPathFactory, config_dir: str) -> Lake:
-    lake = Lake(tmp_path_factory.mktemp("whole") / "lake")
-    result = run_pipeline(lake.root, "2016-01-04", "2016-09-30", config_dir=config_dir)
-    assert result.success, step_errors(result)
-    return lake
+def whole(small_lake: Lake) -> Lake:
+    return small_lake
 
 
 def fits_made(result: dg.ExecuteInProcessResult) -> dict[str, int]:
