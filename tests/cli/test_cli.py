@@ -81,9 +81,26 @@ def test_default_run_then_tables_and_query(tmp_path: Path, calendar) -> None:
     assert all(r["forecasts"] > 100 and r["rmse"] > 0 for r in rows)
     assert {r["mase"] for r in rows if r["model"] == "naive"} == {1.0}
 
+    def rows_of(*args: str) -> list[dict]:
+        result = lakehouse("query", *args, "--lake", lake, "--format", "json", home=tmp_path / "home")
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)
+
+    completed = rows_of(
+        "select strategy_type, count(*) as n from strategy_predictions where exit_date is not null group by 1"
+    )
+    strategies = load_config(REPO / "config").strategies.enabled
+    assert {r["strategy_type"] for r in completed} == set(strategies)
+    assert all(r["n"] >= 30 for r in completed), completed
+    variance = rows_of("-f", "sql/variance_by_strategy_regime.sql")
+    assert {r["as_of"] for r in variance} == {str(universe.default_end)}
+    assert {r["strategy_type"] for r in variance} == set(strategies)
+    weights = rows_of("-f", "sql/strategy_weights_latest.sql")
+    assert len(weights) == len(strategies) * 5 and {r["as_of"] for r in weights} == {str(universe.default_end)}
+
 
 @pytest.fixture(scope="module")
-def small_lake(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
+def short_lake(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
     root = tmp_path_factory.mktemp("cli")
     lake = str(root / "lake")
     run = lakehouse(
@@ -104,8 +121,8 @@ def small_lake(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
     return lake, root / "home"
 
 
-def test_query_formats_and_params(small_lake: tuple[str, Path]) -> None:
-    lake, home = small_lake
+def test_query_formats_and_params(short_lake: tuple[str, Path]) -> None:
+    lake, home = short_lake
     sql = "select date, close from ohlcv_daily where date between $a and $b order by date"
     csv = lakehouse(
         "query", sql, "--param", "a=2018-03-29", "--param", "b=2018-04-02", "--format", "csv", "--lake", lake, home=home
@@ -116,8 +133,8 @@ def test_query_formats_and_params(small_lake: tuple[str, Path]) -> None:
     assert table.returncode == 0 and "^GSPC" in table.stdout and "2018-04-06" in table.stdout
 
 
-def test_bad_sql_prints_duckdbs_message_without_a_traceback(small_lake: tuple[str, Path]) -> None:
-    lake, home = small_lake
+def test_bad_sql_prints_duckdbs_message_without_a_traceback(short_lake: tuple[str, Path]) -> None:
+    lake, home = short_lake
     bad = lakehouse("query", "select nope from ohlcv_daily", "--lake", lake, home=home)
     assert bad.returncode == 1
     assert 'Referenced column "nope" not found' in bad.stderr and "Traceback" not in bad.stderr
@@ -125,8 +142,8 @@ def test_bad_sql_prints_duckdbs_message_without_a_traceback(small_lake: tuple[st
     assert missing.returncode == 2 and "missing --param for $x" in missing.stderr
 
 
-def test_a_reader_that_stops_early_gets_no_traceback(small_lake: tuple[str, Path]) -> None:
-    lake, home = small_lake
+def test_a_reader_that_stops_early_gets_no_traceback(short_lake: tuple[str, Path]) -> None:
+    lake, home = short_lake
     env = {**os.environ, "DAGSTER_HOME": str(home)}
     command = [sys.executable, "-m", "lakehouse_assets.cli", "query", "select * from range(200000)", "--lake", lake]
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=REPO) as proc:
@@ -175,3 +192,16 @@ def test_help_shows_every_verb_with_examples(tmp_path: Path) -> None:
     assert top.returncode == 0 and all(v in top.stdout for v in ("run", "query", "tables", "examples:"))
     for verb in ("run", "query", "tables"):
         assert lakehouse(verb, "--help", home=tmp_path).returncode == 0
+
+
+def test_query_time_travel_with_as_of(short_lake: tuple[str, Path]) -> None:
+    lake, home = short_lake
+    sql = "select count(*) as n from ohlcv_daily"
+    now = lakehouse("query", sql, "--format", "csv", "--lake", lake, home=home)
+    assert now.returncode == 0 and now.stdout.splitlines()[1] != "0"
+    empty = lakehouse("query", sql, "--as-of", "ohlcv_daily=0", "--format", "csv", "--lake", lake, home=home)
+    assert empty.returncode == 0 and empty.stdout.splitlines() == ["n", "0"]  # version 0: the table was created empty
+    before = lakehouse("query", sql, "--as-of", "2000-01-01", "--lake", lake, home=home)
+    assert before.returncode == 1 and "ohlcv_daily does not exist" in before.stderr  # no table back then
+    bad = lakehouse("query", sql, "--as-of", "yesterday", "--lake", lake, home=home)
+    assert bad.returncode == 2 and "--as-of 'yesterday': expected a version number or a timestamp" in bad.stderr

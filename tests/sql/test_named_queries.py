@@ -133,3 +133,105 @@ def test_forecast_accuracy_pairs_each_model_with_naive_on_the_same_forecasts(lak
     assert regimes[("arima", "crash")][6] == pytest.approx(0.035 / 0.03)
     assert regimes[("arima", "normal")][6] == pytest.approx(0.005 / 0.01)
     assert run(lake, "forecast_accuracy.sql", start="2024-02-01", end="2024-02-28") == []
+
+
+def weights_frame(day: dt.date, weight: float) -> pl.DataFrame:
+    from lakehouse_assets.core import variance
+
+    return pl.DataFrame(
+        [
+            (day, "iron_condor", "normal", 1.0, weight, 1.0, weight, "strategy_regime", None),
+            (day, "iron_condor", "crash", 1.0, weight, 0.5, weight * 0.5, "strategy", "too few crash predictions"),
+        ],
+        schema=variance.WEIGHT_SCHEMA,
+        orient="row",
+    )
+
+
+def test_variance_and_weight_queries_with_time_travel(lake: Lake) -> None:
+    from lakehouse_assets.core import variance
+
+    analysis = pl.DataFrame(
+        [
+            (D(2024, 1, 3), "iron_condor", "all", 12, 0.2, 0.05, 0.1, 0.5, True, None, D(2023, 12, 5)),
+            (D(2024, 1, 3), "iron_condor", "normal", 12, 0.2, 0.05, 0.1, 0.5, True, None, D(2023, 12, 5)),
+            (D(2024, 1, 2), "iron_condor", "all", 3, 0.1, 0.01, 0.1, None, False, "3 < 10", D(2023, 12, 4)),
+        ],
+        schema=variance.VARIANCE_SCHEMA,
+        orient="row",
+    )
+    lake.sync_range("variance_analysis", analysis, D(2024, 1, 2), D(2024, 1, 3))
+    lake.sync_range("strategy_weights", weights_frame(D(2024, 1, 2), 1.0), D(2024, 1, 2), D(2024, 1, 2))
+    first = lake.stats("strategy_weights").version
+    lake.sync_range("strategy_weights", weights_frame(D(2024, 1, 3), 0.5), D(2024, 1, 3), D(2024, 1, 3))
+
+    assert run(lake, "variance_by_strategy_regime.sql") == [
+        (D(2024, 1, 3), "iron_condor", "all", 12, 0.2, 0.05, 0.1, 0.5, True, None, None, None),
+        (D(2024, 1, 3), "iron_condor", "normal", 12, 0.2, 0.05, 0.1, 0.5, True, 0.5, "strategy_regime", None),
+    ]
+    latest = run(lake, "strategy_weights_latest.sql")
+    assert [(r[0], r[2], r[3]) for r in latest] == [(D(2024, 1, 3), "crash", 0.25), (D(2024, 1, 3), "normal", 0.5)]
+    sql = (SQL / "strategy_weights_as_of.sql").read_text()
+    assert [r[:4] for r in query(lake, sql, {}, {"strategy_weights": first})[1]] == [
+        (D(2024, 1, 2), "iron_condor", "crash", 0.5),
+        (D(2024, 1, 2), "iron_condor", "normal", 1.0),
+    ]
+    assert [r[6] for r in query(lake, sql, {}, {})[1]] == [2, 2]  # now: both days are in the table
+    with pytest.raises(KeyError, match="unknown table 'nonesuch'"):
+        query(lake, sql, {}, {"nonesuch": 1})
+    with pytest.raises(KeyError, match="no table 'forecasts' in the lake"):
+        query(lake, sql, {}, {"forecasts": 1})  # catalogued, not created here
+
+
+def test_ledger_backtest_and_sector_queries(lake: Lake) -> None:
+    from lakehouse_assets.core import backtest
+
+    spec = catalog.TABLES["strategy_predictions"]
+    base = dict.fromkeys(spec.schema)
+    rows = [
+        base | {"prediction_id": "a", "date": D(2024, 1, 2), "symbol": "AAA", "strategy_type": "iron_condor",
+                "predicted_score": 61.23, "exit_date": D(2024, 1, 5), "actual_pnl": 10.0},
+        base | {"prediction_id": "b", "date": D(2024, 1, 3), "symbol": "AAA", "strategy_type": "forecast_follow"},
+        base | {"prediction_id": "c", "date": D(2024, 1, 9), "symbol": "AAA", "strategy_type": "forecast_follow"},
+    ]  # fmt: skip
+    lake.merge("strategy_predictions", pl.DataFrame(rows, schema=spec.schema))
+    ledger = run(lake, "prediction_ledger.sql", start="2024-01-01", end="2024-01-05")
+    assert [(r[0], r[2], r[5], r[14], r[15]) for r in ledger] == [
+        (D(2024, 1, 2), "iron_condor", 61.2, "closed", "a"),
+        (D(2024, 1, 3), "forecast_follow", None, "open", "b"),
+    ]
+
+    metrics = pl.DataFrame(
+        [
+            {"as_of": D(2024, 1, 5), "strategy_type": s, "trades": n, "sharpe": sharpe, "evidence": n >= 30}
+            for s, n, sharpe in (("all", 50, 0.5), ("iron_condor", 40, 1.0), ("forecast_follow", 10, None))
+        ]
+        + [{"as_of": D(2024, 1, 4), "strategy_type": "all", "trades": 1, "sharpe": 9.0, "evidence": False}],
+        schema=backtest.BACKTEST_SCHEMA,
+    )
+    lake.sync_range("backtest_metrics", metrics, D(2024, 1, 4), D(2024, 1, 5))
+    assert [(r[1], r[2], r[3]) for r in run(lake, "backtest_summary.sql")] == [
+        ("all", 50, True),
+        ("iron_condor", 40, True),
+        ("forecast_follow", 10, False),
+    ]
+
+    completed = pl.DataFrame(
+        {
+            "sector": ["Index", "Energy", "Energy"],
+            "symbol": ["^GSPC", "XOM", "XOM"],
+            "regime_at_entry": ["normal", "normal", "crash"],
+            "predicted_return_pct": [0.01, 0.01, 0.01],
+            "actual_pnl_pct": [0.02, -0.01, 0.01],
+            "actual_pnl": [200.0, -100.0, 100.0],
+        }
+    )
+    sectors = backtest.sector_performance(completed, D(2024, 1, 5), min_predictions=1)
+    lake.sync_range("sector_performance", sectors, D(2024, 1, 5), D(2024, 1, 5))
+    assert [(r[1], r[2], r[3], r[5], r[8]) for r in run(lake, "sector_accuracy.sql")] == [
+        ("Energy", "*", 2, 0.5, 1),
+        ("Energy", "crash", 1, 1.0, None),
+        ("Energy", "normal", 1, 0.0, None),
+        ("Index", "*", 1, 1.0, 2),
+        ("Index", "normal", 1, 1.0, None),
+    ]
