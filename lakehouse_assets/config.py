@@ -296,6 +296,9 @@ def _forecasting(directory: Path) -> tuple[ForecastSettings, int]:
         classifier_validation_fraction=_between(classifier, "validation_fraction", 0.01, 0.4),
         classifier_min_sharpe=classifier.number("min_sharpe"),
         classifier_min_win_rate=_between(classifier, "min_win_rate", 0.0, 1.0),
+        replay_size=whole(classifier.sub("replay"), "size", 0),
+        replay_weight=classifier.sub("replay").number("weight", minimum=0.0),
+        replay_min_confidence=_between(classifier.sub("replay"), "min_confidence", 0.5, 1.0),
         seed=whole(f, "seed", 0),
     )
     return settings, whole(f.sub("scores"), "window", 5)

@@ -28,7 +28,7 @@ import math
 import pickle
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -64,6 +64,9 @@ class ForecastSettings:
     classifier_validation_fraction: float
     classifier_min_sharpe: float
     classifier_min_win_rate: float
+    replay_size: int = 1000
+    replay_weight: float = 3.0
+    replay_min_confidence: float = 0.6
     seed: int = 0
 
 
@@ -397,7 +400,31 @@ def forward_returns(returns: np.ndarray, h: int) -> np.ndarray:
     return out
 
 
-def direction_fit(window: Window, settings: ForecastSettings) -> dict:
+def replay_weights(
+    dates: np.ndarray, target: np.ndarray, calls: Mapping[np.datetime64, float], settings: ForecastSettings
+) -> np.ndarray:
+    """Sample weights of one horizon's rows: ``replay_weight`` for the error replay buffer,
+    1 elsewhere. The buffer is the worst ``replay_size`` of the classifier's own wrong calls
+    on these rows (``calls``: origin date -> the prob_up it served) whose outcome is known,
+    by ``error_score = confidence x wrong`` with ``confidence = max(p, 1 - p)`` at least
+    ``replay_min_confidence`` (ties: the latest first)."""
+    weights = np.ones(len(dates))
+    errors = []
+    for i, (day, outcome) in enumerate(zip(dates, target, strict=True)):
+        p = calls.get(day)
+        if p is None or np.isnan(outcome) or outcome == 0 or p == 0.5:
+            continue
+        confidence = max(p, 1.0 - p)
+        if (p > 0.5) != (outcome > 0) and confidence >= settings.replay_min_confidence:
+            errors.append((confidence, day, i))
+    for _, _, i in sorted(errors, reverse=True)[: settings.replay_size]:
+        weights[i] = settings.replay_weight
+    return weights
+
+
+def direction_fit(
+    window: Window, settings: ForecastSettings, calls: Mapping[int, Mapping[np.datetime64, float]] | None = None
+) -> dict:
     """Per horizon: a gradient-boosted classifier of the sign of the h-day return.
 
     Trained on the window's rows whose h-day outcome is known by the refit date (no row
@@ -406,7 +433,9 @@ def direction_fit(window: Window, settings: ForecastSettings) -> dict:
     rollback rule of the original system: a candidate whose validation Sharpe (long if
     p > 0.5 else short, annualized) is below ``classifier_min_sharpe`` or whose win rate
     is below ``classifier_min_win_rate`` is rejected, and the caller keeps the previous
-    model of that horizon.
+    model of that horizon. ``calls`` (horizon -> origin date -> prob_up) are the
+    classifier's earlier forecasts: its confident mistakes on training rows weigh
+    ``replay_weight`` times (``replay_weights``).
     """
     from sklearn.calibration import CalibratedClassifierCV
     from sklearn.ensemble import HistGradientBoostingClassifier
@@ -435,8 +464,9 @@ def direction_fit(window: Window, settings: ForecastSettings) -> dict:
         base = HistGradientBoostingClassifier(
             max_iter=40, max_depth=3, learning_rate=0.08, early_stopping=False, random_state=settings.seed
         )
+        weights = replay_weights(window.dates, target, (calls or {}).get(h, {}), settings)
         with _Silenced():
-            base.fit(x[train], labels[train])
+            base.fit(x[train], labels[train], sample_weight=weights[train])
             model = CalibratedClassifierCV(FrozenEstimator(base), method="sigmoid").fit(x[calibrate], labels[calibrate])
             p = model.predict_proba(x[valid])[:, 1]
         position = np.where(p > 0.5, 1.0, -1.0)
@@ -450,6 +480,7 @@ def direction_fit(window: Window, settings: ForecastSettings) -> dict:
             "validation_sharpe": sharpe,
             "validation_win_rate": win_rate,
             "train_rows": len(train),
+            "replayed_rows": int((weights[train] != 1.0).sum()),
             "validation_rows": len(valid),
             "mean_abs_return": float(np.abs(target[train]).mean()),
             "return_std": float(target[train].std(ddof=1)),
@@ -550,7 +581,9 @@ class SymbolTask:
     before the earliest window needed: windows and refit dates are counted on them.
     ``states`` holds stored fits, ``(model, fit date) -> state``. ``triggers`` are the
     sessions on which drift flagged the symbol for refit (the session after the flag):
-    each starts a new fit, and a new ARIMA order search, off the cadence.
+    each starts a new fit, and a new ARIMA order search, off the cadence. ``calls`` are the
+    classifier's forecasts (horizon -> origin -> prob_up) made before the first origin,
+    for its error replay; the run adds its own as it goes.
     """
 
     symbol: str
@@ -564,6 +597,7 @@ class SymbolTask:
     settings: ForecastSettings
     models: tuple[str, ...] = ()  # a subset of settings.models (a pool balances them); () = all
     triggers: tuple[dt.date, ...] = ()
+    calls: dict[int, dict[np.datetime64, float]] = field(default_factory=dict)  # classifier prob_up before origins
 
 
 @dataclass
@@ -637,6 +671,7 @@ def _run_symbol(task: SymbolTask) -> SymbolResult:
     fits: list[Fit] = []
     skipped: dict[str, int] = {}
     described: dict[tuple[str, dt.date], str] = {}
+    calls = {h: dict(c) for h, c in task.calls.items()}
     for day in task.origins:
         if not _has_bar(task, day):
             continue
@@ -654,12 +689,14 @@ def _run_symbol(task: SymbolTask) -> SymbolResult:
                     skipped[model] = skipped.get(model, 0) + 1
                     continue
                 began = time.perf_counter()
-                state = _fit(task, model, fit_window, states, refit, fits)
+                state = _fit(task, model, fit_window, states, refit, fits, calls)
                 fits.append(Fit(task.symbol, model, refit, state, len(fit_window), time.perf_counter() - began))
                 states[(model, refit)] = state
             if (model, refit) not in described:  # the same JSON for every day of the refit
                 described[(model, refit)] = _state_params(model, state)
             for p in FORECASTERS[model](state, window, settings):
+                if model == "direction_classifier":
+                    calls.setdefault(p.horizon, {})[np.datetime64(day, "D")] = p.prob_up
                 sd = math.sqrt(max(p.variance, 0.0))
                 rows.append(
                     {
@@ -686,7 +723,9 @@ def _has_bar(task: SymbolTask, day: dt.date) -> bool:
     return bool(i < len(task.dates) and task.dates[i] == np.datetime64(day))
 
 
-def _fit(task: SymbolTask, model: str, window: Window, states: dict, refit: dt.date, fits: list[Fit]) -> dict:
+def _fit(
+    task: SymbolTask, model: str, window: Window, states: dict, refit: dt.date, fits: list[Fit], calls: dict
+) -> dict:
     settings = task.settings
     if model == "auto_arima":
         return _arima_state(task, window, states, refit, fits)
@@ -694,7 +733,7 @@ def _fit(task: SymbolTask, model: str, window: Window, states: dict, refit: dt.d
         order = states.get(("auto_arima", refit)) or _arima_state(task, window, states, refit, fits)
         return sarimax_fit(window, settings, order)
     if model == "direction_classifier":
-        return _classifier_state(task, window, states, refit)
+        return _classifier_state(task, window, states, refit, calls)
     return WINDOW_FITS[model](window, settings)
 
 
@@ -718,14 +757,14 @@ def _arima_state(task: SymbolTask, window: Window, states: dict, refit: dt.date,
     return arima_estimate(window, task.settings, selected)
 
 
-def _classifier_state(task: SymbolTask, window: Window, states: dict, refit: dt.date) -> dict:
+def _classifier_state(task: SymbolTask, window: Window, states: dict, refit: dt.date, calls: dict) -> dict:
     """This refit's candidate, and what serves after the rollback rule (see ``direction_serving``)."""
-    candidate = direction_fit(window, task.settings)
+    candidate = direction_fit(window, task.settings, calls)
     previous = None
     if not all(r.get("accepted") for r in candidate["report"].values()):
         i = bisect.bisect_left(task.sessions, refit)
         if i > 0:
             before = refit_date(task.sessions, task.sessions[i - 1], task.settings.cadence, task.triggers)
             stored = states.get(("direction_classifier", before))
-            previous = stored["candidate"] if stored else direction_fit(_window(task, before), task.settings)
+            previous = stored["candidate"] if stored else direction_fit(_window(task, before), task.settings, calls)
     return {"candidate": candidate, "serving": direction_serving(candidate, previous)}

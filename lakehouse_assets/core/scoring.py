@@ -148,3 +148,43 @@ def _window_metrics(part: dict[str, np.ndarray], horizon: int) -> dict[str, floa
         "dm_pvalue": dm_p,
     }
     return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in values.items()}
+
+
+REPLAY_SCHEMA: dict[str, pl.DataType] = {
+    "symbol": pl.String(),
+    "date": pl.Date(),
+    "horizon": pl.Int64(),
+    "target_date": pl.Date(),
+    "regime": pl.String(),
+    "prob_up": pl.Float64(),
+    "predicted_label": pl.String(),
+    "true_label": pl.String(),
+    "actual": pl.Float64(),
+    "confidence": pl.Float64(),
+    "error_score": pl.Float64(),
+    "features": pl.String(),
+}
+
+
+def replay_candidates(scored: pl.DataFrame, model: str, min_confidence: float) -> pl.DataFrame:
+    """The error replay buffer's rows among scored forecasts: ``model``'s wrong direction
+    calls (``hit`` false) made with ``confidence = max(p, 1 - p)`` of at least
+    ``min_confidence``; ``error_score = confidence x wrong`` (the retrain replays the
+    worst, see ``forecasting.replay_weights``). ``features`` is left null for the caller."""
+    confidence = pl.max_horizontal(pl.col("prob_up"), 1.0 - pl.col("prob_up"))
+    label = {True: "up", False: "down"}
+    wrong = scored.filter((pl.col("model") == model) & (pl.col("hit") == False) & (confidence >= min_confidence))  # noqa: E712
+    return wrong.select(
+        "symbol",
+        "date",
+        "horizon",
+        "target_date",
+        "regime",
+        "prob_up",
+        predicted_label=(pl.col("prob_up") > 0.5).replace_strict(label),
+        true_label=(pl.col("actual") > 0).replace_strict(label),
+        actual="actual",
+        confidence=confidence,
+        error_score=confidence,  # x wrong, which is 1 for every row here
+        features=pl.lit(None, pl.String),
+    )

@@ -43,6 +43,7 @@ SPECS = [
     _spec("forecasts", [ohlcv_daily, features, "model_fits"]),
     _spec("forecast_scores", ["forecasts", ohlcv_daily, market_regimes]),
     _spec("model_registry", ["forecast_scores"]),
+    _spec("error_replay_buffer", ["forecast_scores"]),
 ]
 
 
@@ -84,8 +85,20 @@ def forecasting(context: dg.AssetExecutionContext, lakehouse: LakehouseResource,
 
     began = time.perf_counter()
     groups = [g for g in (tuple(m for m in group if m in settings.models) for group in fc.MODEL_GROUPS) if g]
+    # the classifier's earlier calls, for its error replay
+    earlier_calls = lake.read(
+        "forecasts",
+        history_start,
+        calendar.previous_session(origins[0]) or history_start,
+        where=in_universe & (pl.col("model") == "direction_classifier") & (pl.col("date") < origins[0]),
+        columns=["symbol", "date", "horizon", "prob_up"],
+    )
+    calls: dict[str, dict[int, dict]] = {s: {} for s in symbols}
+    for symbol, day, horizon, prob_up in earlier_calls.iter_rows():
+        calls[symbol].setdefault(horizon, {})[np.datetime64(day, "D")] = prob_up
     per_symbol = [
-        _task(s, bars, feature_rows, feature_names, origins, sessions, states, triggers[s], settings) for s in symbols
+        _task(s, bars, feature_rows, feature_names, origins, sessions, states, triggers[s], calls[s], settings)
+        for s in symbols
     ]
     tasks = [dataclasses.replace(task, models=group) for task in per_symbol for group in groups]
     results = _run(tasks, settings.n_workers, context)
@@ -93,8 +106,15 @@ def forecasting(context: dg.AssetExecutionContext, lakehouse: LakehouseResource,
     new = _forecast_frame([row for r in results for row in r.rows], calendar)
 
     fitted = time.perf_counter()
-    scores, decisions, champions = _score_and_decide(
+    scores, decisions, champions, replay = _score_and_decide(
         lake, config, calendar, symbols, origins, new, bars, drift.drift_scores(reports, symbols)
+    )
+    classifier_features = list(settings.classifier_features)
+    described = feature_rows.select("symbol", "date", features=pl.struct(classifier_features).struct.json_encode())
+    replay = (
+        replay.drop("features")
+        .join(described, on=["symbol", "date"], how="left")
+        .select(list(TABLES["error_replay_buffer"].schema))
     )
     judged = time.perf_counter()
     in_force = pl.DataFrame(
@@ -114,6 +134,7 @@ def forecasting(context: dg.AssetExecutionContext, lakehouse: LakehouseResource,
     forecast_result = lake.sync_range("forecasts", new, start, end, {"symbol": symbols})
     score_result = lake.sync_range("forecast_scores", scores, start, end, {"symbol": symbols})
     decision_result = lake.sync_range("model_registry", decisions, start, end, {"symbol": symbols})
+    replay_result = lake.sync_range("error_replay_buffer", replay, start, end, {"symbol": symbols})
 
     made = Counter(f.model for f in fits)
     skipped = Counter()
@@ -147,6 +168,13 @@ def forecasting(context: dg.AssetExecutionContext, lakehouse: LakehouseResource,
             **write_metadata(decision_result, decisions, start, end),
             "approved": decisions.filter(pl.col("approved") & (pl.col("recommendation") == "PROMOTE")).height,
             "champions": dg.MetadataValue.md(_markdown(champions_now.select("symbol", "horizon", "model"))),
+        },
+    )
+    yield dg.MaterializeResult(
+        asset_key="error_replay_buffer",
+        metadata={
+            **write_metadata(replay_result, replay, start, end),
+            "mean_confidence": round(float(replay["confidence"].mean()), 4) if replay.height else None,  # type: ignore[arg-type]
         },
     )
 
@@ -184,6 +212,7 @@ def _task(
     sessions: list[dt.date],
     states: dict[str, dict],
     triggers: tuple[dt.date, ...],
+    calls: dict[int, dict],
     settings: fc.ForecastSettings,
 ) -> fc.SymbolTask:
     own = bars.filter(pl.col("symbol") == symbol).sort("date")
@@ -199,6 +228,7 @@ def _task(
         states=states[symbol],
         settings=settings,
         triggers=triggers,
+        calls=calls,
     )
 
 
@@ -256,9 +286,10 @@ def _score_and_decide(
     new: pl.DataFrame,
     bars: pl.DataFrame,
     drift_scores: dict[tuple[str, dt.date], float],
-) -> tuple[pl.DataFrame, pl.DataFrame, dict[dt.date, dict[tuple[str, int], str]]]:
-    """Scores of the targets in the range, the registry decisions of each day, and the
-    champion in force on each origin (the previous session's decision)."""
+) -> tuple[pl.DataFrame, pl.DataFrame, dict[dt.date, dict[tuple[str, int], str]], pl.DataFrame]:
+    """Scores of the targets in the range, the registry decisions of each day, the
+    champion in force on each origin (the previous session's decision), and the
+    classifier's confident mistakes among the scores (the error replay buffer's rows)."""
     settings, window = config.forecasting, config.score_window
     start, end = origins[0], origins[-1]
     score_start = calendar.shift_sessions(start, -(window - 1))
@@ -275,6 +306,11 @@ def _score_and_decide(
     sessions = calendar.sessions(calendar.shift_sessions(score_start, -window), end)
     rolled = scoring.rolling_metrics(scored, sessions, window)
     scores = rolled.filter(pl.col("target_date").is_between(start, end)).select(list(TABLES["forecast_scores"].schema))
+    replay = scoring.replay_candidates(
+        scored.filter(pl.col("target_date").is_between(start, end)),
+        "direction_classifier",
+        settings.replay_min_confidence,
+    )
 
     sectors = {s: config.sectors.sector(s) for s in symbols}
     rolled = rolled.with_columns(sector=pl.col("symbol").replace_strict(sectors, default="Unknown"))
@@ -319,4 +355,4 @@ def _score_and_decide(
         champions[day] = today
     frame = pl.DataFrame(decisions, schema=registry.SCHEMA) if decisions else pl.DataFrame(schema=registry.SCHEMA)
     in_force = {day: champions.get(calendar.previous_session(day), {}) for day in origins}
-    return scores, frame, in_force
+    return scores, frame, in_force, replay

@@ -244,6 +244,15 @@ TABLES: dict[str, TableSpec] = {
             volatile=("fit_seconds", "fitted_at"),
         ),
         TableSpec(
+            name="error_replay_buffer",
+            layer="gold",
+            description="The direction classifier's confident mistakes (error_score = confidence x wrong) once "
+            "their target date has a close; its retrains weigh the worst of them 3x.",
+            schema=scoring.REPLAY_SCHEMA,
+            keys=("symbol", "date", "horizon"),
+            date_column="target_date",
+        ),
+        TableSpec(
             name="drift_reports",
             layer="gold",
             description="Distribution shift per day: KS statistics of features, regime and prediction drift, "

@@ -151,3 +151,40 @@ def test_a_drift_trigger_refits_every_model_and_searches_the_order_again(task_pa
         make_task(task_parts, [D(2012, 6, 14)], {(f.model, f.fit_date): f.state for f in result.fits})
     )
     assert rows_of(without, D(2012, 6, 14)) != rows_of(result, D(2012, 6, 14))  # the trigger mattered
+
+
+def test_replay_weights_pick_the_worst_confident_mistakes_with_known_outcomes() -> None:
+    settings = dataclasses.replace(SETTINGS, replay_size=2, replay_weight=3.0, replay_min_confidence=0.6)
+    dates = np.arange(np.datetime64("2020-01-01"), np.datetime64("2020-01-08"))
+    target = np.array([0.01, -0.02, 0.03, -0.01, 0.02, 0.0, np.nan])
+    calls = {
+        dates[0]: 0.2,  # wrong, confidence 0.8
+        dates[1]: 0.9,  # wrong, confidence 0.9
+        dates[2]: 0.7,  # right
+        dates[3]: 0.65,  # wrong, confidence 0.65: beyond the size of 2
+        dates[4]: 0.45,  # wrong but confidence 0.55 < 0.6
+        dates[5]: 0.9,  # outcome exactly 0: no call to judge
+        dates[6]: 0.1,  # outcome not known yet
+    }
+    weights = fc.replay_weights(dates, target, calls, settings)
+    assert weights.tolist() == [3.0, 3.0, 1.0, 1.0, 1.0, 1.0, 1.0]
+    wider = fc.replay_weights(dates, target, calls, dataclasses.replace(settings, replay_size=10))
+    assert wider.tolist() == [3.0, 3.0, 1.0, 3.0, 1.0, 1.0, 1.0]
+
+
+def test_the_classifier_retrain_weighs_replayed_mistakes(task_parts: dict) -> None:
+    origins = [D(2012, 6, 11)]
+    window = fc._window(make_task(task_parts, origins), D(2012, 6, 11))
+    plain = fc.direction_fit(window, SETTINGS)
+    # pretend the classifier called every day of the window up with confidence 0.9
+    calls = {h: dict.fromkeys(window.dates, 0.95) for h in SETTINGS.horizons}
+    replayed = fc.direction_fit(window, SETTINGS, calls)
+    for h in ("1", "5"):
+        assert plain["report"][h]["replayed_rows"] == 0 and replayed["report"][h]["replayed_rows"] > 0
+        x = np.column_stack([window.features[n] for n in replayed["features"][h]])[-50:]
+
+        def base_up(model: object, x: np.ndarray = x) -> float:  # the boosted trees before the sigmoid calibration
+            return float(model.calibrated_classifiers_[0].estimator.estimator.predict_proba(x)[:, 1].mean())  # type: ignore[attr-defined]
+
+        # the wrong "up" calls were down days: weighing them 3x lowers the trees' probability of up
+        assert base_up(replayed["models"][h]) < base_up(plain["models"][h])

@@ -130,3 +130,28 @@ def test_champion_is_the_approved_model_with_the_lowest_mase_or_naive_or_the_ove
     overridden = {r["model"]: r for r in registry.decide(D(2024, 1, 2), "AAA", 5, candidates, forced)}
     assert overridden["sarimax"]["champion"] and overridden["sarimax"]["manual_override"]
     assert not overridden["ssa"]["champion"]
+
+
+def test_replay_candidates_are_the_confident_wrong_calls_of_the_model() -> None:
+    import datetime as dt
+
+    from lakehouse_assets.core import scoring
+
+    scored = pl.DataFrame(
+        {
+            "symbol": ["A"] * 5,
+            "date": [dt.date(2020, 1, d) for d in range(1, 6)],
+            "model": ["direction_classifier"] * 4 + ["naive"],
+            "horizon": [1] * 5,
+            "target_date": [dt.date(2020, 1, d + 1) for d in range(1, 6)],
+            "regime": ["normal"] * 5,
+            "prob_up": [0.8, 0.3, 0.55, 0.8, 0.5],
+            "actual": [-0.01, 0.02, -0.01, 0.01, -0.01],
+            "hit": [False, False, False, True, None],
+        }
+    )
+    got = scoring.replay_candidates(scored, "direction_classifier", 0.6)
+    assert got.select("date", "predicted_label", "true_label", "error_score").rows() == [
+        (dt.date(2020, 1, 1), "up", "down", 0.8),
+        (dt.date(2020, 1, 2), "down", "up", pytest.approx(0.7)),
+    ]

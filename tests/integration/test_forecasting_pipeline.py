@@ -54,6 +54,9 @@ def test_every_model_forecasts_is_scored_and_judged(whole: Lake) -> None:
     # one champion per symbol and horizon, and every candidate has a decision row
     assert latest.group_by("symbol", "horizon").agg(pl.col("champion").sum())["champion"].to_list() == [1] * 9
     assert latest.height == 9 * len(MODELS)
+    replay = whole.read("error_replay_buffer")
+    assert replay.height > 0 and (replay["confidence"] >= 0.6).all()
+    assert (replay["predicted_label"] != replay["true_label"]).all() and replay["features"].null_count() == 0
     september = forecasts.filter(pl.col("date") >= dt.date(2016, 9, 1))
     assert september["is_champion"].null_count() == 0
     assert (
