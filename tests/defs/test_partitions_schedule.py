@@ -64,6 +64,12 @@ def test_daily_job_and_every_asset_share_the_partitions() -> None:
         "forecasts": "gold",
         "forecast_scores": "gold",
         "model_registry": "gold",
+        "error_replay_buffer": "gold",
+        "strategy_predictions": "strategy",
+        "variance_analysis": "strategy",
+        "strategy_weights": "strategy",
+        "backtest_metrics": "strategy",
+        "sector_performance": "strategy",
         "market_regimes": "silver",
     }
     for key in graph.get_all_asset_keys():
