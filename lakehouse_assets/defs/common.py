@@ -47,6 +47,15 @@ def _partitioned(decorator: Callable[..., Any], kwargs: dict[str, Any]) -> Calla
     return decorate
 
 
+def table_spec(name: str, group: str, deps: list) -> dg.AssetSpec:
+    """The spec of an asset that is one catalogued table (its description from the catalogue)."""
+    from lakehouse_assets.lake.catalog import TABLES
+
+    return dg.AssetSpec(
+        name, group_name=group, deps=deps, description=TABLES[name].description, kinds={"delta", "polars"}
+    )
+
+
 def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 

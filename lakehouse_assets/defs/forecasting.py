@@ -23,7 +23,7 @@ from lakehouse_assets.config import Config
 from lakehouse_assets.core import drift, registry, scoring
 from lakehouse_assets.core import forecasting as fc
 from lakehouse_assets.core.calendar import TradingCalendar
-from lakehouse_assets.defs.common import partitioned_multi_asset, utc_now, write_metadata
+from lakehouse_assets.defs.common import partitioned_multi_asset, table_spec, utc_now, write_metadata
 from lakehouse_assets.defs.features import features, market_regimes
 from lakehouse_assets.defs.ingest import ohlcv_daily
 from lakehouse_assets.defs.partitions import partition_dates
@@ -31,19 +31,12 @@ from lakehouse_assets.defs.resources import LakehouseResource, SourcesResource
 from lakehouse_assets.lake.catalog import TABLES
 from lakehouse_assets.lake.delta import Lake
 
-
-def _spec(name: str, deps: list, **kwargs: object) -> dg.AssetSpec:
-    return dg.AssetSpec(
-        name, group_name="gold", deps=deps, description=TABLES[name].description, kinds={"delta", "polars"}, **kwargs
-    )
-
-
 SPECS = [
-    _spec("model_fits", [ohlcv_daily, features]),
-    _spec("forecasts", [ohlcv_daily, features, "model_fits"]),
-    _spec("forecast_scores", ["forecasts", ohlcv_daily, market_regimes]),
-    _spec("model_registry", ["forecast_scores"]),
-    _spec("error_replay_buffer", ["forecast_scores"]),
+    table_spec("model_fits", "gold", [ohlcv_daily, features]),
+    table_spec("forecasts", "gold", [ohlcv_daily, features, "model_fits"]),
+    table_spec("forecast_scores", "gold", ["forecasts", ohlcv_daily, market_regimes]),
+    table_spec("model_registry", "gold", ["forecast_scores"]),
+    table_spec("error_replay_buffer", "gold", ["forecast_scores"]),
 ]
 
 

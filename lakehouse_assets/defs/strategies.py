@@ -21,7 +21,7 @@ from lakehouse_assets.config import Config
 from lakehouse_assets.core import backtest, strategies, variance
 from lakehouse_assets.core.calendar import TradingCalendar
 from lakehouse_assets.core.regimes import REGIMES
-from lakehouse_assets.defs.common import partitioned_multi_asset, write_metadata
+from lakehouse_assets.defs.common import partitioned_multi_asset, table_spec, write_metadata
 from lakehouse_assets.defs.features import features, market_regimes
 from lakehouse_assets.defs.ingest import ohlcv_daily
 from lakehouse_assets.defs.partitions import partition_dates
@@ -35,20 +35,16 @@ ACTUALS = ("exit_date", "actual_pnl_pct", "actual_pnl", "exit_time", "exit_reaso
 ACTUALS += ("exit_price", "holding_days")
 
 
-def _spec(name: str, deps: list) -> dg.AssetSpec:
-    return dg.AssetSpec(
-        name, group_name="strategy", deps=deps, description=TABLES[name].description, kinds={"delta", "polars"}
-    )
-
-
 SPECS = [
-    _spec("strategy_predictions", [ohlcv_daily, features, market_regimes, "forecasts"]),
-    _spec("variance_analysis", ["strategy_predictions"]),
-    _spec(
-        "strategy_weights", ["variance_analysis", dg.AssetDep("strategy_weights", partition_mapping=PREVIOUS_SESSION)]
+    table_spec("strategy_predictions", "strategy", [ohlcv_daily, features, market_regimes, "forecasts"]),
+    table_spec("variance_analysis", "strategy", ["strategy_predictions"]),
+    table_spec(
+        "strategy_weights",
+        "strategy",
+        ["variance_analysis", dg.AssetDep("strategy_weights", partition_mapping=PREVIOUS_SESSION)],
     ),
-    _spec("backtest_metrics", ["strategy_predictions"]),
-    _spec("sector_performance", ["strategy_predictions"]),
+    table_spec("backtest_metrics", "strategy", ["strategy_predictions"]),
+    table_spec("sector_performance", "strategy", ["strategy_predictions"]),
 ]
 
 
