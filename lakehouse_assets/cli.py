@@ -26,6 +26,8 @@ EXAMPLES = """examples:
   lakehouse query "select symbol, count(*) from ohlcv_daily group by 1"
   lakehouse query -f sql/latest_bars.sql --param as_of=2018-06-29 --format csv
   lakehouse tables
+  lakehouse alerts list
+  lakehouse alerts ack 385aaad9 --by alice --reason "MSFT delisted from the feed; fix tomorrow"
 """
 
 
@@ -58,7 +60,7 @@ def _parser() -> argparse.ArgumentParser:
         epilog=EXAMPLES + "\nexit status: 0 ok, 1 run or query failed, 2 bad arguments, 141 output reader went away",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{run,query,tables}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{run,query,tables,alerts}")
 
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -114,6 +116,30 @@ def _parser() -> argparse.ArgumentParser:
     )
     tables.add_argument("--format", choices=("table", "csv", "json"), default="table")
     tables.set_defaults(handler=_tables)
+
+    alerts = sub.add_parser(
+        "alerts",
+        help="list, acknowledge or clear alerts",
+        description="Alerts fired by failed asset checks and failed runs (the alerts table). An "
+        "acknowledgement silences its rule on its asset until it expires (config alerts.ack_ttl_hours); "
+        "clear ends it early.",
+        epilog="examples:\n  lakehouse alerts list\n  lakehouse alerts list --all --format json\n"
+        '  lakehouse alerts ack 385aaad9 --by alice --reason "known gap" --ttl-hours 48\n'
+        "  lakehouse alerts clear 385aaad9",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    actions = alerts.add_subparsers(dest="action", required=True, metavar="{list,ack,clear}")
+    listing = actions.add_parser("list", parents=[common], help="open alerts (not acknowledged, or expired)")
+    listing.add_argument("--all", action="store_true", help="every alert, acknowledged ones too")
+    listing.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    ack = actions.add_parser("ack", parents=[common], help="acknowledge an alert: no re-notification until the TTL")
+    ack.add_argument("alert_id", help="the alert's id (or a unique prefix)")
+    ack.add_argument("--by", default=os.environ.get("USER") or "unknown", help="who acknowledges (default: $USER)")
+    ack.add_argument("--reason", default="", help="why (recorded with the alert)")
+    ack.add_argument("--ttl-hours", type=float, help="how long (default: config alerts.ack_ttl_hours, 24)")
+    clear = actions.add_parser("clear", parents=[common], help="end an acknowledgement: notifications resume")
+    clear.add_argument("alert_id", help="the alert's id (or a unique prefix)")
+    alerts.set_defaults(handler=_alerts)
     return parser
 
 
@@ -185,8 +211,9 @@ def _run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     began = time.monotonic()
+    instance = _instance()
     result = job.execute_in_process(
-        instance=_instance(),
+        instance=instance,
         tags={
             "dagster/asset_partition_range_start": sessions[0].isoformat(),
             "dagster/asset_partition_range_end": sessions[-1].isoformat(),
@@ -196,6 +223,7 @@ def _run(args: argparse.Namespace) -> int:
         raise_on_error=False,
     )
     _print_table(progress.summary(), sys.stdout)
+    _alert(instance, lake, config, result.run_id)
     elapsed = time.monotonic() - began
     if not result.success:
         print(f"lakehouse run: failed after {elapsed:.1f}s: {progress.first_error()}", file=sys.stderr)
@@ -203,6 +231,14 @@ def _run(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(f"lakehouse run: done in {elapsed:.1f}s (run {result.run_id[:8]})", file=sys.stderr)
     return 0
+
+
+def _alert(instance: Any, lake: Any, config: Any, run_id: str) -> None:
+    """Alerts for the run's failed checks (and its failure), as the sensor would raise them."""
+    from lakehouse_assets.defs.alerts import alert_on, run_events
+
+    events = run_events(instance, run_id)
+    alert_on(lake, config.alerts, events, lambda line: print(f"lakehouse run: {line}", file=sys.stderr))
 
 
 def _abs(path: str | None) -> str | None:
@@ -281,6 +317,16 @@ class _Progress:
             ):
                 if key in meta:
                     state[name] = meta[key].value
+        elif kind == "ASSET_CHECK_EVALUATION":
+            data = event.event_specific_data
+            passed, total = state.get("checks", (0, 0))
+            state["checks"] = (passed + bool(data.passed), total + 1)
+            if not data.passed:
+                said = (
+                    f"{data.asset_key.to_user_string()} {data.check_name} ({data.severity.value}): {data.description}"
+                )
+                state.setdefault("failed_checks", []).append(said)
+                print(f"  ! check failed: {said}", file=sys.stderr)
         elif kind in ("STEP_SUCCESS", "STEP_FAILURE", "STEP_SKIPPED"):
             seconds = time.monotonic() - state["started"] if state["started"] else 0.0
             status = {"STEP_SUCCESS": "ok", "STEP_FAILURE": "FAILED", "STEP_SKIPPED": "skipped"}[kind]
@@ -289,6 +335,8 @@ class _Progress:
                 error = event.step_failure_data.error
                 cause = error.cause or error
                 message = f"{step}: {cause.message.strip().splitlines()[0]}"
+                if error.cls_name == "DagsterAssetCheckFailedError" and state.get("failed_checks"):
+                    message = f"{step}: blocking check failed: {'; '.join(state['failed_checks'])}"
                 self.errors.append(message)
                 print(f"  ✗ {message}", file=sys.stderr)
             else:
@@ -299,7 +347,7 @@ class _Progress:
             print(line, file=sys.stderr, flush=True)
 
     def summary(self) -> tuple[list[str], list[tuple[object, ...]]]:
-        columns = ["asset", "status", "days", "rows", "inserted", "updated", "deleted", "rejected", "seconds"]
+        columns = ["asset", "status", "days", "rows", "inserted", "updated", "deleted", "rejected", "checks", "seconds"]
         rows = [
             (
                 s["asset"],
@@ -310,6 +358,7 @@ class _Progress:
                 s.get("updated", ""),
                 s.get("deleted", ""),
                 s.get("rejected", ""),
+                "{}/{} ok".format(*s["checks"]) if "checks" in s else "",
                 s["seconds"] if s["seconds"] is not None else "",
             )
             for s in self.steps.values()
@@ -385,6 +434,53 @@ def _tables(args: argparse.Namespace) -> int:
         else:
             rows.append((name, spec.layer, "", "", "", "", "not created"))
     _emit(["table", "layer", "version", "rows", "files", "size", "last_modified"], rows, args.format)
+    return 0
+
+
+def _alerts(args: argparse.Namespace) -> int:
+    import polars as pl
+
+    from lakehouse_assets.core.alerts import is_open
+
+    lake = _lake(args)
+    frame = lake.read("alerts") if lake.exists("alerts") else None
+    now = dt.datetime.now(dt.UTC)
+    if args.action == "list":
+        if frame is None or frame.is_empty():
+            print("no alerts", file=sys.stderr)
+            return 0
+        shown = frame if args.all else frame.filter(is_open(now))
+        shown = shown.sort("fired_at", descending=True).select(
+            "alert_id",
+            "fired_at",
+            "severity",
+            "rule",
+            "asset",
+            "partition",
+            "message",
+            "acknowledged",
+            "acknowledged_by",
+            "ack_until",
+        )
+        _emit(shown.columns, shown.rows(), args.format)
+        return 0
+    matches = frame.filter(pl.col("alert_id").str.starts_with(args.alert_id)) if frame is not None else None
+    if matches is None or matches.height != 1:
+        found = 0 if matches is None else matches.height
+        raise UsageError(f"{args.alert_id!r} matches {found} alerts; give a longer id (lakehouse alerts list --all)")
+    row = matches.row(0, named=True)
+    if args.action == "ack":
+        hours = args.ttl_hours if args.ttl_hours is not None else _config().alerts.ack_ttl_hours
+        if hours <= 0:
+            raise UsageError(f"--ttl-hours must be positive, got {hours}")
+        until = now + dt.timedelta(hours=hours)
+        row.update(acknowledged=True, acknowledged_by=args.by, ack_reason=args.reason or None, ack_until=until)
+        said = f"acknowledged {row['alert_id']} ({row['rule']} on {row['asset']}) until {until:%Y-%m-%d %H:%M} UTC"
+    else:
+        row.update(acknowledged=False, acknowledged_by=None, ack_reason=None, ack_until=None)
+        said = f"cleared {row['alert_id']} ({row['rule']} on {row['asset']}): notifications resume"
+    lake.merge("alerts", pl.DataFrame([row], schema=frame.schema))
+    print(said, file=sys.stderr)
     return 0
 
 

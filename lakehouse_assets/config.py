@@ -14,6 +14,8 @@ from typing import Any
 
 import yaml
 
+from lakehouse_assets.core.alerts import SEVERITIES, AlertRules, Smtp, Webhook
+from lakehouse_assets.core.checks import CheckRules
 from lakehouse_assets.core.features import FEATURE_COLUMNS
 from lakehouse_assets.core.forecasting import CADENCES, GARCH_KINDS, MODELS, ForecastSettings
 from lakehouse_assets.core.regimes import RegimeRules
@@ -91,6 +93,8 @@ class Config:
     sectors: SectorMap
     strategies: StrategyRules
     variance: VarianceRules
+    checks: CheckRules
+    alerts: AlertRules
 
 
 def default_config_dir() -> Path:
@@ -417,6 +421,58 @@ def _variance(directory: Path) -> VarianceRules:
     )
 
 
+def _monitoring(directory: Path) -> tuple[CheckRules, AlertRules]:
+    f = _File.load(directory, "monitoring.yaml")
+    c, a = f.sub("checks"), f.sub("alerts")
+    checks = CheckRules(
+        max_quarantine_share=_between(c, "max_quarantine_share", 0.0, 1.0),
+        freshness_sessions=int(c.number("freshness_sessions", 1, minimum=0)),
+    )
+    hooks = []
+    for i, item in enumerate(a.get("webhooks", list, [])):
+        h = _File(a.path, item, f"alerts.webhooks[{i}].")
+        fmt = h.get("format", str, "json")
+        if fmt not in ("json", "slack"):
+            h.fail("format", f"expected json or slack, got {fmt!r}")
+        hooks.append(
+            Webhook(
+                url=h.get("url", str),
+                format=fmt,
+                headers={str(k): str(v) for k, v in h.get("headers", dict, {}).items()},
+                retries=int(h.number("retries", 3, minimum=0)),
+                backoff_seconds=h.number("backoff_seconds", 0.5, minimum=0.0),
+                timeout_seconds=h.number("timeout_seconds", 5.0, minimum=0.1),
+            )
+        )
+    if url := os.environ.get("LAKEHOUSE_ALERT_WEBHOOK"):
+        hooks.append(Webhook(url=url))
+    smtp = None
+    if "smtp" in a.data:
+        m = a.sub("smtp")
+        smtp = Smtp(
+            host=m.get("host", str),
+            port=int(m.number("port", 587, minimum=1)),
+            sender=m.get("from", str, "lakehouse@localhost"),
+            to=tuple(str(t) for t in m.get("to", list)),
+            starttls=m.get("starttls", bool, True),
+            user_env=m.get("user_env", str, None),
+            password_env=m.get("password_env", str, None),
+        )
+    severity = a.get("min_severity", str, "warning")
+    if severity not in SEVERITIES:
+        a.fail("min_severity", f"expected one of {', '.join(SEVERITIES)}, got {severity!r}")
+    overrides = a.sub("dedupe_overrides") if "dedupe_overrides" in a.data else None
+    alerts = AlertRules(
+        dedupe_seconds=a.number("dedupe_seconds", 3600.0, minimum=0.0),
+        dedupe_overrides={str(k): overrides.number(k, minimum=0.0) for k in overrides.data} if overrides else {},
+        ack_ttl_hours=a.number("ack_ttl_hours", 24.0, minimum=0.0),
+        min_severity=severity,
+        webhooks=tuple(hooks),
+        smtp=smtp,
+    )
+    return checks, alerts
+
+
 def load_config(directory: str | Path | None = None) -> Config:
     """Read and validate every file of the configuration directory."""
     path = Path(directory) if directory is not None else default_config_dir()
@@ -435,4 +491,5 @@ def load_config(directory: str | Path | None = None) -> Config:
         _sectors(path),
         _strategies(path),
         _variance(path),
+        *_monitoring(path),
     )

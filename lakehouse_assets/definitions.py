@@ -6,6 +6,7 @@ import dagster as dg
 
 from jobs import daily_job
 from lakehouse_assets.defs import features, forecasting, ingest, strategies
+from lakehouse_assets.defs.alerts import alerts_sensor
 from lakehouse_assets.defs.common import CONFIG
 from lakehouse_assets.defs.resources import LakehouseResource, SourcesResource
 from lakehouse_assets.defs.settings import calendar_of
@@ -20,6 +21,7 @@ def build_definitions(
         assets=dg.load_assets_from_modules([ingest, features, forecasting, strategies]),
         jobs=[daily_job],
         schedules=[after_close_schedule(daily_job, CONFIG, calendar_of(CONFIG))],
+        sensors=[alerts_sensor],
         resources={"lakehouse": lakehouse or LakehouseResource(), "sources": sources or SourcesResource()},
     )
 

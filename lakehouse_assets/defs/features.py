@@ -3,8 +3,10 @@
 import dagster as dg
 import polars as pl
 
+from lakehouse_assets.core import checks
 from lakehouse_assets.core import features as feature_math
 from lakehouse_assets.core import regimes as regime_rules
+from lakehouse_assets.defs import checks as asset_checks
 from lakehouse_assets.defs.common import partitioned_asset, write_metadata
 from lakehouse_assets.defs.ingest import ohlcv_daily, sentiment_daily
 from lakehouse_assets.defs.partitions import partition_dates
@@ -12,7 +14,12 @@ from lakehouse_assets.defs.resources import LakehouseResource, SourcesResource
 from lakehouse_assets.lake.catalog import TABLES
 
 
-@partitioned_asset(group_name="silver", deps=[ohlcv_daily, sentiment_daily], description=TABLES["features"].description)
+@partitioned_asset(
+    group_name="silver",
+    deps=[ohlcv_daily, sentiment_daily],
+    description=TABLES["features"].description,
+    check_specs=asset_checks.specs("features"),
+)
 def features(
     context: dg.AssetExecutionContext, lakehouse: LakehouseResource, sources: SourcesResource
 ) -> dg.MaterializeResult:
@@ -35,16 +42,26 @@ def features(
     result = lake.sync_range("features", frame, start, end, {"symbol": symbols})
     warm_up = frame.filter(pl.any_horizontal(pl.col(c).is_null() for c in feature_math.FEATURE_COLUMNS)).height
     context.log.info(f"features {start}..{end}: {frame.height} rows from {bars.height} bars of history")
+    table, outcomes = asset_checks.table_outcomes(lake, "features", start, end, in_universe)
+    bounds: dict[str, tuple[float | None, float | None]] = {c: (None, None) for c in feature_math.FEATURE_COLUMNS}
+    bounds |= {"rsi_14": (0, 100), "adx_14": (0, 100), "realized_vol_21": (0, None)}
+    outcomes["feature_bounds"] = checks.within(table, bounds, ["symbol", "date"])
     return dg.MaterializeResult(
         metadata={
             **write_metadata(result, frame, start, end),
             "history_bars_read": bars.height,
             "warm_up_rows": dg.MetadataValue.int(warm_up),
-        }
+        },
+        check_results=asset_checks.results("features", outcomes),
     )
 
 
-@partitioned_asset(group_name="silver", deps=[features], description=TABLES["market_regimes"].description)
+@partitioned_asset(
+    group_name="silver",
+    deps=[features],
+    description=TABLES["market_regimes"].description,
+    check_specs=asset_checks.specs("market_regimes"),
+)
 def market_regimes(
     context: dg.AssetExecutionContext, lakehouse: LakehouseResource, sources: SourcesResource
 ) -> dg.MaterializeResult:
@@ -66,10 +83,22 @@ def market_regimes(
     if no_market:
         context.log.warning(f"{no_market} rows have no market regime: {index} has no labelled features there")
     counts = frame.group_by("regime").len().sort("regime", nulls_last=True)
+    table, outcomes = asset_checks.table_outcomes(lake, "market_regimes", start, end, pl.col("symbol").is_in(symbols))
+    labels = [
+        checks.labels_known(table, column, known, ["symbol", "date"])
+        for column, known in (
+            ("regime", regime_rules.REGIMES),
+            ("market_regime", regime_rules.REGIMES),
+            ("trend", regime_rules.TRENDS),
+            ("market_trend", regime_rules.TRENDS),
+        )
+    ]
+    outcomes["known_labels"] = next((o for o in labels if not o.passed), labels[0])
     return dg.MaterializeResult(
         metadata={
             **write_metadata(result, frame, start, end),
             "regime_counts": dg.MetadataValue.json({str(r): n for r, n in counts.iter_rows()}),
             "rows_without_market_regime": no_market,
-        }
+        },
+        check_results=asset_checks.results("market_regimes", outcomes),
     )

@@ -20,9 +20,10 @@ import numpy as np
 import polars as pl
 
 from lakehouse_assets.config import Config
-from lakehouse_assets.core import drift, registry, scoring
+from lakehouse_assets.core import checks, drift, registry, scoring
 from lakehouse_assets.core import forecasting as fc
 from lakehouse_assets.core.calendar import TradingCalendar
+from lakehouse_assets.defs import checks as asset_checks
 from lakehouse_assets.defs.common import partitioned_multi_asset, table_spec, utc_now, write_metadata
 from lakehouse_assets.defs.features import features, market_regimes
 from lakehouse_assets.defs.ingest import ohlcv_daily
@@ -40,7 +41,10 @@ SPECS = [
 ]
 
 
-@partitioned_multi_asset(specs=SPECS, name="forecasting")
+CHECKED = ("forecasts", "forecast_scores", "model_registry", "error_replay_buffer")
+
+
+@partitioned_multi_asset(specs=SPECS, name="forecasting", check_specs=asset_checks.specs(*CHECKED))
 def forecasting(context: dg.AssetExecutionContext, lakehouse: LakehouseResource, sources: SourcesResource):  # type: ignore[no-untyped-def]
     """Fit on refit dates, forecast every session, score what has come due, decide champions."""
     start, end = partition_dates(context)
@@ -153,7 +157,11 @@ def forecasting(context: dg.AssetExecutionContext, lakehouse: LakehouseResource,
             "skipped_symbol_days": dg.MetadataValue.json(dict(skipped)),
         },
     )
+    yield from _checked(
+        "forecasts", lake, start, end, in_universe, lambda t: {"ordered_intervals": checks.ordered_intervals(t)}
+    )
     yield dg.MaterializeResult(asset_key="forecast_scores", metadata=write_metadata(score_result, scores, start, end))
+    yield from _checked("forecast_scores", lake, start, end, in_universe, lambda t: {})
     champions_now = decisions.filter(pl.col("champion") & (pl.col("as_of") == pl.col("as_of").max()))
     yield dg.MaterializeResult(
         asset_key="model_registry",
@@ -163,6 +171,14 @@ def forecasting(context: dg.AssetExecutionContext, lakehouse: LakehouseResource,
             "champions": dg.MetadataValue.md(_markdown(champions_now.select("symbol", "horizon", "model"))),
         },
     )
+    yield from _checked(
+        "model_registry",
+        lake,
+        start,
+        end,
+        in_universe,
+        lambda t: {"one_champion": checks.one_per_group(t, "champion", ["as_of", "symbol", "horizon"])},
+    )
     yield dg.MaterializeResult(
         asset_key="error_replay_buffer",
         metadata={
@@ -170,6 +186,13 @@ def forecasting(context: dg.AssetExecutionContext, lakehouse: LakehouseResource,
             "mean_confidence": round(float(replay["confidence"].mean()), 4) if replay.height else None,  # type: ignore[arg-type]
         },
     )
+    yield from _checked("error_replay_buffer", lake, start, end, in_universe, lambda t: {})
+
+
+def _checked(name, lake, start, end, where, more):  # type: ignore[no-untyped-def]
+    """The asset's check results: schema and keys of the written range, plus ``more(table)``."""
+    table, outcomes = asset_checks.table_outcomes(lake, name, start, end, where)
+    yield from asset_checks.results(name, {**outcomes, **more(table)})
 
 
 def _markdown(frame: pl.DataFrame) -> str:

@@ -5,8 +5,9 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from lakehouse_assets.core import ohlcv, sentiment
+from lakehouse_assets.core import checks, ohlcv, sentiment
 from lakehouse_assets.core.quarantine import file_record
+from lakehouse_assets.defs import checks as asset_checks
 from lakehouse_assets.defs.common import partitioned_asset, quarantine, utc_now, write_metadata
 from lakehouse_assets.defs.partitions import partition_dates
 from lakehouse_assets.defs.resources import LakehouseResource, SourcesResource
@@ -14,7 +15,11 @@ from lakehouse_assets.lake.catalog import TABLES
 from lakehouse_assets.sources.ohlcv import LANDING_SOURCE
 
 
-@partitioned_asset(group_name="bronze", description=TABLES["ohlcv_bronze"].description)
+@partitioned_asset(
+    group_name="bronze",
+    description=TABLES["ohlcv_bronze"].description,
+    check_specs=asset_checks.specs("ohlcv_bronze"),
+)
 def ohlcv_bronze(
     context: dg.AssetExecutionContext, lakehouse: LakehouseResource, sources: SourcesResource
 ) -> dg.MaterializeResult:
@@ -41,16 +46,25 @@ def ohlcv_bronze(
             metadata={"bad_files": [p.file for p in problems], "rows_written": bars.height},
         )
     context.log.info(f"ohlcv_bronze {start}..{end}: {bars.height} bars, {rejected.height} rejected")
+    _, outcomes = asset_checks.table_outcomes(lake, "ohlcv_bronze", start, end)
+    share = config.checks.max_quarantine_share
+    outcomes["quarantine_growth"] = checks.quarantine_growth(rejected.height, bars.height + rejected.height, share)
     return dg.MaterializeResult(
         metadata={
             **write_metadata(result, bars, start, end),
             "rejected_rows": rejected.height,
             "quarantined_new": quarantined,
-        }
+        },
+        check_results=asset_checks.results("ohlcv_bronze", outcomes),
     )
 
 
-@partitioned_asset(group_name="silver", deps=[ohlcv_bronze], description=TABLES["ohlcv_daily"].description)
+@partitioned_asset(
+    group_name="silver",
+    deps=[ohlcv_bronze],
+    description=TABLES["ohlcv_daily"].description,
+    check_specs=asset_checks.specs("ohlcv_daily"),
+)
 def ohlcv_daily(
     context: dg.AssetExecutionContext, lakehouse: LakehouseResource, sources: SourcesResource
 ) -> dg.MaterializeResult:
@@ -71,16 +85,24 @@ def ohlcv_daily(
     rejected = rejected.filter(pl.col("date").is_between(start, end))
     quarantined = quarantine(lake, rejected)
     context.log.info(f"ohlcv_daily {start}..{end}: {bars.height} bars, {rejected.height} rejected")
+    table, outcomes = asset_checks.table_outcomes(lake, "ohlcv_daily", start, end, pl.col("symbol").is_in(symbols))
+    outcomes["ohlc_bounds"] = checks.ohlc_bounds(table)
+    outcomes["symbols_present"] = checks.symbols_present(table, symbols, calendar.sessions(start, end))
     return dg.MaterializeResult(
         metadata={
             **write_metadata(result, bars, start, end),
             "rejected_rows": rejected.height,
             "quarantined_new": quarantined,
-        }
+        },
+        check_results=asset_checks.results("ohlcv_daily", outcomes),
     )
 
 
-@partitioned_asset(group_name="bronze", description=TABLES["sentiment_bronze"].description)
+@partitioned_asset(
+    group_name="bronze",
+    description=TABLES["sentiment_bronze"].description,
+    check_specs=asset_checks.specs("sentiment_bronze"),
+)
 def sentiment_bronze(
     context: dg.AssetExecutionContext, lakehouse: LakehouseResource, sources: SourcesResource
 ) -> dg.MaterializeResult:
@@ -97,13 +119,17 @@ def sentiment_bronze(
     rows = rows.with_columns(ingested_at=pl.lit(utc_now()))
     result = lake.sync_range("sentiment_bronze", rows, start, end, {"file": files})
     quarantined = quarantine(lake, rejected)
+    _, outcomes = asset_checks.table_outcomes(lake, "sentiment_bronze", start, end)
+    share = config.checks.max_quarantine_share
+    outcomes["quarantine_growth"] = checks.quarantine_growth(rejected.height, rows.height + rejected.height, share)
     return dg.MaterializeResult(
         metadata={
             **write_metadata(result, rows, start, end),
             "rejected_rows": rejected.height,
             "quarantined_new": quarantined,
             "landing": sources.sentiment_dir or "(none: stub sentiment downstream)",
-        }
+        },
+        check_results=asset_checks.results("sentiment_bronze", outcomes),
     )
 
 
@@ -111,6 +137,7 @@ def sentiment_bronze(
     group_name="silver",
     deps=[sentiment_bronze, ohlcv_daily],
     description=TABLES["sentiment_daily"].description,
+    check_specs=asset_checks.specs("sentiment_daily"),
 )
 def sentiment_daily(
     context: dg.AssetExecutionContext, lakehouse: LakehouseResource, sources: SourcesResource
@@ -126,4 +153,9 @@ def sentiment_daily(
     daily = sentiment.daily_sentiment(bronze, bars, weights.provider_weights, weights.default_weight)
     result = lake.sync_range("sentiment_daily", daily, start, end, {"symbol": symbols})
     stub = daily.filter(pl.col("source") == sentiment.STUB).height
-    return dg.MaterializeResult(metadata={**write_metadata(result, daily, start, end), "stub_rows": stub})
+    table, outcomes = asset_checks.table_outcomes(lake, "sentiment_daily", start, end, in_universe)
+    outcomes["score_bounds"] = checks.within(table, {"score": (-1, 1), "confidence": (0, 1)}, ["symbol", "date"])
+    return dg.MaterializeResult(
+        metadata={**write_metadata(result, daily, start, end), "stub_rows": stub},
+        check_results=asset_checks.results("sentiment_daily", outcomes),
+    )

@@ -18,9 +18,10 @@ import numpy as np
 import polars as pl
 
 from lakehouse_assets.config import Config
-from lakehouse_assets.core import backtest, strategies, variance
+from lakehouse_assets.core import backtest, checks, strategies, variance
 from lakehouse_assets.core.calendar import TradingCalendar
 from lakehouse_assets.core.regimes import REGIMES
+from lakehouse_assets.defs import checks as asset_checks
 from lakehouse_assets.defs.common import partitioned_multi_asset, table_spec, write_metadata
 from lakehouse_assets.defs.features import features, market_regimes
 from lakehouse_assets.defs.ingest import ohlcv_daily
@@ -48,7 +49,9 @@ SPECS = [
 ]
 
 
-@partitioned_multi_asset(specs=SPECS, name="strategy_ledger")
+@partitioned_multi_asset(
+    specs=SPECS, name="strategy_ledger", check_specs=asset_checks.specs(*(s.key.path[-1] for s in SPECS))
+)
 def strategy_ledger(context: dg.AssetExecutionContext, lakehouse: LakehouseResource, sources: SourcesResource):  # type: ignore[no-untyped-def]
     """Enter, exit, analyse the variance and re-weight, day by day over the range."""
     start, end = partition_dates(context)
@@ -111,8 +114,33 @@ def strategy_ledger(context: dg.AssetExecutionContext, lakehouse: LakehouseResou
             "entries_by_strategy": dg.MetadataValue.json(dict(entered.group_by("strategy_type").len().iter_rows())),
         },
     )
+    yield from asset_checks.results(
+        "strategy_predictions",
+        {
+            "unique_keys": checks.unique_keys(ledger_rows, ["prediction_id"]),
+            "score_bounds": checks.within(
+                entered, {"predicted_score": (0, 100), "confidence": (0, 1)}, ["prediction_id"]
+            ),
+        },
+    )
+    bounds = _bounds(config)
     for name, frame in frames.items():
         yield dg.MaterializeResult(asset_key=name, metadata=write_metadata(results[name], frame, start, end))
+        table, outcomes = asset_checks.table_outcomes(lake, name, start, end)
+        extra = {check: checks.within(table, limits, list(TABLES[name].keys)) for check, limits in bounds[name].items()}
+        yield from asset_checks.results(name, {**outcomes, **extra})
+
+
+def _bounds(config: Config) -> dict[str, dict[str, dict[str, tuple[float | None, float | None]]]]:
+    """Per table, check name -> column bounds."""
+    rules = config.variance
+    top = max(rules.strategy_weights.values(), default=1.0) * max(1.0, *rules.regime_adjustments.values())
+    return {
+        "variance_analysis": {"adjustment_bounds": {"weight_adjustment": (1 - rules.weight_adjustment_factor, 1.0)}},
+        "strategy_weights": {"weight_bounds": {"weight": (0.0, top)}},
+        "backtest_metrics": {},
+        "sector_performance": {"accuracy_bounds": {"accuracy": (0.0, 1.0)}},
+    }
 
 
 def _signals(

@@ -345,6 +345,29 @@ TABLES: dict[str, TableSpec] = {
             keys=("as_of", "sector", "symbol", "regime"),
             date_column="as_of",
         ),
+        TableSpec(
+            name="alerts",
+            layer="ops",
+            description="Every fired alert (failed asset checks, failed runs) with its acknowledgement state.",
+            schema={
+                "alert_id": pl.String(),
+                "as_of": pl.Date(),
+                "fired_at": UTC_TIMESTAMP,
+                "severity": pl.String(),
+                "rule": pl.String(),
+                "asset": pl.String(),
+                "partition": pl.String(),
+                "message": pl.String(),
+                "context": pl.String(),
+                "acknowledged": pl.Boolean(),
+                "acknowledged_by": pl.String(),
+                "ack_reason": pl.String(),
+                "ack_until": UTC_TIMESTAMP,
+            },
+            keys=("alert_id",),
+            date_column="as_of",
+            partitioned=False,
+        ),
     )
 }
 

@@ -1,0 +1,158 @@
+"""Alert rules: which events become alerts, de-duplication, acknowledgement, payloads.
+
+An *event* is a failed asset-check evaluation or a failed run. Its *rule* is
+``check:<check name>`` or ``run_failure``; alerts are de-duplicated per (rule, asset):
+an event within ``dedupe_seconds`` of the last alert fired for the same rule and asset
+fires nothing, and neither does one while an alert of that rule and asset is
+acknowledged (``ack_until`` in the future; acknowledgements last ``ack_ttl_hours``,
+default 24). Everything here is pure: the sensor reads events and the ``alerts`` table,
+asks :func:`decide`, then delivers and records what fired.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+import polars as pl
+
+SEVERITIES = ("info", "warning", "error", "critical")
+RUN_FAILURE = "run_failure"
+
+
+@dataclass(frozen=True)
+class Webhook:
+    url: str
+    format: str = "json"  # json | slack
+    headers: dict[str, str] = field(default_factory=dict, hash=False)
+    retries: int = 3
+    backoff_seconds: float = 0.5
+    timeout_seconds: float = 5.0
+
+
+@dataclass(frozen=True)
+class Smtp:
+    host: str
+    port: int = 587
+    sender: str = "lakehouse@localhost"
+    to: tuple[str, ...] = ()
+    starttls: bool = True
+    user_env: str | None = None
+    password_env: str | None = None
+
+
+@dataclass(frozen=True)
+class AlertRules:
+    """``config/monitoring.yaml`` ``alerts``."""
+
+    dedupe_seconds: float = 3600.0
+    dedupe_overrides: dict[str, float] = field(default_factory=dict, hash=False)
+    ack_ttl_hours: float = 24.0
+    min_severity: str = "warning"
+    webhooks: tuple[Webhook, ...] = ()
+    smtp: Smtp | None = None
+
+    def dedupe_for(self, rule: str) -> dt.timedelta:
+        return dt.timedelta(seconds=self.dedupe_overrides.get(rule, self.dedupe_seconds))
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something that may deserve an alert."""
+
+    rule: str
+    severity: str
+    asset: str
+    partition: str
+    message: str
+    context: dict[str, object]
+    source: str  # what makes the event unique (run id and storage id), for a stable alert id
+
+    @property
+    def alert_id(self) -> str:
+        return hashlib.sha256(f"{self.rule}|{self.asset}|{self.partition}|{self.source}".encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Decision:
+    event: Event
+    fire: bool
+    reason: str
+
+
+def decide(events: list[Event], alerts: pl.DataFrame, rules: AlertRules, now: dt.datetime) -> list[Decision]:
+    """For each event in order: fire, or say why not (below min severity, already fired,
+    acknowledged, inside the de-duplication window). ``alerts`` is the ``alerts`` table."""
+    last_fired: dict[tuple[str, str], dt.datetime] = {}
+    acked_until: dict[tuple[str, str], dt.datetime] = {}
+    for rule, asset, fired_at, until in alerts.select("rule", "asset", "fired_at", "ack_until").iter_rows():
+        key = (rule, asset)
+        last_fired[key] = max(last_fired.get(key, fired_at), fired_at)
+        if until is not None:
+            acked_until[key] = max(acked_until.get(key, until), until)
+    known = set(alerts.get_column("alert_id").to_list())
+    floor = SEVERITIES.index(rules.min_severity)
+    out = []
+    for event in events:
+        key = (event.rule, event.asset)
+        if event.alert_id in known:
+            out.append(Decision(event, False, "already fired"))
+        elif SEVERITIES.index(event.severity) < floor:
+            out.append(Decision(event, False, f"severity {event.severity} below {rules.min_severity}"))
+        elif key in acked_until and acked_until[key] > now:
+            out.append(Decision(event, False, f"acknowledged until {acked_until[key]:%Y-%m-%d %H:%M:%S} UTC"))
+        elif key in last_fired and now - last_fired[key] < rules.dedupe_for(event.rule):
+            window = rules.dedupe_for(event.rule).total_seconds()
+            out.append(Decision(event, False, f"duplicate: fired {last_fired[key]:%H:%M:%S} UTC, window {window:g}s"))
+        else:
+            out.append(Decision(event, True, "fired"))
+            last_fired[key] = now
+            known.add(event.alert_id)
+    return out
+
+
+def rows(events: list[Event], now: dt.datetime) -> list[dict[str, object]]:
+    """``alerts`` table rows of fired events."""
+    return [
+        {
+            "alert_id": e.alert_id,
+            "as_of": now.date(),
+            "fired_at": now,
+            "severity": e.severity,
+            "rule": e.rule,
+            "asset": e.asset,
+            "partition": e.partition,
+            "message": e.message,
+            "context": json.dumps(e.context, sort_keys=True, default=str),
+            "acknowledged": False,
+            "acknowledged_by": None,
+            "ack_reason": None,
+            "ack_until": None,
+        }
+        for e in events
+    ]
+
+
+def payload(alert: dict[str, object], fmt: str) -> dict[str, object]:
+    """The webhook body: the alert as JSON, or a Slack message (``text`` plus blocks)."""
+    if fmt != "slack":
+        return {**alert, "context": json.loads(str(alert["context"]))}
+    title = f"[{str(alert['severity']).upper()}] {alert['rule']} on {alert['asset']} ({alert['partition']})"
+    return {
+        "text": f"{title}: {alert['message']}",
+        "blocks": [
+            {"type": "header", "text": {"type": "plain_text", "text": title[:150]}},
+            {"type": "section", "text": {"type": "mrkdwn", "text": str(alert["message"])[:3000]}},
+            {
+                "type": "context",
+                "elements": [{"type": "mrkdwn", "text": f"alert `{alert['alert_id']}` fired {alert['fired_at']}"}],
+            },
+        ],
+    }
+
+
+def is_open(now: dt.datetime) -> pl.Expr:
+    """Alerts not acknowledged, or whose acknowledgement has expired."""
+    return ~pl.col("acknowledged") | pl.col("ack_until").is_null() | (pl.col("ack_until") <= now)

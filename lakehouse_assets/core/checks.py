@@ -1,0 +1,173 @@
+"""Data-quality predicates behind the asset checks: pure functions over polars frames.
+
+Each returns an :class:`Outcome`: whether the data passes, one line saying why (or why
+not), and figures for the Dagster UI and the alert's context (counts and a few offending
+rows). The Dagster shells in ``defs/checks.py`` turn outcomes into ``AssetCheckResult``s.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+import polars as pl
+
+SAMPLE_ROWS = 5
+
+
+@dataclass(frozen=True)
+class Outcome:
+    passed: bool
+    description: str
+    metadata: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CheckRules:
+    """``config/monitoring.yaml`` ``checks``."""
+
+    max_quarantine_share: float = 0.05
+    freshness_sessions: int = 1
+
+
+def _sample(frame: pl.DataFrame) -> str:
+    """A few offending rows as text (for the UI and the alert's context)."""
+    return str(frame.head(SAMPLE_ROWS))
+
+
+def _fail_or_pass(bad: pl.DataFrame, what: str, ok: str, **figures: object) -> Outcome:
+    if bad.is_empty():
+        return Outcome(True, ok, {"failing_rows": 0, **figures})
+    return Outcome(False, f"{bad.height} {what}", {"failing_rows": bad.height, "sample": _sample(bad), **figures})
+
+
+def schema_and_nulls(frame: pl.DataFrame, schema: Mapping[str, pl.DataType], required: Iterable[str]) -> Outcome:
+    """Every catalogued column present with its type; no nulls in the ``required`` columns."""
+    problems = [f"{c} missing" for c in schema if c not in frame.columns]
+    problems += [
+        f"{c} is {frame.schema[c]}, expected {t}"
+        for c, t in schema.items()
+        if c in frame.columns and frame.schema[c] != t
+    ]
+    if problems:
+        return Outcome(False, "schema: " + "; ".join(problems), {"problems": problems})
+    nulls = {c: int(frame.get_column(c).null_count()) for c in required}
+    bad = {c: n for c, n in nulls.items() if n}
+    if bad:
+        return Outcome(False, "nulls in " + ", ".join(f"{c} ({n})" for c, n in bad.items()), {"nulls": bad})
+    return Outcome(True, f"{frame.height} rows, schema as catalogued, no nulls in {len(nulls)} required columns")
+
+
+def unique_keys(frame: pl.DataFrame, keys: Iterable[str]) -> Outcome:
+    """No two rows share a key."""
+    keys = list(keys)
+    dupes = frame.group_by(keys).len().filter(pl.col("len") > 1)
+    return _fail_or_pass(dupes, f"duplicate keys on ({', '.join(keys)})", f"{frame.height} rows, keys unique")
+
+
+def ohlc_bounds(frame: pl.DataFrame) -> Outcome:
+    """``high >= max(open, close)``, ``low <= min(open, close)``, ``low > 0``, ``volume >= 0``."""
+    o, h, low, c, v = (pl.col(n) for n in ("open", "high", "low", "close", "volume"))
+    bad = frame.filter((h < pl.max_horizontal(o, c)) | (low > pl.min_horizontal(o, c)) | (low <= 0) | (v < 0)).select(
+        "symbol", "date", "open", "high", "low", "close", "volume"
+    )
+    return _fail_or_pass(bad, "bars outside OHLC bounds", f"{frame.height} bars within OHLC bounds")
+
+
+def within(frame: pl.DataFrame, bounds: Mapping[str, tuple[float | None, float | None]], keys: list[str]) -> Outcome:
+    """Non-null values finite and inside ``[low, high]`` (None: unbounded) for each column."""
+    conditions = []
+    for column, (low, high) in bounds.items():
+        value = pl.col(column)
+        cond = value.is_not_null() & (value.is_nan() | value.is_infinite())
+        if low is not None:
+            cond = cond | (value < low)
+        if high is not None:
+            cond = cond | (value > high)
+        conditions.append(cond.fill_null(False))
+    bad = frame.filter(pl.any_horizontal(conditions)) if conditions else frame.clear()
+    bad = bad.select(*keys, *bounds)
+    ranges = ", ".join(f"{c} in [{lo}, {hi}]" for c, (lo, hi) in bounds.items())
+    return _fail_or_pass(bad, f"rows outside bounds ({ranges})", f"{frame.height} rows: {ranges}")
+
+
+def labels_known(frame: pl.DataFrame, column: str, known: Iterable[str], keys: list[str]) -> Outcome:
+    """Non-null labels of ``column`` are among ``known``."""
+    bad = frame.filter(pl.col(column).is_not_null() & ~pl.col(column).is_in(list(known))).select(*keys, column)
+    return _fail_or_pass(bad, f"unknown {column} labels", f"{frame.height} rows, every {column} label known")
+
+
+def symbols_present(frame: pl.DataFrame, expected: Iterable[str], sessions: Iterable[dt.date]) -> Outcome:
+    """Every expected symbol has a row on every trading session."""
+    grid = pl.DataFrame({"symbol": sorted(set(expected))}).join(
+        pl.DataFrame({"date": list(sessions)}, schema={"date": pl.Date}), how="cross"
+    )
+    missing = grid.join(frame.select("symbol", "date").unique(), on=["symbol", "date"], how="anti")
+    if missing.is_empty():
+        return Outcome(True, f"{grid.height} symbol-sessions, none missing", {"missing": 0})
+    per_symbol = missing.group_by("symbol").agg(pl.len(), pl.col("date").min().alias("first")).sort("symbol")
+    said = "; ".join(f"{s}: {n} sessions from {d}" for s, n, d in per_symbol.iter_rows())
+    return Outcome(False, f"missing bars: {said}", {"missing": missing.height, "sample": _sample(missing)})
+
+
+def fresh(
+    latest: dt.date | None, expected: dt.date, allowed_lag: int, sessions_behind: Callable[[dt.date], int]
+) -> Outcome:
+    """The latest partition is at most ``allowed_lag`` sessions older than ``expected`` (the
+    last session whose close has passed)."""
+    if latest is None:
+        return Outcome(False, f"no data at all; expected {expected}", {"expected": str(expected)})
+    behind = sessions_behind(latest)
+    figures = {"latest": str(latest), "expected": str(expected), "sessions_behind": behind}
+    if behind > allowed_lag:
+        return Outcome(False, f"latest session {latest} is {behind} sessions behind {expected}", figures)
+    return Outcome(True, f"latest session {latest} (expected {expected})", figures)
+
+
+def ordered_intervals(frame: pl.DataFrame) -> Outcome:
+    """Forecasts finite, with ``lower_95 <= lower_80 <= point <= upper_80 <= upper_95`` where present."""
+    cols = ["lower_95", "lower_80", "point", "upper_80", "upper_95"]
+    finite = pl.col("point").is_null() | pl.col("point").is_finite()
+    order = pl.lit(True)
+    for low, high in itertools.pairwise(cols):
+        order = order & (pl.col(low).is_null() | pl.col(high).is_null() | (pl.col(low) <= pl.col(high) + 1e-12))
+    bad = frame.filter(~(finite & order)).select("symbol", "date", "model", "horizon", *cols)
+    return _fail_or_pass(bad, "forecasts not finite or with unordered intervals", f"{frame.height} forecasts ordered")
+
+
+def one_per_group(frame: pl.DataFrame, flag: str, groups: list[str]) -> Outcome:
+    """Exactly one row flagged ``flag`` in every group (e.g. one champion per symbol, horizon, day)."""
+    counts = frame.group_by(groups).agg(pl.col(flag).sum().alias("flagged")).filter(pl.col("flagged") != 1)
+    return _fail_or_pass(counts, f"groups without exactly one {flag}", f"one {flag} in each group")
+
+
+def quarantine_growth(rejected: int, delivered: int, max_share: float) -> Outcome:
+    """The share of a delivery's rows sent to quarantine is at most ``max_share``."""
+    share = rejected / delivered if delivered else 0.0
+    figures = {"rejected": rejected, "delivered": delivered, "share": round(share, 6), "max_share": max_share}
+    if share > max_share:
+        return Outcome(False, f"{rejected} of {delivered} rows quarantined ({share:.1%} > {max_share:.1%})", figures)
+    return Outcome(True, f"{rejected} of {delivered} rows quarantined ({share:.1%})", figures)
+
+
+def no_drift(reports: pl.DataFrame, kind: str) -> Outcome:
+    """No ``kind`` drift flagged on the latest day of the reports."""
+    rows = reports.filter(pl.col("kind") == kind)
+    if rows.is_empty():
+        return Outcome(True, f"no {kind} drift reports", {"drifted": 0})
+    latest = rows.get_column("as_of").max()
+    today = rows.filter(pl.col("as_of") == latest)
+    drifted = today.filter(pl.col("drifted"))
+    days = rows.filter(pl.col("drifted")).get_column("as_of").n_unique()
+    figures = {
+        "as_of": str(latest),
+        "drifted": drifted.height,
+        "days_with_drift": days,
+        "days": rows["as_of"].n_unique(),
+    }
+    if drifted.is_empty():
+        return Outcome(True, f"no {kind} drift on {latest}", figures)
+    names = ", ".join(f"{s}:{n} ({v:.3g})" for s, n, v in drifted.select("symbol", "name", "statistic").iter_rows())
+    return Outcome(False, f"{kind} drift on {latest}: {names}", {**figures, "sample": _sample(drifted)})
