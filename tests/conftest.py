@@ -105,6 +105,7 @@ def run_pipeline(
     symbols: list[str] | None = None,
     config_dir: str | None = None,
     groups: tuple[str, ...] | None = None,
+    instance: dg.DagsterInstance | None = None,
 ) -> dg.ExecuteInProcessResult:
     """Materialize every asset (or those of ``groups``) for ``start..end`` as one run on an
     ephemeral instance."""
@@ -120,7 +121,7 @@ def run_pipeline(
         keys = dg.AssetSelection.groups(*groups).resolve(defs.resolve_asset_graph())
         job = job.get_subset(asset_selection=keys)
     return job.execute_in_process(
-        instance=dg.DagsterInstance.ephemeral(),
+        instance=instance or dg.DagsterInstance.ephemeral(),
         tags={"dagster/asset_partition_range_start": start, "dagster/asset_partition_range_end": end},
         raise_on_error=False,
     )

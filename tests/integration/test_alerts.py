@@ -1,0 +1,167 @@
+"""Alerts end to end: a failed blocking check in a real materialization, the alerts sensor
+over a real Dagster instance, a real webhook receiver on loopback, and the CLI's ack."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+import pytest
+
+from lakehouse_assets.cli import main
+from lakehouse_assets.defs.alerts import alerts_sensor
+from lakehouse_assets.defs.resources import LakehouseResource
+from lakehouse_assets.lake.delta import Lake
+from tests.conftest import REPO, edit, run_pipeline, step_errors
+
+DAY = "2018-01-02"
+
+
+class Receiver:
+    """A webhook endpoint on 127.0.0.1 that records JSON bodies; answers ``statuses`` in turn, then 200."""
+
+    def __init__(self, statuses: list[int] | None = None) -> None:
+        self.bodies: list[dict] = []
+        self.statuses = list(statuses or [])
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                status = receiver.statuses.pop(0) if receiver.statuses else 200
+                if status == 200:
+                    receiver.bodies.append(json.loads(body))
+                self.send_response(status)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self.requests = 0
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    yield r
+    r.close()
+
+
+def config_with_webhook(tmp_path: Path, url: str, dedupe_seconds: int) -> str:
+    folder = Path(shutil.copytree(REPO / "config", tmp_path / "config"))
+    edit(
+        folder / "monitoring.yaml",
+        ("dedupe_seconds: 3600", f"dedupe_seconds: {dedupe_seconds}"),
+        ("webhooks: []", f"webhooks: [{{url: '{url}', retries: 2, backoff_seconds: 0.05}}]"),
+    )
+    return str(folder)
+
+
+def bad_landing(tmp_path: Path) -> str:
+    """AAA delivers a good bar; BBB's only bar has no usable close: half the delivery is quarantined."""
+    for symbol, close in (("AAA", "10.5"), ("BBB", "n/a")):
+        folder = tmp_path / "landing" / symbol / "1day"
+        folder.mkdir(parents=True)
+        (folder / "bars.csv").write_text(f"timestamp,open,high,low,close,volume\n{DAY},10,11,9,{close},1000\n")
+    return str(tmp_path / "landing")
+
+
+def test_a_failed_blocking_check_stops_downstream_assets_of_the_partition(tmp_path: Path) -> None:
+    lake = Lake(tmp_path / "lake")
+    result = run_pipeline(lake.root, DAY, DAY, ohlcv_dir=bad_landing(tmp_path))
+    assert not result.success
+    assert "blocking asset check failed" in step_errors(result)["ohlcv_bronze"]
+    evaluations = {
+        (
+            e.event_specific_data.asset_key.to_user_string(),
+            e.event_specific_data.check_name,
+        ): e.event_specific_data.passed
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+    }
+    assert evaluations[("ohlcv_bronze", "quarantine_growth")] is False
+    materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert materialized == {"ohlcv_bronze", "sentiment_bronze"}  # bronze is written; nothing reads it
+    assert not lake.exists("ohlcv_daily") and not lake.exists("features")
+    # nothing lost: the good bar is in bronze, the bad one in quarantine with its reason
+    assert lake.read("ohlcv_bronze").get_column("symbol").to_list() == ["AAA"]
+    assert lake.read("quarantine").filter(pl.col("symbol") == "BBB").height == 1
+
+
+def test_a_failed_check_alerts_once_then_dedupes_then_ack_silences_until_the_ttl(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    config_dir = config_with_webhook(tmp_path, receiver.url, dedupe_seconds=2)
+    lake = Lake(tmp_path / "lake")
+    landing = bad_landing(tmp_path)
+    instance = dg.DagsterInstance.ephemeral()
+    resource = LakehouseResource(lake_uri=lake.root, config_dir=config_dir)
+    context = dg.build_sensor_context(instance=instance, resources={"lakehouse": resource})
+
+    def fail_and_sense() -> None:
+        assert not run_pipeline(
+            lake.root, DAY, DAY, ohlcv_dir=landing, config_dir=config_dir, instance=instance
+        ).success
+        alerts_sensor(context)
+
+    fail_and_sense()
+    assert len(receiver.bodies) == 1  # the check's alert; the run failure it caused is not a second one
+    alert = receiver.bodies[0]
+    assert (alert["asset"], alert["partition"], alert["context"]["check"]) == ("ohlcv_bronze", DAY, "quarantine_growth")
+    assert alert["rule"] == "check:quarantine_growth" and alert["severity"] == "error"
+    assert "1 of 2 rows quarantined" in alert["message"]
+    stored = lake.read("alerts")
+    assert stored.get_column("alert_id").to_list() == [alert["alert_id"]]
+
+    fail_and_sense()  # inside the 2 s de-duplication window
+    assert len(receiver.bodies) == 1
+    assert lake.read("alerts").height == 1
+
+    assert main(["alerts", "ack", alert["alert_id"][:8], "--lake", lake.root, "--by", "tester",
+                 "--reason", "known bad vendor file", "--ttl-hours", str(4 / 3600)]) == 0  # fmt: skip
+    acked = lake.read("alerts").row(0, named=True)
+    assert acked["acknowledged"] and acked["acknowledged_by"] == "tester"
+    time.sleep(2.1)  # the de-duplication window has passed; the acknowledgement has not
+    fail_and_sense()
+    assert len(receiver.bodies) == 1
+
+    time.sleep(max(0.0, acked["ack_until"].timestamp() - time.time()) + 0.1)  # the TTL passes
+    fail_and_sense()
+    assert len(receiver.bodies) == 2
+    assert receiver.bodies[1]["alert_id"] != alert["alert_id"]
+    assert lake.read("alerts").height == 2
+
+
+def test_webhook_delivery_retries_server_errors_with_backoff() -> None:
+    from lakehouse_assets.core.alerts import Webhook
+    from lakehouse_assets.notify import post
+
+    flaky = Receiver(statuses=[500, 503])
+    try:
+        lines: list[str] = []
+        began = time.monotonic()
+        assert post(Webhook(flaky.url, retries=3, backoff_seconds=0.1), {"text": "hi"}, lines.append) == "ok"
+        assert time.monotonic() - began >= 0.1 + 0.2  # two waits: 0.1 s, then 0.2 s
+        assert flaky.bodies == [{"text": "hi"}] and not lines
+        refused = Receiver(statuses=[404])
+        try:
+            assert post(Webhook(refused.url, retries=3, backoff_seconds=5), {"text": "x"}, lines.append) == "HTTP 404"
+            assert "after 1 attempts" in lines[0]  # a 4xx is not retried
+        finally:
+            refused.close()
+    finally:
+        flaky.close()
