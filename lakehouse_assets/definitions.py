@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import dagster as dg
 
-from jobs import daily_job
+from jobs import daily_job, freshness_job
 from lakehouse_assets.defs import features, forecasting, ingest, strategies
 from lakehouse_assets.defs.alerts import alerts_sensor
+from lakehouse_assets.defs.checks import fresh
 from lakehouse_assets.defs.common import CONFIG
 from lakehouse_assets.defs.resources import LakehouseResource, SourcesResource
 from lakehouse_assets.defs.settings import calendar_of
-from schedules import after_close_schedule
+from schedules import after_close_schedule, freshness_schedule
 
 
 def build_definitions(
@@ -19,8 +20,12 @@ def build_definitions(
     """Definitions with the given resources (defaults: ``$LAKEHOUSE_LAKE``, bundled data)."""
     return dg.Definitions(
         assets=dg.load_assets_from_modules([ingest, features, forecasting, strategies]),
-        jobs=[daily_job],
-        schedules=[after_close_schedule(daily_job, CONFIG, calendar_of(CONFIG))],
+        asset_checks=[fresh],
+        jobs=[daily_job, freshness_job],
+        schedules=[
+            after_close_schedule(daily_job, CONFIG, calendar_of(CONFIG)),
+            freshness_schedule(freshness_job, CONFIG),
+        ],
         sensors=[alerts_sensor],
         resources={"lakehouse": lakehouse or LakehouseResource(), "sources": sources or SourcesResource()},
     )

@@ -45,3 +45,17 @@ def calendar_zone(config: Config) -> dt.tzinfo:
     import zoneinfo
 
     return zoneinfo.ZoneInfo(config.exchange.timezone)
+
+
+def freshness_schedule(job: dg.UnresolvedAssetJobDefinition, config: Config) -> dg.ScheduleDefinition:
+    """Monday-Friday two hours after the daily run: the `fresh` check of ohlcv_daily."""
+    at = config.exchange.schedule_time
+    hour = (at.hour + 2) % 24
+    return dg.ScheduleDefinition(
+        name="freshness_schedule",
+        job=job,
+        cron_schedule=f"{at.minute} {hour} * * 1-5",
+        execution_timezone=config.exchange.timezone,
+        description=f"Each weekday at {hour:02d}:{at.minute:02d} {config.exchange.timezone}: is ohlcv_daily fresh?",
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+    )

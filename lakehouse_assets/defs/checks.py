@@ -14,6 +14,7 @@ import dagster as dg
 import polars as pl
 
 from lakehouse_assets.core import checks
+from lakehouse_assets.defs.resources import LakehouseResource
 from lakehouse_assets.lake.catalog import TABLES
 from lakehouse_assets.lake.delta import Lake
 
@@ -119,3 +120,37 @@ def table_outcomes(
         SCHEMA: checks.schema_and_nulls(frame, spec.schema, spec.keys),
         KEYS: checks.unique_keys(frame, spec.keys),
     }
+
+
+def last_closed_session(calendar, now: dt.datetime) -> dt.date:  # type: ignore[no-untyped-def]
+    """The latest session whose close is at or before ``now``."""
+    day = now.date() if calendar.is_session(now.date()) else calendar.previous_session(now.date())
+    while day is not None and calendar.close_time(day) > now:
+        day = calendar.previous_session(day)
+    assert day is not None, f"no session closed before {now}"
+    return day
+
+
+@dg.asset_check(
+    asset="ohlcv_daily",
+    name="fresh",
+    description="The latest ohlcv_daily session is at most checks.freshness_sessions trading days behind the last "
+    "closed session (run by freshness_schedule after the daily run; not part of daily_job, whose ranges may be "
+    "historical).",
+)
+def fresh(lakehouse: LakehouseResource) -> dg.AssetCheckResult:
+    config, lake, calendar = lakehouse.config(), lakehouse.lake(), lakehouse.calendar()
+    expected = last_closed_session(calendar, dt.datetime.now(dt.UTC))
+    latest = lake.read("ohlcv_daily", columns=["date"])["date"].max() if lake.exists("ohlcv_daily") else None
+    outcome = checks.fresh(
+        latest,  # type: ignore[arg-type]
+        expected,
+        config.checks.freshness_sessions,
+        lambda day: len(calendar.sessions(day, expected)) - 1,
+    )
+    return dg.AssetCheckResult(
+        passed=outcome.passed,
+        description=outcome.description,
+        metadata=outcome.metadata,
+        severity=dg.AssetCheckSeverity.WARN,
+    )
