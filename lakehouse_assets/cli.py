@@ -60,7 +60,7 @@ def _parser() -> argparse.ArgumentParser:
         epilog=EXAMPLES + "\nexit status: 0 ok, 1 run or query failed, 2 bad arguments, 141 output reader went away",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{run,query,tables,alerts}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{run,query,tables,alerts,maintain}")
 
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -140,6 +140,18 @@ def _parser() -> argparse.ArgumentParser:
     clear = actions.add_parser("clear", parents=[common], help="end an acknowledgement: notifications resume")
     clear.add_argument("alert_id", help="the alert's id (or a unique prefix)")
     alerts.set_defaults(handler=_alerts)
+
+    maintain = sub.add_parser(
+        "maintain",
+        parents=[common],
+        help="compact small files, vacuum old ones, checkpoint: every table (what the weekly job does)",
+        description="Compact each table's crowded partitions, vacuum files older than the retention "
+        "(config monitoring.yaml maintenance.retention_days; time travel keeps working inside it), checkpoint.",
+        epilog="examples:\n  lakehouse maintain\n  lakehouse maintain --retention-days 30",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    maintain.add_argument("--retention-days", type=float, help="override the configured retention (days, >= 0)")
+    maintain.set_defaults(handler=_maintain)
     return parser
 
 
@@ -481,6 +493,28 @@ def _alerts(args: argparse.Namespace) -> int:
         said = f"cleared {row['alert_id']} ({row['rule']} on {row['asset']}): notifications resume"
     lake.merge("alerts", pl.DataFrame([row], schema=frame.schema))
     print(said, file=sys.stderr)
+    return 0
+
+
+def _maintain(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from lakehouse_assets.lake.maintenance import maintain_all, table_health
+
+    settings = _config().maintenance
+    if args.retention_days is not None:
+        if args.retention_days < 0:
+            raise UsageError(f"--retention-days must be >= 0, got {args.retention_days}")
+        settings = dataclasses.replace(settings, retention_days=args.retention_days)
+    lake = _lake(args)
+    results = maintain_all(lake, settings, log=lambda line: print(f"  {line}", file=sys.stderr))
+    health = [table_health(lake, r.name, settings) for r in results]
+    rows = [
+        (r.name, r.files_before, r.files_after, r.files_removed_by_vacuum, h.max_files_per_partition, h.small_files)
+        for r, h in zip(results, health, strict=True)
+    ]
+    columns = ["table", "files_before", "files_after", "vacuumed", "max_files_per_partition", "small_files"]
+    _print_table((columns, rows), sys.stdout)
     return 0
 
 

@@ -16,12 +16,14 @@ import yaml
 
 from lakehouse_assets.core.alerts import SEVERITIES, AlertRules, Smtp, Webhook
 from lakehouse_assets.core.checks import CheckRules
+from lakehouse_assets.core.drift import DriftRules
 from lakehouse_assets.core.features import FEATURE_COLUMNS
 from lakehouse_assets.core.forecasting import CADENCES, GARCH_KINDS, MODELS, ForecastSettings
 from lakehouse_assets.core.regimes import RegimeRules
 from lakehouse_assets.core.registry import GateRules
 from lakehouse_assets.core.strategies import STRATEGIES, StrategyRules
 from lakehouse_assets.core.variance import VarianceRules
+from lakehouse_assets.lake.maintenance import MIB, MaintenanceSettings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -95,6 +97,8 @@ class Config:
     variance: VarianceRules
     checks: CheckRules
     alerts: AlertRules
+    drift: DriftRules
+    maintenance: MaintenanceSettings
 
 
 def default_config_dir() -> Path:
@@ -421,7 +425,7 @@ def _variance(directory: Path) -> VarianceRules:
     )
 
 
-def _monitoring(directory: Path) -> tuple[CheckRules, AlertRules]:
+def _monitoring(directory: Path) -> tuple[CheckRules, AlertRules, DriftRules, MaintenanceSettings]:
     f = _File.load(directory, "monitoring.yaml")
     c, a = f.sub("checks"), f.sub("alerts")
     checks = CheckRules(
@@ -470,7 +474,31 @@ def _monitoring(directory: Path) -> tuple[CheckRules, AlertRules]:
         webhooks=tuple(hooks),
         smtp=smtp,
     )
-    return checks, alerts
+    d, regime, prediction = f.sub("drift"), f.sub("drift").sub("regime"), f.sub("drift").sub("prediction")
+    features = tuple(str(x) for x in d.get("features", list))
+    for name in features:
+        if name not in FEATURE_COLUMNS:
+            d.fail("features", f"unknown feature {name!r}; one of {', '.join(FEATURE_COLUMNS)}")
+    drift = DriftRules(
+        features=features,
+        window=int(d.number("window", minimum=10)),
+        reference=int(d.number("reference", minimum=10)),
+        threshold=_between(d, "threshold", 0.0, 1.0),
+        alpha=_between(d, "alpha", 0.0, 1.0),
+        sustained_days=int(d.number("sustained_days", minimum=1)),
+        regime_window=int(regime.number("window", minimum=10)),
+        regime_reference=int(regime.number("reference", minimum=10)),
+        regime_alpha=_between(regime, "alpha", 0.0, 1.0),
+        prediction_window=int(prediction.number("window", minimum=10)),
+        prediction_reference=int(prediction.number("reference", minimum=10)),
+    )
+    m = f.sub("maintenance")
+    maintenance = MaintenanceSettings(
+        retention_days=m.number("retention_days", 7.0, minimum=0.0),
+        small_file_bytes=int(m.number("small_file_mb", 8, minimum=0.0) * MIB),
+        target_file_bytes=int(m.number("target_file_mb", 128, minimum=1.0) * MIB),
+    )
+    return checks, alerts, drift, maintenance
 
 
 def load_config(directory: str | Path | None = None) -> Config:

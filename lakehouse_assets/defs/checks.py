@@ -78,6 +78,8 @@ CHECKS: dict[str, tuple[Check, ...]] = {
     "drift_reports": (
         Check("feature_drift", "No feature drift (KS over the threshold, significant) on the latest day.", warn=True),
         Check("regime_drift", "No regime-distribution drift on the latest day.", warn=True),
+    ),
+    "prediction_drift": (
         Check("prediction_drift", "No drift of predicted returns or confidence on the latest day.", warn=True),
     ),
 }

@@ -25,6 +25,7 @@ from lakehouse_assets.core import forecasting as fc
 from lakehouse_assets.core.calendar import TradingCalendar
 from lakehouse_assets.defs import checks as asset_checks
 from lakehouse_assets.defs.common import partitioned_multi_asset, table_spec, utc_now, write_metadata
+from lakehouse_assets.defs.drift import drift_reports
 from lakehouse_assets.defs.features import features, market_regimes
 from lakehouse_assets.defs.ingest import ohlcv_daily
 from lakehouse_assets.defs.partitions import partition_dates
@@ -33,8 +34,8 @@ from lakehouse_assets.lake.catalog import TABLES
 from lakehouse_assets.lake.delta import Lake
 
 SPECS = [
-    table_spec("model_fits", "gold", [ohlcv_daily, features]),
-    table_spec("forecasts", "gold", [ohlcv_daily, features, "model_fits"]),
+    table_spec("model_fits", "gold", [ohlcv_daily, features, drift_reports]),
+    table_spec("forecasts", "gold", [ohlcv_daily, features, "model_fits", drift_reports]),
     table_spec("forecast_scores", "gold", ["forecasts", ohlcv_daily, market_regimes]),
     table_spec("model_registry", "gold", ["forecast_scores"]),
     table_spec("error_replay_buffer", "gold", ["forecast_scores"]),

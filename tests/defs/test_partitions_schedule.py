@@ -71,7 +71,11 @@ def test_daily_job_and_every_asset_share_the_partitions() -> None:
         "backtest_metrics": "strategy",
         "sector_performance": "strategy",
         "market_regimes": "silver",
+        "drift_reports": "monitoring",
+        "prediction_drift": "monitoring",
     }
+    checked = {key.asset_key.to_user_string() for key in graph.asset_check_keys}
+    assert checked == set(groups) - {"model_fits"}  # every asset but the opaque model store has checks
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
         assert node.partitions_def == PARTITIONS

@@ -21,7 +21,7 @@ def test_materializing_twice_leaves_every_table_identical(tmp_path: Path, calend
     first = run_pipeline(lake.root, "2017-11-01", "2018-01-31")
     assert first.success, step_errors(first)
     written = [name for name in TABLES if lake.exists(name)]
-    assert set(TABLES) - set(written) == {"drift_reports"}  # read by forecasting; drift detection writes it
+    assert set(TABLES) - set(written) == {"alerts"}  # alerts come from the sensor (or `lakehouse run`)
     before = {name: snapshot(lake, name) for name in written}
     versions = {name: lake.stats(name).version for name in written}
     second = run_pipeline(lake.root, "2017-11-01", "2018-01-31")
