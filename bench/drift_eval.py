@@ -2,9 +2,10 @@
 
 Method. The bundled ^GSPC history (1999-2018, ``arch``) goes through the pipeline's own
 ``compute_features`` and ``regimes.classify`` (thresholds from ``config/regimes.yaml``), and the
-monitor of ``lakehouse_assets/core/drift.py`` runs with its default ``DriftRules``: KS of the
-latest 100 values of each of the 8 monitored features against the 500 before, drifted when
-D > 0.15 and the autocorrelation-corrected p-value < 0.05; regime chi-square at 1%.
+monitor of ``lakehouse_assets/core/drift.py`` runs with the shipped ``DriftRules``
+(``config/monitoring.yaml``): KS of the latest 100 values of each of the 8 monitored features
+against the 500 before, drifted when D > 0.15 and the autocorrelation-corrected p-value < 0.05;
+regime chi-square of the last 20 sessions against the 250 before, at 0.1%.
 
 (a) False alarms: on every session of 2012-01-01..2017-12-31, years without a crash, the share
 of sessions on which at least one feature is drifted (goal < 10%), per feature, and the same

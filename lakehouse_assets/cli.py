@@ -120,9 +120,9 @@ def _parser() -> argparse.ArgumentParser:
     alerts = sub.add_parser(
         "alerts",
         help="list, acknowledge or clear alerts",
-        description="Alerts fired by failed asset checks and failed runs (the alerts table). An "
-        "acknowledgement silences its rule on its asset until it expires (config alerts.ack_ttl_hours); "
-        "clear ends it early.",
+        description="Alerts fired by failed asset checks and failed runs (the alerts table). Acknowledging "
+        "an alert silences its rule on its asset (every alert of that rule and asset is marked) until it "
+        "expires (config alerts.ack_ttl_hours); clear ends it early.",
         epilog="examples:\n  lakehouse alerts list\n  lakehouse alerts list --all --format json\n"
         '  lakehouse alerts ack 385aaad9 --by alice --reason "known gap" --ttl-hours 48\n'
         "  lakehouse alerts clear 385aaad9",
@@ -249,8 +249,13 @@ def _alert(instance: Any, lake: Any, config: Any, run_id: str) -> None:
     """Alerts for the run's failed checks (and its failure), as the sensor would raise them."""
     from lakehouse_assets.defs.alerts import alert_on, run_events
 
-    events = run_events(instance, run_id)
-    alert_on(lake, config.alerts, events, lambda line: print(f"lakehouse run: {line}", file=sys.stderr))
+    def say(line: str) -> None:
+        print(f"lakehouse run: {line}", file=sys.stderr)
+
+    try:
+        alert_on(lake, config.alerts, run_events(instance, run_id), say)
+    except Exception as exc:
+        say(f"alerting failed ({type(exc).__name__}: {exc}); the run's result stands")
 
 
 def _abs(path: str | None) -> str | None:
@@ -481,17 +486,28 @@ def _alerts(args: argparse.Namespace) -> int:
         found = 0 if matches is None else matches.height
         raise UsageError(f"{args.alert_id!r} matches {found} alerts; give a longer id (lakehouse alerts list --all)")
     row = matches.row(0, named=True)
+    same = frame.filter((pl.col("rule") == row["rule"]) & (pl.col("asset") == row["asset"]))
     if args.action == "ack":
         hours = args.ttl_hours if args.ttl_hours is not None else _config().alerts.ack_ttl_hours
         if hours <= 0:
             raise UsageError(f"--ttl-hours must be positive, got {hours}")
         until = now + dt.timedelta(hours=hours)
-        row.update(acknowledged=True, acknowledged_by=args.by, ack_reason=args.reason or None, ack_until=until)
-        said = f"acknowledged {row['alert_id']} ({row['rule']} on {row['asset']}) until {until:%Y-%m-%d %H:%M} UTC"
+        updated = same.with_columns(
+            acknowledged=pl.lit(True),
+            acknowledged_by=pl.lit(args.by),
+            ack_reason=pl.lit(args.reason or None, dtype=pl.String),
+            ack_until=pl.lit(until, dtype=frame.schema["ack_until"]),
+        )
+        said = f"acknowledged {row['rule']} on {row['asset']} ({same.height} alerts) until {until:%Y-%m-%d %H:%M} UTC"
     else:
-        row.update(acknowledged=False, acknowledged_by=None, ack_reason=None, ack_until=None)
-        said = f"cleared {row['alert_id']} ({row['rule']} on {row['asset']}): notifications resume"
-    lake.merge("alerts", pl.DataFrame([row], schema=frame.schema))
+        updated = same.with_columns(
+            acknowledged=pl.lit(False),
+            acknowledged_by=pl.lit(None, dtype=pl.String),
+            ack_reason=pl.lit(None, dtype=pl.String),
+            ack_until=pl.lit(None, dtype=frame.schema["ack_until"]),
+        )
+        said = f"cleared {row['rule']} on {row['asset']} ({same.height} alerts): notifications resume"
+    lake.merge("alerts", updated)
     print(said, file=sys.stderr)
     return 0
 

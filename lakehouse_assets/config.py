@@ -430,6 +430,7 @@ def _monitoring(directory: Path) -> tuple[CheckRules, AlertRules, DriftRules, Ma
     c, a = f.sub("checks"), f.sub("alerts")
     checks = CheckRules(
         max_quarantine_share=_between(c, "max_quarantine_share", 0.0, 1.0),
+        min_quarantined_rows=int(c.number("min_quarantined_rows", 10, minimum=1)),
         freshness_sessions=int(c.number("freshness_sessions", 1, minimum=0)),
     )
     hooks = []
@@ -438,9 +439,12 @@ def _monitoring(directory: Path) -> tuple[CheckRules, AlertRules, DriftRules, Ma
         fmt = h.get("format", str, "json")
         if fmt not in ("json", "slack"):
             h.fail("format", f"expected json or slack, got {fmt!r}")
+        url = h.get("url", str)
+        if not url.startswith(("http://", "https://")):
+            h.fail("url", f"expected an http(s):// URL, got {url!r}")
         hooks.append(
             Webhook(
-                url=h.get("url", str),
+                url=url,
                 format=fmt,
                 headers={str(k): str(v) for k, v in h.get("headers", dict, {}).items()},
                 retries=int(h.number("retries", 3, minimum=0)),
@@ -449,6 +453,8 @@ def _monitoring(directory: Path) -> tuple[CheckRules, AlertRules, DriftRules, Ma
             )
         )
     if url := os.environ.get("LAKEHOUSE_ALERT_WEBHOOK"):
+        if not url.startswith(("http://", "https://")):
+            raise ConfigError(f"$LAKEHOUSE_ALERT_WEBHOOK: expected an http(s):// URL, got {url!r}")
         hooks.append(Webhook(url=url))
     smtp = None
     if "smtp" in a.data:
@@ -493,11 +499,15 @@ def _monitoring(directory: Path) -> tuple[CheckRules, AlertRules, DriftRules, Ma
         prediction_reference=int(prediction.number("reference", minimum=10)),
     )
     m = f.sub("maintenance")
-    maintenance = MaintenanceSettings(
-        retention_days=m.number("retention_days", 7.0, minimum=0.0),
-        small_file_bytes=int(m.number("small_file_mb", 8, minimum=0.0) * MIB),
-        target_file_bytes=int(m.number("target_file_mb", 128, minimum=1.0) * MIB),
-    )
+    try:
+        maintenance = MaintenanceSettings(
+            retention_days=m.number("retention_days", 7.0, minimum=0.0),
+            small_file_bytes=int(m.number("small_file_mb", 8, minimum=0.0) * MIB),
+            target_file_bytes=int(m.number("target_file_mb", 128, minimum=1.0) * MIB),
+        )
+    except ValueError as exc:
+        m.fail("", str(exc))
+        raise  # unreachable
     return checks, alerts, drift, maintenance
 
 

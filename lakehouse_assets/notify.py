@@ -11,6 +11,7 @@ import os
 import smtplib
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from email.message import EmailMessage
@@ -26,10 +27,20 @@ def deliver(alert: dict[str, object], rules: AlertRules, log: Callable[[str], No
     )
     status = {"log": "ok"}
     for hook in rules.webhooks:
-        status[f"webhook {_redact(hook.url)}"] = post(hook, payload(alert, hook.format), log)
+        status[f"webhook {_redact(hook.url)}"] = _guarded(lambda h=hook: post(h, payload(alert, h.format), log), log)
     if rules.smtp is not None:
-        status[f"smtp {rules.smtp.host}"] = mail(rules.smtp, alert, log)
+        smtp = rules.smtp
+        status[f"smtp {smtp.host}"] = _guarded(lambda: mail(smtp, alert, log), log)
     return status
+
+
+def _guarded(send: Callable[[], str], log: Callable[[str], None]) -> str:
+    """A channel's status; any error of the channel (a bad URL, a garbled reply) is its status."""
+    try:
+        return send()
+    except Exception as exc:
+        log(f"alert delivery failed: {type(exc).__name__}: {exc}")
+        return f"{type(exc).__name__}: {exc}"
 
 
 def post(hook: Webhook, body: dict[str, object], log: Callable[[str], None]) -> str:
@@ -75,6 +86,8 @@ def mail(smtp: Smtp, alert: dict[str, object], log: Callable[[str], None]) -> st
 
 
 def _redact(url: str) -> str:
-    """Scheme, host and the first path segment: webhook URLs carry secrets in their path."""
-    parts = url.split("/")
-    return "/".join(parts[:4]) + ("/..." if len(parts) > 4 else "")
+    """Scheme, host and the first path segment: webhook URLs carry secrets in their path and query."""
+    parts = urllib.parse.urlsplit(url)
+    first = parts.path.strip("/").split("/")[0]
+    hidden = parts.path.strip("/").count("/") or parts.query
+    return f"{parts.scheme}://{parts.hostname or ''}/{first}" + ("/..." if hidden else "")

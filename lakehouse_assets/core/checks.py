@@ -29,6 +29,7 @@ class CheckRules:
     """``config/monitoring.yaml`` ``checks``."""
 
     max_quarantine_share: float = 0.05
+    min_quarantined_rows: int = 10
     freshness_sessions: int = 1
 
 
@@ -143,11 +144,12 @@ def one_per_group(frame: pl.DataFrame, flag: str, groups: list[str]) -> Outcome:
     return _fail_or_pass(counts, f"groups without exactly one {flag}", f"one {flag} in each group")
 
 
-def quarantine_growth(rejected: int, delivered: int, max_share: float) -> Outcome:
-    """The share of a delivery's rows sent to quarantine is at most ``max_share``."""
+def quarantine_growth(rejected: int, delivered: int, max_share: float, min_rows: int = 1) -> Outcome:
+    """Fails when more than ``max_share`` of a delivery's rows, and at least ``min_rows`` of them,
+    went to quarantine (the floor keeps one bad row of a one-day run from blocking the day)."""
     share = rejected / delivered if delivered else 0.0
     figures = {"rejected": rejected, "delivered": delivered, "share": round(share, 6), "max_share": max_share}
-    if share > max_share:
+    if share > max_share and rejected >= min_rows:
         return Outcome(False, f"{rejected} of {delivered} rows quarantined ({share:.1%} > {max_share:.1%})", figures)
     return Outcome(True, f"{rejected} of {delivered} rows quarantined ({share:.1%})", figures)
 

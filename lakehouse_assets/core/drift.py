@@ -459,12 +459,11 @@ def regime_drift(regimes: pl.DataFrame, days: Iterable[dt.date], rules: DriftRul
     :func:`feature_drift`.
 
     Note that the test treats sessions as independent, and regimes persist for weeks: read a
-    regime drift as "the recent mix of regimes is unusual", not as a calibrated 1% error rate:
-    with the default windows it flags 71% of ^GSPC sessions of 2012-2017, and even for
-    independent labels about 5% of windows (the reference proportions are estimated from 500
-    sessions but tested as if known).
-    One session of a never-seen regime among 100 is not significant (chi-square about 8.3,
-    p about 0.04); two are.
+    regime drift as "the recent mix of regimes is unusual", not as a calibrated error rate (the
+    reference proportions are estimated but tested as if known). With windows of 100 against
+    500 at 1% it flagged 71% of ^GSPC sessions of 2012-2017, and one never-seen regime among
+    100 was not significant (chi-square about 8.3); the shipped 20 against 250 at 0.1% flags
+    12.7% of those sessions and a crash on its first day (``bench/drift_eval.py``).
 
     Args:
         regimes: rows (symbol, date, regime), regime one of :data:`REGIMES` or null.

@@ -21,14 +21,20 @@ from lakehouse_assets.defs.common import utc_now
 from lakehouse_assets.defs.resources import LakehouseResource
 from lakehouse_assets.lake.delta import Lake
 
-BATCH = 500
-CHECK_FAILED_RUN = "DagsterAssetCheckFailedError"  # a blocking check stopped the run: its check alert says it
+RUNS_PER_TICK = 25  # bounded work per sensor tick (deliveries retry with backoff)
+ENDED = (DagsterEventType.RUN_SUCCESS, DagsterEventType.RUN_FAILURE, DagsterEventType.RUN_CANCELED)
+CHECK_FAILED_RUN = "DagsterAssetCheckFailedError"  # a blocking check stopped the step
+CLI_TAG = "lakehouse/cli"  # runs of `lakehouse run`, which raises its own alerts
+
+
+def _tags(instance: dg.DagsterInstance, run_id: str) -> dict[str, str]:
+    run = instance.get_run_by_id(run_id)
+    return dict(run.tags) if run else {}
 
 
 def partition_of(instance: dg.DagsterInstance, run_id: str) -> str:
     """The run's partition, or its partition range ``start..end``."""
-    run = instance.get_run_by_id(run_id)
-    tags = run.tags if run else {}
+    tags = _tags(instance, run_id)
     if "dagster/partition" in tags:
         return tags["dagster/partition"]
     start, end = tags.get("dagster/asset_partition_range_start"), tags.get("dagster/asset_partition_range_end")
@@ -42,25 +48,45 @@ def _plain(metadata: dict) -> dict[str, object]:
 
 
 def finished_runs(instance: dg.DagsterInstance, cursor: dict[str, str]) -> tuple[list[str], dict[str, str]]:
-    """Runs that succeeded or failed after the cursor (one per status), oldest first; the new cursor."""
+    """Runs that ended (succeeded, failed or were cancelled) after the cursor, oldest first, at
+    most ``RUNS_PER_TICK`` per status; the new cursor. A status without a cursor starts at
+    its newest run: a sensor switched on watches from then, it does not replay history."""
     runs: list[tuple[float, str]] = []
     cursor = dict(cursor)
-    for kind in (DagsterEventType.RUN_SUCCESS, DagsterEventType.RUN_FAILURE):
-        while True:
-            result = instance.fetch_run_status_changes(kind, limit=BATCH, cursor=cursor.get(kind.value), ascending=True)
-            runs.extend((r.event_log_entry.timestamp, r.event_log_entry.run_id) for r in result.records)
-            if result.cursor:
-                cursor[kind.value] = result.cursor
-            if not result.has_more:
-                break
+    for kind in ENDED:
+        if kind.value not in cursor:
+            newest = instance.fetch_run_status_changes(kind, limit=1, ascending=False)
+            cursor[kind.value] = newest.cursor if newest.records else ""
+            continue
+        result = instance.fetch_run_status_changes(
+            kind, limit=RUNS_PER_TICK, cursor=cursor[kind.value] or None, ascending=True
+        )
+        runs.extend((r.event_log_entry.timestamp, r.event_log_entry.run_id) for r in result.records)
+        if result.records:
+            cursor[kind.value] = result.cursor
     return [run_id for _, run_id in sorted(runs)], cursor
 
 
 def run_events(instance: dg.DagsterInstance, run_id: str) -> list[rules_.Event]:
-    """The run's failed check evaluations and its failure, as alert events."""
-    kinds = {DagsterEventType.ASSET_CHECK_EVALUATION, DagsterEventType.RUN_FAILURE}
+    """The run's failed check evaluations and its failure, as alert events. A run failure
+    whose every failed step is a blocking check is no second alert: the check's says it."""
+    kinds = {DagsterEventType.ASSET_CHECK_EVALUATION, DagsterEventType.RUN_FAILURE, DagsterEventType.STEP_FAILURE}
+    entries = instance.all_logs(run_id, of_type=kinds)
+    failed_steps = [
+        e.dagster_event.step_failure_data.error
+        for e in entries
+        if e.dagster_event.event_type == DagsterEventType.STEP_FAILURE
+    ]
+    only_checks = bool(failed_steps) and all(
+        err is not None and err.cls_name == CHECK_FAILED_RUN for err in failed_steps
+    )
     partition = partition_of(instance, run_id)
-    events = [_event(entry, partition) for entry in instance.all_logs(run_id, of_type=kinds)]
+    events = [
+        _event(entry, partition)
+        for entry in entries
+        if entry.dagster_event.event_type != DagsterEventType.STEP_FAILURE
+        and not (entry.dagster_event.event_type == DagsterEventType.RUN_FAILURE and only_checks)
+    ]
     return [e for e in events if e is not None]
 
 
@@ -81,8 +107,6 @@ def _event(entry, partition: str) -> rules_.Event | None:  # type: ignore[no-unt
             source=f"{entry.run_id}:{asset}:{data.check_name}",
         )
     error = getattr(data, "error", None)
-    if error is not None and error.cls_name == CHECK_FAILED_RUN:
-        return None
     job = entry.job_name or entry.dagster_event.job_name or "(run)"
     first_line = (error.message.strip().splitlines() or [""])[0] if error is not None else ""
     return rules_.Event(
@@ -103,22 +127,21 @@ def alert_on(
     log: Callable[[str], None],
     now: dt.datetime | None = None,
 ) -> list[rules_.Decision]:
-    """Decide, deliver what fires, record it in ``alerts`` (insert-only MERGE, one commit)."""
+    """Decide, deliver what fires, and record each fired alert in ``alerts`` as soon as it is
+    delivered (insert-only MERGE), so a later failure never delivers it twice."""
     now = now or utc_now()
     if not events:
         return []
     table = lake.read("alerts") if lake.exists("alerts") else pl.DataFrame(schema=lake_schema())
     decisions = rules_.decide(events, table, rules, now)
-    fired = rules_.rows([d.event for d in decisions if d.fire], now)
-    for row in fired:
+    lake.ensure("alerts")
+    for row in rules_.rows([d.event for d in decisions if d.fire], now):
         status = notify.deliver(row, rules, log)
         row["context"] = json.dumps({**json.loads(str(row["context"])), "delivery": status}, sort_keys=True)
+        lake.merge("alerts", pl.DataFrame([row], schema=lake_schema()), insert_only=True)
     for decision in decisions:
         if not decision.fire:
             log(f"alert not sent ({decision.reason}): {decision.event.rule} on {decision.event.asset}")
-    lake.ensure("alerts")
-    if fired:
-        lake.merge("alerts", pl.DataFrame(fired, schema=lake_schema()), insert_only=True)
     return decisions
 
 
@@ -137,6 +160,7 @@ def lake_schema() -> dict[str, pl.DataType]:
 )
 def alerts_sensor(context: dg.SensorEvaluationContext, lakehouse: LakehouseResource) -> dg.SkipReason:
     runs, cursor = finished_runs(context.instance, json.loads(context.cursor) if context.cursor else {})
+    runs = [r for r in runs if CLI_TAG not in _tags(context.instance, r)]
     events = [event for run_id in runs for event in run_events(context.instance, run_id)]
     decisions = alert_on(lakehouse.lake(), lakehouse.config().alerts, events, context.log.info)
     context.update_cursor(json.dumps(cursor, sort_keys=True))

@@ -47,8 +47,12 @@ def ohlcv_bronze(
         )
     context.log.info(f"ohlcv_bronze {start}..{end}: {bars.height} bars, {rejected.height} rejected")
     _, outcomes = asset_checks.table_outcomes(lake, "ohlcv_bronze", start, end)
-    share = config.checks.max_quarantine_share
-    outcomes["quarantine_growth"] = checks.quarantine_growth(rejected.height, bars.height + rejected.height, share)
+    outcomes["quarantine_growth"] = checks.quarantine_growth(
+        rejected.height,
+        bars.height + rejected.height,
+        config.checks.max_quarantine_share,
+        config.checks.min_quarantined_rows,
+    )
     return dg.MaterializeResult(
         metadata={
             **write_metadata(result, bars, start, end),
@@ -120,8 +124,12 @@ def sentiment_bronze(
     result = lake.sync_range("sentiment_bronze", rows, start, end, {"file": files})
     quarantined = quarantine(lake, rejected)
     _, outcomes = asset_checks.table_outcomes(lake, "sentiment_bronze", start, end)
-    share = config.checks.max_quarantine_share
-    outcomes["quarantine_growth"] = checks.quarantine_growth(rejected.height, rows.height + rejected.height, share)
+    outcomes["quarantine_growth"] = checks.quarantine_growth(
+        rejected.height,
+        rows.height + rejected.height,
+        config.checks.max_quarantine_share,
+        config.checks.min_quarantined_rows,
+    )
     return dg.MaterializeResult(
         metadata={
             **write_metadata(result, rows, start, end),

@@ -1,8 +1,8 @@
 """The weekly lake maintenance: compact, vacuum and checkpoint every Delta table.
 
 One op over every table of the lake (``lake/maintenance.py`` does the work), its job and
-a Saturday-morning schedule, when no daily run writes. Settings come from the
-configuration's ``maintenance`` section once it has one, else the defaults; the run config
+a Saturday-morning schedule, when no daily run writes. Settings come from
+``config/monitoring.yaml`` ``maintenance``; the run config
 can override ``retention_days`` (e.g. 0 to reclaim disk at once, losing time travel).
 """
 
@@ -28,8 +28,8 @@ class MaintenanceConfig(dg.Config):
 
 
 def maintenance_settings(lakehouse: LakehouseResource, retention_days: float | None = None) -> MaintenanceSettings:
-    """The configured settings (``config.maintenance``, else the defaults), with an optional retention override."""
-    settings = getattr(lakehouse.config(), "maintenance", MaintenanceSettings())
+    """The configured settings (``config.maintenance``), with an optional retention override."""
+    settings = lakehouse.config().maintenance
     if retention_days is not None:
         settings = dataclasses.replace(settings, retention_days=retention_days)
     return settings

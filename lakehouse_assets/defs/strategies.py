@@ -117,7 +117,7 @@ def strategy_ledger(context: dg.AssetExecutionContext, lakehouse: LakehouseResou
     yield from asset_checks.results(
         "strategy_predictions",
         {
-            "unique_keys": checks.unique_keys(ledger_rows, ["prediction_id"]),
+            "unique_keys": checks.unique_keys(lake.read("strategy_predictions", start, end), ["prediction_id"]),
             "score_bounds": checks.within(
                 entered, {"predicted_score": (0, 100), "confidence": (0, 1)}, ["prediction_id"]
             ),

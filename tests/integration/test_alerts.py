@@ -3,6 +3,7 @@ over a real Dagster instance, a real webhook receiver on loopback, and the CLI's
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 import threading
@@ -67,6 +68,7 @@ def config_with_webhook(tmp_path: Path, url: str, dedupe_seconds: int) -> str:
         folder / "monitoring.yaml",
         ("dedupe_seconds: 3600", f"dedupe_seconds: {dedupe_seconds}"),
         ("webhooks: []", f"webhooks: [{{url: '{url}', retries: 2, backoff_seconds: 0.05}}]"),
+        ("min_quarantined_rows: 10", "min_quarantined_rows: 1"),
     )
     return str(folder)
 
@@ -82,7 +84,11 @@ def bad_landing(tmp_path: Path) -> str:
 
 def test_a_failed_blocking_check_stops_downstream_assets_of_the_partition(tmp_path: Path) -> None:
     lake = Lake(tmp_path / "lake")
-    result = run_pipeline(lake.root, DAY, DAY, ohlcv_dir=bad_landing(tmp_path))
+    folder = Path(shutil.copytree(REPO / "config", tmp_path / "config"))
+    edit(folder / "monitoring.yaml", ("min_quarantined_rows: 10", "min_quarantined_rows: 1"))
+    landing = bad_landing(tmp_path)
+    assert run_pipeline(str(tmp_path / "default"), DAY, DAY, ohlcv_dir=landing).success  # 1 bad row: under the floor
+    result = run_pipeline(lake.root, DAY, DAY, ohlcv_dir=landing, config_dir=str(folder))
     assert not result.success
     assert "blocking asset check failed" in step_errors(result)["ohlcv_bronze"]
     evaluations = {
@@ -111,6 +117,7 @@ def test_a_failed_check_alerts_once_then_dedupes_then_ack_silences_until_the_ttl
     instance = dg.DagsterInstance.ephemeral()
     resource = LakehouseResource(lake_uri=lake.root, config_dir=config_dir)
     context = dg.build_sensor_context(instance=instance, resources={"lakehouse": resource})
+    alerts_sensor(context)  # switched on: it watches runs that end from now on
 
     def fail_and_sense() -> None:
         assert not run_pipeline(
@@ -165,3 +172,25 @@ def test_webhook_delivery_retries_server_errors_with_backoff() -> None:
             refused.close()
     finally:
         flaky.close()
+
+
+def test_delivery_never_raises_and_records_each_channels_failure() -> None:
+    from lakehouse_assets.core.alerts import AlertRules, Event, Webhook, rows
+    from lakehouse_assets.notify import deliver
+
+    row = rows([Event("check:x", "error", "a", DAY, "m", {}, "s")], dt.datetime.now(dt.UTC))[0]
+    hooks = (Webhook("http://127.0.0.1:9/hook?token=secret", retries=1, backoff_seconds=0.01), Webhook("no-scheme/x"))
+    lines: list[str] = []
+    status = deliver(row, AlertRules(webhooks=hooks), lines.append)
+    assert status["log"] == "ok" and len(status) == 3
+    assert all(v != "ok" for k, v in status.items() if k.startswith("webhook"))
+    assert not any("secret" in k for k in status) and not any("secret" in line for line in lines)
+
+
+def test_config_refuses_a_webhook_that_is_not_http(tmp_path: Path) -> None:
+    from lakehouse_assets.config import ConfigError, load_config
+
+    folder = Path(shutil.copytree(REPO / "config", tmp_path / "config"))
+    edit(folder / "monitoring.yaml", ("webhooks: []", "webhooks: [{url: 'hooks.slack.com/services/x'}]"))
+    with pytest.raises(ConfigError, match=r"monitoring.yaml: alerts.webhooks\[0\].url: expected an http"):
+        load_config(folder)

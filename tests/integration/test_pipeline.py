@@ -4,7 +4,6 @@ import datetime as dt
 import gzip
 import json
 import math
-import shutil
 from pathlib import Path
 
 import polars as pl
@@ -12,7 +11,7 @@ import pytest
 
 from lakehouse_assets.lake.catalog import TABLES
 from lakehouse_assets.lake.delta import Lake
-from tests.conftest import REPO, edit, run_pipeline, snapshot, step_errors
+from tests.conftest import run_pipeline, snapshot, step_errors
 
 D = dt.date
 
@@ -79,20 +78,13 @@ def landing(tmp_path: Path) -> Path:
 
 
 def test_csv_landing_quarantines_bad_rows_and_fails_on_a_file_missing_close(tmp_path: Path, landing: Path) -> None:
-    # a tiny delivery where 1 row in 8 is bad: above the shipped 5% quarantine_growth gate
-    # (tests/integration/test_alerts.py tests the gate); here the row-level path is the point
-    folder = Path(shutil.copytree(REPO / "config", tmp_path / "config"))
-    edit(folder / "monitoring.yaml", ("max_quarantine_share: 0.05", "max_quarantine_share: 0.5"))
-    config = {"config_dir": str(folder)}
     lake = Lake(tmp_path / "lake")
     bbb = landing / "BBB/1day/2024-01.csv"
     write_csv(bbb, "date,open,high,low,close,volume\n2024-01-02,1,2,0.5,1.5,10\n")
-    assert run_pipeline(
-        lake.root, "2024-01-02", "2024-01-10", ohlcv_dir=str(landing), symbols=["BBB"], **config
-    ).success
+    assert run_pipeline(lake.root, "2024-01-02", "2024-01-10", ohlcv_dir=str(landing), symbols=["BBB"]).success
     bbb_before = lake.read("ohlcv_bronze")
     write_csv(bbb, "date,open,high,low,volume\n2024-01-02,1,2,0.5,10\n")  # re-delivered without close
-    result = run_pipeline(lake.root, "2024-01-02", "2024-01-10", ohlcv_dir=str(landing), **config)
+    result = run_pipeline(lake.root, "2024-01-02", "2024-01-10", ohlcv_dir=str(landing))
     assert not result.success
     errors = step_errors(result)
     assert set(errors) == {"ohlcv_bronze"}
@@ -112,7 +104,7 @@ def test_csv_landing_quarantines_bad_rows_and_fails_on_a_file_missing_close(tmp_
 
     # fixing the landing (the broken file removed) lets the rest through; nothing is lost
     bbb.unlink()
-    fixed = run_pipeline(lake.root, "2024-01-02", "2024-01-10", ohlcv_dir=str(landing), **config)
+    fixed = run_pipeline(lake.root, "2024-01-02", "2024-01-10", ohlcv_dir=str(landing))
     assert fixed.success, step_errors(fixed)
     bars = lake.read("ohlcv_daily").filter(pl.col("symbol") == "AAA").sort("date")
     assert bars.select("date", "close", "volume").rows() == [
