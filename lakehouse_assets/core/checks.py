@@ -144,9 +144,11 @@ def one_per_group(frame: pl.DataFrame, flag: str, groups: list[str]) -> Outcome:
     return _fail_or_pass(counts, f"groups without exactly one {flag}", f"one {flag} in each group")
 
 
-def quarantine_growth(rejected: int, delivered: int, max_share: float, min_rows: int = 1) -> Outcome:
-    """Fails when more than ``max_share`` of a delivery's rows, and at least ``min_rows`` of them,
-    went to quarantine (the floor keeps one bad row of a one-day run from blocking the day)."""
+def quarantine_growth(rejected: int, delivered: int, rules: CheckRules) -> Outcome:
+    """Fails when more than ``max_quarantine_share`` of a delivery's rows, and at least
+    ``min_quarantined_rows`` of them, went to quarantine (the floor keeps one bad row of a
+    one-day run from blocking the day)."""
+    max_share, min_rows = rules.max_quarantine_share, rules.min_quarantined_rows
     share = rejected / delivered if delivered else 0.0
     figures = {"rejected": rejected, "delivered": delivered, "share": round(share, 6), "max_share": max_share}
     if share > max_share and rejected >= min_rows:

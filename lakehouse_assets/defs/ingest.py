@@ -48,10 +48,7 @@ def ohlcv_bronze(
     context.log.info(f"ohlcv_bronze {start}..{end}: {bars.height} bars, {rejected.height} rejected")
     _, outcomes = asset_checks.table_outcomes(lake, "ohlcv_bronze", start, end)
     outcomes["quarantine_growth"] = checks.quarantine_growth(
-        rejected.height,
-        bars.height + rejected.height,
-        config.checks.max_quarantine_share,
-        config.checks.min_quarantined_rows,
+        rejected.height, bars.height + rejected.height, config.checks
     )
     return dg.MaterializeResult(
         metadata={
@@ -125,10 +122,7 @@ def sentiment_bronze(
     quarantined = quarantine(lake, rejected)
     _, outcomes = asset_checks.table_outcomes(lake, "sentiment_bronze", start, end)
     outcomes["quarantine_growth"] = checks.quarantine_growth(
-        rejected.height,
-        rows.height + rejected.height,
-        config.checks.max_quarantine_share,
-        config.checks.min_quarantined_rows,
+        rejected.height, rows.height + rejected.height, config.checks
     )
     return dg.MaterializeResult(
         metadata={

@@ -82,6 +82,10 @@ def test_ordered_intervals_and_one_champion() -> None:
 
 
 def test_quarantine_growth_threshold_is_a_share_of_the_delivery() -> None:
-    assert checks.quarantine_growth(5, 100, 0.05).passed
-    assert not checks.quarantine_growth(6, 100, 0.05).passed
-    assert checks.quarantine_growth(0, 0, 0.05).passed
+    rules = checks.CheckRules(max_quarantine_share=0.05, min_quarantined_rows=1)
+    assert checks.quarantine_growth(5, 100, rules).passed
+    assert not checks.quarantine_growth(6, 100, rules).passed
+    assert checks.quarantine_growth(0, 0, rules).passed
+    floor = checks.CheckRules(max_quarantine_share=0.05, min_quarantined_rows=10)
+    assert checks.quarantine_growth(9, 10, floor).passed  # 90%, but under the floor
+    assert not checks.quarantine_growth(10, 11, floor).passed
