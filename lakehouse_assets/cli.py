@@ -28,6 +28,7 @@ EXAMPLES = """examples:
   lakehouse tables
   lakehouse alerts list
   lakehouse alerts ack 385aaad9 --by alice --reason "MSFT delisted from the feed; fix tomorrow"
+  lakehouse simulate --symbols 500 --years 10 --out landing/sim --sentiment
 """
 
 
@@ -60,7 +61,7 @@ def _parser() -> argparse.ArgumentParser:
         epilog=EXAMPLES + "\nexit status: 0 ok, 1 run or query failed, 2 bad arguments, 141 output reader went away",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{run,query,tables,alerts,maintain}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{run,query,tables,alerts,maintain,simulate}")
 
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -152,6 +153,30 @@ def _parser() -> argparse.ArgumentParser:
     )
     maintain.add_argument("--retention-days", type=float, help="override the configured retention (days, >= 0)")
     maintain.set_defaults(handler=_maintain)
+
+    simulate = sub.add_parser(
+        "simulate",
+        help="write a simulated universe (bars, optional sentiment, sectors.yaml) as landing files",
+        description="Write a simulated universe in the landing formats, for scale tests: a GARCH(1,1) market "
+        "factor fitted on the bundled S&P 500, 11 GICS sector factors and idiosyncratic noise, on NYSE sessions. "
+        "Bars go to {out}/ohlcv/{SYMBOL}/1day/{YYYY}.csv (source column 'simulated'), sentiment to "
+        "{out}/sentiment/{SYMBOL}/{YYYY-MM-DD}.jsonl (weekly), sectors to {out}/sectors.yaml. "
+        "The same arguments and seed give byte-identical files.",
+        epilog="examples:\n  lakehouse simulate --symbols 50 --years 2 --out landing/sim\n"
+        "  lakehouse simulate --symbols 500 --years 10 --out landing/sim --seed 7 --sentiment\n"
+        "  lakehouse run --ohlcv-dir landing/sim/ohlcv --sentiment-dir landing/sim/sentiment "
+        "--start 2018-01-02 --end 2018-01-31",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    simulate.add_argument("--symbols", type=int, required=True, metavar="N", help="number of symbols (SIM0001..)")
+    simulate.add_argument("--years", type=int, required=True, metavar="Y", help="calendar years of sessions")
+    simulate.add_argument("--out", required=True, metavar="DIR", help="output directory (created if missing)")
+    simulate.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    simulate.add_argument(
+        "--start", help="first day YYYY-MM-DD (default: the Y years end 2018-12-31, the bundled data's end)"
+    )
+    simulate.add_argument("--sentiment", action="store_true", help="also write weekly sentiment snapshots")
+    simulate.set_defaults(handler=_simulate, config=None)  # writes files only: no lake, no configuration
     return parser
 
 
@@ -531,6 +556,51 @@ def _maintain(args: argparse.Namespace) -> int:
     ]
     columns = ["table", "files_before", "files_after", "vacuumed", "max_files_per_partition", "small_files"]
     _print_table((columns, rows), sys.stdout)
+    return 0
+
+
+# --- simulate ------------------------------------------------------------------------
+
+SIMULATION_END = dt.date(2018, 12, 31)  # the bundled data's end
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    if args.symbols < 1:
+        raise UsageError(f"--symbols must be at least 1, got {args.symbols}")
+    if args.years <= 0:
+        raise UsageError(f"--years must be positive, got {args.years}")
+    if args.seed < 0:
+        raise UsageError(f"--seed must be >= 0, got {args.seed}")
+    start = _date(args.start, dt.date(SIMULATION_END.year - args.years + 1, 1, 1), "start")
+    end = start.replace(year=start.year + args.years) - dt.timedelta(days=1) if args.start else SIMULATION_END
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out}: exists and is not a directory")
+
+    from lakehouse_assets.sources.simulated import simulation_sessions, write_simulation
+
+    try:
+        sessions = simulation_sessions(start, end)
+    except ValueError as exc:
+        raise UsageError(f"--start {start}: {exc}") from None
+    if not sessions:
+        raise UsageError(f"no XNYS trading sessions between {start} and {end}")
+    print(
+        f"lakehouse simulate: {args.symbols} symbols x {len(sessions)} sessions {sessions[0]}..{sessions[-1]} "
+        f"(seed {args.seed}) into {out}",
+        file=sys.stderr,
+        flush=True,
+    )
+    began = time.monotonic()
+    written = write_simulation(
+        out,
+        args.symbols,
+        sessions,
+        args.seed,
+        sentiment=args.sentiment,
+        progress=lambda line: print(f"  {line}", file=sys.stderr, flush=True),
+    )
+    print(f"simulated {written.files} files, {written.rows} rows into {out} in {time.monotonic() - began:.1f}s")
     return 0
 
 

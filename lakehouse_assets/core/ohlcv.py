@@ -31,6 +31,7 @@ ALIASES: dict[str, str] = {
     "vol": "volume",
 }
 LINEAGE = ("symbol", "source", "file", "line")
+SOURCE_COLUMN = "source"  # optional in a delivery: the row's source lineage (e.g. ``simulated``)
 
 
 class MissingColumnError(ValueError):
@@ -56,6 +57,11 @@ def normalize_columns(frame: pl.DataFrame) -> pl.DataFrame:
         if column not in renamed.values():
             raise MissingColumnError(column, frame.columns)
     return frame.select([pl.col(src).alias(dst) for src, dst in renamed.items()]).select(REQUIRED)
+
+
+def source_column(columns: list[str]) -> str | None:
+    """The header of a delivery's optional ``source`` column (any case, spaces stripped), or None."""
+    return next((name for name in columns if name.strip().lower() == SOURCE_COLUMN), None)
 
 
 def parse_trading_date(values: pl.Expr, timezone: str) -> pl.Expr:

@@ -22,7 +22,14 @@ from pathlib import Path
 import pandas as pd
 import polars as pl
 
-from lakehouse_assets.core.ohlcv import LINEAGE, REQUIRED, MissingColumnError, normalize_columns, parse_bars
+from lakehouse_assets.core.ohlcv import (
+    LINEAGE,
+    REQUIRED,
+    MissingColumnError,
+    normalize_columns,
+    parse_bars,
+    source_column,
+)
 
 
 def _load_sp500() -> pd.DataFrame:
@@ -113,7 +120,9 @@ def read_landing_file(root: str | Path, path: Path, symbol: str) -> pl.DataFrame
     """One landed CSV as a raw delivery, or the reason it cannot be read.
 
     The ``file`` lineage is the path relative to the landing directory, so moving the
-    directory does not make the same rows look like a new delivery.
+    directory does not make the same rows look like a new delivery. The ``source`` lineage
+    is the file's own ``source`` column where it has one and the row's value is not blank
+    (e.g. ``simulated``), else ``csv_landing``.
     """
     file = path.relative_to(root).as_posix()
     try:
@@ -124,7 +133,14 @@ def read_landing_file(root: str | Path, path: Path, symbol: str) -> pl.DataFrame
         normalized = normalize_columns(frame)
     except MissingColumnError as exc:
         return FileProblem(symbol, file, str(exc), exc.column, ",".join(frame.columns))
-    return _raw(normalized, symbol, LANDING_SOURCE, file)
+    raw = _raw(normalized, symbol, LANDING_SOURCE, file)
+    column = source_column(frame.columns)
+    if column is None:
+        return raw
+    delivered = frame.get_column(column).str.strip_chars()
+    return raw.with_columns(
+        pl.when(delivered.str.len_chars() > 0).then(delivered).otherwise(pl.lit(LANDING_SOURCE)).alias("source")
+    )
 
 
 def file_date_span(name: str) -> tuple[dt.date, dt.date] | None:
