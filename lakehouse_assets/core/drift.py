@@ -528,8 +528,3 @@ def prediction_drift(predictions: pl.DataFrame, days: Iterable[dt.date], rules: 
         for day, verdict, run in _sustained(sessions, wanted_days, verdict_on, rules.sustained_days):
             out.add(day, "prediction", str(name), ALL_SYMBOLS, rules.threshold, verdict, run, False)
     return out.frame()
-
-
-def drifted_today(reports: pl.DataFrame) -> pl.DataFrame:
-    """The report rows that are drifted."""
-    return reports.filter(pl.col("drifted"))

@@ -304,11 +304,3 @@ def test_prediction_windows_do_not_depend_on_row_order_within_a_date() -> None:
     b = drift.prediction_drift(frame.sample(fraction=1.0, shuffle=True, seed=1), dates(400)[-5:], rules)
     assert_frame_equal(a, b)
     assert a["statistic"].is_not_null().all()
-
-
-def test_drifted_today_keeps_the_drifted_rows() -> None:
-    values = np.random.default_rng(0).normal(size=700)
-    values[-60:] += 2.0
-    report = drift.feature_drift(one_feature(values), dates(700)[-70:], RULES)
-    assert 0 < drift.drifted_today(report).height < report.height
-    assert drift.drifted_today(report)["drifted"].all()
