@@ -86,7 +86,6 @@ BENCH_SETTINGS = ForecastSettings(
     min_observations=250,
     cadence="weekly",
     order_selection="monthly",
-    n_workers=1,
     arima_max_p=2,
     arima_max_q=2,
     arima_maxiter=30,

@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from lakehouse_assets.compute import POOLS, SCHEDULER_ADDRESS, SCHEDULER_ENV, PoolSettings
 from lakehouse_assets.core.alerts import SEVERITIES, AlertRules, Smtp, Webhook
 from lakehouse_assets.core.checks import CheckRules
 from lakehouse_assets.core.drift import DriftRules
@@ -91,6 +92,7 @@ class Config:
     regimes: RegimeRules
     forecasting: ForecastSettings
     score_window: int
+    forecast_pool: PoolSettings
     gate: GateRules
     sectors: SectorMap
     strategies: StrategyRules
@@ -244,7 +246,7 @@ def _regimes(directory: Path) -> RegimeRules:
     )
 
 
-def _forecasting(directory: Path) -> tuple[ForecastSettings, int]:
+def _forecasting(directory: Path) -> tuple[ForecastSettings, int, PoolSettings]:
     f = _File.load(directory, "forecasting.yaml")
 
     def whole(part: _File, key: str, minimum: int = 1) -> int:
@@ -281,6 +283,7 @@ def _forecasting(directory: Path) -> tuple[ForecastSettings, int]:
     if CADENCES.index(selection) < CADENCES.index(cadence):
         refit.fail("order_selection", f"{selection} is more frequent than the refit cadence {cadence}")
     fit_window = whole(f, "fit_window", 30)
+    n_workers = whole(f, "n_workers")
     ssa_window = whole(ssa, "window", 2)
     if ssa_window >= fit_window // 2:
         ssa.fail("window", f"{ssa_window} must be below half of fit_window ({fit_window})")
@@ -291,7 +294,6 @@ def _forecasting(directory: Path) -> tuple[ForecastSettings, int]:
         min_observations=whole(f, "min_observations", 30),
         cadence=cadence,
         order_selection=selection,
-        n_workers=whole(f, "n_workers"),
         arima_max_p=whole(arima, "max_p", 0),
         arima_max_q=whole(arima, "max_q", 0),
         arima_maxiter=whole(arima, "maxiter"),
@@ -309,7 +311,26 @@ def _forecasting(directory: Path) -> tuple[ForecastSettings, int]:
         replay_min_confidence=_between(classifier.sub("replay"), "min_confidence", 0.5, 1.0),
         seed=whole(f, "seed", 0),
     )
-    return settings, whole(f.sub("scores"), "window", 5)
+    return settings, whole(f.sub("scores"), "window", 5), _pool(f, n_workers)
+
+
+def _pool(f: _File, n_workers: int) -> PoolSettings:
+    """``pool`` (default local), ``n_workers`` for the local pool, and the Dask scheduler's
+    address for the dask pool: ``$LAKEHOUSE_DASK_SCHEDULER``, else ``dask_scheduler``."""
+    kind = f.get("pool", str, "local")
+    if kind not in POOLS:
+        f.fail("pool", f"unknown {kind!r}; one of {', '.join(POOLS)}")
+    expected = "expected a scheduler address like tcp://127.0.0.1:8786"
+    address = f.get("dask_scheduler", object, None)  # an empty value is None: no address
+    if address is not None and not (isinstance(address, str) and SCHEDULER_ADDRESS.match(address)):
+        f.fail("dask_scheduler", f"{expected}, got {address!r}")
+    if env := os.environ.get(SCHEDULER_ENV):
+        if not SCHEDULER_ADDRESS.match(env):
+            raise ConfigError(f"${SCHEDULER_ENV}: {expected}, got {env!r}")
+        address = env
+    if kind == "dask" and not address:
+        f.fail("dask_scheduler", f"required when pool is dask (or set ${SCHEDULER_ENV})")
+    return PoolSettings(kind=kind, workers=n_workers, scheduler=address)
 
 
 def _between(part: _File, key: str, low: float, high: float) -> float:
@@ -516,7 +537,7 @@ def load_config(directory: str | Path | None = None) -> Config:
     path = Path(directory) if directory is not None else default_config_dir()
     if not path.is_dir():
         raise ConfigError(f"{path}: configuration directory not found")
-    forecasting, score_window = _forecasting(path)
+    forecasting, score_window, forecast_pool = _forecasting(path)
     return Config(
         path,
         _exchange(path),
@@ -525,6 +546,7 @@ def load_config(directory: str | Path | None = None) -> Config:
         _regimes(path),
         forecasting,
         score_window,
+        forecast_pool,
         _gate(path, forecasting.models),
         _sectors(path),
         _strategies(path),

@@ -51,7 +51,6 @@ class ForecastSettings:
     min_observations: int
     cadence: str
     order_selection: str
-    n_workers: int
     arima_max_p: int
     arima_max_q: int
     arima_maxiter: int

@@ -4,21 +4,21 @@ One multi-asset, because the four are one day-by-day loop: the champion flag of 
 forecasts is the registry's decision of the previous session, which needs the scores of
 forecasts made before D. Processing a range in order inside one step keeps a backfill
 identical to the same days run one at a time. The expensive part, per-symbol fitting,
-fans out over a process pool (``n_workers`` in ``config/forecasting.yaml``).
+fans out over the pool ``config/forecasting.yaml`` chooses (``pool``): the local process
+pool of ``n_workers`` processes, or a Dask distributed cluster (``dask_scheduler``).
 """
 
 import dataclasses
 import datetime as dt
-import multiprocessing
 import pickle
 import time
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor
 
 import dagster as dg
 import numpy as np
 import polars as pl
 
+from lakehouse_assets.compute import map_tasks
 from lakehouse_assets.config import Config
 from lakehouse_assets.core import checks, drift, registry, scoring
 from lakehouse_assets.core import forecasting as fc
@@ -99,7 +99,7 @@ def forecasting(context: dg.AssetExecutionContext, lakehouse: LakehouseResource,
         for s in symbols
     ]
     tasks = [dataclasses.replace(task, models=group) for task in per_symbol for group in groups]
-    results = _run(tasks, settings.n_workers, context)
+    results = map_tasks(fc.run_symbol, tasks, config.forecast_pool, context.log, _describe)
     fits = [f for r in results for f in r.fits]
     new = _forecast_frame([row for r in results for row in r.rows], calendar)
 
@@ -249,19 +249,8 @@ def _task(
     )
 
 
-def _run(tasks: list[fc.SymbolTask], workers: int, context: dg.AssetExecutionContext) -> list[fc.SymbolResult]:
-    """Per-symbol runs: in this process for one worker, else over a spawned process pool."""
-    if workers <= 1 or len(tasks) <= 1:
-        return [fc.run_symbol(t) for t in tasks]
-    spawn = multiprocessing.get_context("spawn")  # no fork: polars and DuckDB hold threads
-    with ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=spawn) as pool:
-        results = []
-        for task, result in zip(tasks, pool.map(fc.run_symbol, tasks), strict=True):
-            context.log.debug(
-                f"{task.symbol} {'/'.join(task.models)}: {len(result.rows)} rows, {len(result.fits)} fits"
-            )
-            results.append(result)
-        return results
+def _describe(task: fc.SymbolTask, result: fc.SymbolResult) -> str:
+    return f"{task.symbol} {'/'.join(task.models)}: {len(result.rows)} rows, {len(result.fits)} fits"
 
 
 def _forecast_frame(rows: list[dict], calendar: TradingCalendar) -> pl.DataFrame:

@@ -1,12 +1,14 @@
 """DuckDB over the lake: every existing table is a view by its name (native ``delta_scan``).
 
-The Delta extension is loaded from the ``duckdb-extension-delta`` package by file path,
-with extension auto-install and auto-load off, so queries work offline.
+The Delta extension (and, for an ``s3://`` lake, httpfs, which defines S3 secrets) is
+loaded from its ``duckdb-extension-*`` package by file path, with extension auto-install
+and auto-load off, so queries work offline.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -19,16 +21,16 @@ from lakehouse_assets.lake.delta import Lake, sql_literal
 PARAMETER = re.compile(r"(?<![\w$])\$([A-Za-z_]\w*)")
 
 
-def delta_extension_path() -> Path:
-    import duckdb_extension_delta
-
-    base = Path(duckdb_extension_delta.__file__).parent / "extensions"
-    candidates = sorted(base.glob(f"v{duckdb.__version__}/delta.duckdb_extension")) or sorted(
-        base.glob("*/delta.duckdb_extension")
+def extension_path(name: str) -> Path:
+    """The file of a DuckDB extension shipped by the ``duckdb-extension-NAME`` package."""
+    package = importlib.import_module(f"duckdb_extension_{name}")
+    base = Path(package.__file__ or "").parent / "extensions"
+    candidates = sorted(base.glob(f"v{duckdb.__version__}/{name}.duckdb_extension")) or sorted(
+        base.glob(f"*/{name}.duckdb_extension")
     )
     if not candidates:
         raise RuntimeError(
-            f"no DuckDB delta extension under {base} (install duckdb-extension-delta=={duckdb.__version__})"
+            f"no DuckDB {name} extension under {base} (install duckdb-extension-{name}=={duckdb.__version__})"
         )
     return candidates[-1]
 
@@ -44,8 +46,9 @@ def connect(lake: Lake, as_of: Mapping[str, int | dt.datetime] | None = None) ->
     it; a table created after it has no view).
     """
     con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
-    con.execute(f"LOAD {sql_literal(str(delta_extension_path()))}")
+    con.execute(f"LOAD {sql_literal(str(extension_path('delta')))}")
     if lake.root.startswith("s3://"):
+        con.execute(f"LOAD {sql_literal(str(extension_path('httpfs')))}")
         _s3_secret(con, lake.storage_options)
     pins = dict(as_of or {})
     unknown = [name for name in pins if name != ALL_TABLES and not lake.exists(name)]
