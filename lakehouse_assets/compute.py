@@ -58,7 +58,12 @@ def map_tasks(
     if pool.kind == "dask":
         arriving = _on_dask(fn, tasks, pool, log)
     elif pool.kind == "local":
-        arriving = _on_local(fn, tasks, pool.workers)
+        workers = pool.workers
+        if workers > 1 and len(tasks) > 1 and multiprocessing.current_process().daemon:
+            # e.g. a Celery prefork worker: a daemonic process may not start children
+            log.info(f"{len(tasks)} tasks in this process: it is daemonic and cannot start a process pool")
+            workers = 1
+        arriving = _on_local(fn, tasks, workers)
     else:
         raise ValueError(f"unknown pool {pool.kind!r}; one of {', '.join(POOLS)}")
     results = []
