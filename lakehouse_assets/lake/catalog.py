@@ -378,3 +378,55 @@ def table(name: str) -> TableSpec:
         return TABLES[name]
     except KeyError:
         raise KeyError(f"unknown table {name!r}; known: {', '.join(TABLES)}") from None
+
+
+def markdown() -> str:
+    """``docs/tables.md``: the catalogue as Markdown (``python -m lakehouse_assets.lake.catalog``)."""
+    lines = [
+        "# Tables",
+        "",
+        "Generated from `lakehouse_assets/lake/catalog.py` by",
+        "`.venv/bin/python -m lakehouse_assets.lake.catalog > docs/tables.md`; a test fails when",
+        "this file is stale. Every table is a Delta table under the lake root and a DuckDB view by",
+        "its name (`lakehouse query`). Keys are what MERGE matches on; partitioned tables are split",
+        f"by `{PARTITION_COLUMN}` of their date column (hidden in the DuckDB views). Volatile columns",
+        "are lineage times: a re-run that changes only them leaves the row as it was.",
+        "",
+        "| table | layer | description | partitioned by |",
+        "|---|---|---|---|",
+    ]
+    for spec in TABLES.values():
+        by = f"`{PARTITION_COLUMN}` of `{spec.date_column}`" if spec.partitioned else "-"
+        lines.append(f"| [`{spec.name}`](#{spec.name}) | {spec.layer} | {_cell(spec.description)} | {by} |")
+    for spec in TABLES.values():
+        lines += ["", f"## {spec.name}", "", f"{spec.description}", ""]
+        lines.append(
+            f"Layer `{spec.layer}`; key ({', '.join(f'`{k}`' for k in spec.keys)}); date column `{spec.date_column}`."
+        )
+        lines += ["", "| column | type | |", "|---|---|---|"]
+        for column, dtype in spec.schema.items():
+            role = "key" if column in spec.keys else "volatile" if column in spec.volatile else ""
+            lines.append(f"| `{column}` | {_type_name(dtype)} | {role} |")
+    return "\n".join(lines) + "\n"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def _type_name(dtype: pl.DataType) -> str:
+    if dtype == UTC_TIMESTAMP:
+        return "timestamp (UTC, µs)"
+    return {
+        pl.String(): "string",
+        pl.Date(): "date",
+        pl.Float64(): "float64",
+        pl.Int64(): "int64",
+        pl.Int32(): "int32",
+        pl.Boolean(): "boolean",
+        pl.Binary(): "binary",
+    }.get(dtype, str(dtype))
+
+
+if __name__ == "__main__":
+    print(markdown(), end="")
