@@ -13,6 +13,7 @@ import glob
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -50,14 +51,16 @@ def wait_for_port(port: int, process: subprocess.Popen, name: str, log: Path, ti
 
 
 @contextlib.contextmanager
-def process(args: list[str], name: str, port: int, log: Path, **kwargs) -> Iterator[subprocess.Popen]:
+def process(
+    args: list[str], name: str, port: int, log: Path, stop: int = signal.SIGTERM, **kwargs
+) -> Iterator[subprocess.Popen]:
     with log.open("wb") as out:
         proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, **kwargs)
     try:
         wait_for_port(port, proc, name, log)
         yield proc
     finally:
-        proc.terminate()
+        proc.send_signal(stop)
         try:
             proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
@@ -153,7 +156,7 @@ def _postgres(bindir: Path, directory: Path) -> Iterator[dict[str, str]]:
     if demote:
         log.touch()
         os.chown(log, demote["user"], demote["group"])
-    with process(args, "postgres", port, log, **demote):
+    with process(args, "postgres", port, log, stop=signal.SIGINT, **demote):  # SIGINT: fast shutdown
         settings = {"host": "127.0.0.1", "port": str(port), "user": "lakehouse", "password": "lakehouse"}
         subprocess.run(
             [str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "lakehouse", "dagster"],
