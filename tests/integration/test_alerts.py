@@ -109,9 +109,12 @@ def test_a_failed_blocking_check_stops_downstream_assets_of_the_partition(tmp_pa
 
 
 def test_a_failed_check_alerts_once_then_dedupes_then_ack_silences_until_the_ttl(
-    tmp_path: Path, receiver: Receiver
+    tmp_path: Path, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    config_dir = config_with_webhook(tmp_path, receiver.url, dedupe_seconds=2)
+    # the sensor's clock is set by the test, so the windows do not depend on how long a run takes
+    clock = [dt.datetime.now(dt.UTC)]
+    monkeypatch.setattr("lakehouse_assets.defs.alerts.utc_now", lambda: clock[0])
+    config_dir = config_with_webhook(tmp_path, receiver.url, dedupe_seconds=60)
     lake = Lake(tmp_path / "lake")
     landing = bad_landing(tmp_path)
     instance = dg.DagsterInstance.ephemeral()
@@ -119,13 +122,15 @@ def test_a_failed_check_alerts_once_then_dedupes_then_ack_silences_until_the_ttl
     context = dg.build_sensor_context(instance=instance, resources={"lakehouse": resource})
     alerts_sensor(context)  # switched on: it watches runs that end from now on
 
-    def fail_and_sense() -> None:
+    def fail_and_sense(at: dt.datetime) -> None:
         assert not run_pipeline(
             lake.root, DAY, DAY, ohlcv_dir=landing, config_dir=config_dir, instance=instance
         ).success
+        clock[0] = at
         alerts_sensor(context)
 
-    fail_and_sense()
+    start = clock[0]
+    fail_and_sense(start)
     assert len(receiver.bodies) == 1  # the check's alert; the run failure it caused is not a second one
     alert = receiver.bodies[0]
     assert (alert["asset"], alert["partition"], alert["context"]["check"]) == ("ohlcv_bronze", DAY, "quarantine_growth")
@@ -134,20 +139,18 @@ def test_a_failed_check_alerts_once_then_dedupes_then_ack_silences_until_the_ttl
     stored = lake.read("alerts")
     assert stored.get_column("alert_id").to_list() == [alert["alert_id"]]
 
-    fail_and_sense()  # inside the 2 s de-duplication window
+    fail_and_sense(start + dt.timedelta(seconds=30))  # inside the 60 s de-duplication window
     assert len(receiver.bodies) == 1
     assert lake.read("alerts").height == 1
 
     assert main(["alerts", "ack", alert["alert_id"][:8], "--lake", lake.root, "--by", "tester",
-                 "--reason", "known bad vendor file", "--ttl-hours", str(4 / 3600)]) == 0  # fmt: skip
+                 "--reason", "known bad vendor file", "--ttl-hours", "1"]) == 0  # fmt: skip
     acked = lake.read("alerts").row(0, named=True)
     assert acked["acknowledged"] and acked["acknowledged_by"] == "tester"
-    time.sleep(2.1)  # the de-duplication window has passed; the acknowledgement has not
-    fail_and_sense()
+    fail_and_sense(start + dt.timedelta(seconds=120))  # the window has passed; the acknowledgement has not
     assert len(receiver.bodies) == 1
 
-    time.sleep(max(0.0, acked["ack_until"].timestamp() - time.time()) + 0.1)  # the TTL passes
-    fail_and_sense()
+    fail_and_sense(acked["ack_until"] + dt.timedelta(seconds=1))  # the TTL has passed
     assert len(receiver.bodies) == 2
     assert receiver.bodies[1]["alert_id"] != alert["alert_id"]
     assert lake.read("alerts").height == 2
