@@ -1,0 +1,139 @@
+"""The Dagster UI in a real browser: ``dagster dev`` for our workspace on loopback, driven by
+headless Chromium (Debian's ``chromium``) through Playwright.
+
+Screenshots go to ``build/screenshots/`` (kept by CI; not committed).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from lakehouse_assets.lake.delta import Lake
+from tests.conftest import REPO
+from tests.servers import free_port, missing
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = "/usr/bin/chromium"
+# flags for a closed network and a root user (see the machine notes): no sandbox, no background fetches
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = REPO / "build" / "screenshots"
+GROUPS = ("bronze", "silver", "gold", "strategy", "monitoring")
+PARTITION = "2018-12-31"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    if not Path(CHROMIUM).exists():
+        missing("chromium", "apt-get install chromium chromium-driver")
+    from playwright.sync_api import sync_playwright
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def dagster_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Lake]]:
+    """``dagster dev`` (webserver + daemon) on a free loopback port, with its own instance and lake."""
+    base = tmp_path_factory.mktemp("ui")
+    home, lake = base / "home", Lake(base / "lake")
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DAGSTER_", "LAKEHOUSE_"))}
+    env.update(DAGSTER_HOME=str(home), LAKEHOUSE_LAKE=lake.root, LAKEHOUSE_EXECUTOR="in_process")
+    dagster = Path(sys.executable).with_name("dagster")
+    log = base / "dagster_dev.log"
+    args = [str(dagster), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)]
+    with log.open("wb") as out:
+        proc = subprocess.Popen(args, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            with contextlib.suppress(OSError), urllib.request.urlopen(f"{url}/server_info", timeout=2) as reply:
+                if reply.status == 200:
+                    break
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"dagster dev did not serve {url}: {log.read_text()[-3000:]}")
+            time.sleep(0.5)
+        yield url, lake
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        shutil.copy(log, SCREENSHOTS / "dagster_dev.log")
+
+
+def new_page(browser, url: str):  # type: ignore[no-untyped-def]
+    page = browser.new_context(viewport={"width": 1600, "height": 1000}).new_page()
+    # Dagster's "join the community" dialog may cover the page at any moment: dismiss it when it does
+    page.add_locator_handler(page.get_by_role("button", name="Skip"), lambda button: button.click())
+    page.goto(url, wait_until="networkidle", timeout=120_000)
+    return page
+
+
+def test_asset_graph_shows_every_group(browser, dagster_ui) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    url, _ = dagster_ui
+    page = new_page(browser, f"{url}/asset-groups")
+    for group in GROUPS:
+        expect(page.get_by_text(group, exact=True).first).to_be_visible(timeout=60_000)
+    expect(page.get_by_role("button", name="Materialize all…")).to_be_visible()
+    page.screenshot(path=str(SCREENSHOTS / "asset_graph.png"))
+
+
+def test_a_partition_materialized_from_the_ui_succeeds(browser, dagster_ui) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    url, lake = dagster_ui
+    page = new_page(browser, f"{url}/assets/ohlcv_bronze")
+    page.get_by_role("button", name="Materialize…").click()
+    dialog = page.locator("[role=dialog]")
+    dialog.get_by_role("button", name="Show all partitions").click()
+    selection = dialog.locator("input[type=text]").first
+    selection.fill(PARTITION)
+    selection.press("Enter")
+    expect(dialog.get_by_text("1 partition", exact=True)).to_be_visible()
+    page.screenshot(path=str(SCREENSHOTS / "materialize_dialog.png"))
+    dialog.get_by_role("button", name="Launch 1 run").click()
+    expect(dialog).to_be_hidden(timeout=30_000)
+
+    page.goto(f"{url}/runs", wait_until="networkidle")
+    # the instance has this one run: its row shows the partition, then its status turns to Success
+    expect(page.get_by_text(f"partition: {PARTITION}").first).to_be_visible(timeout=60_000)
+    expect(page.get_by_text("Success", exact=True).first).to_be_visible(timeout=240_000)
+    page.screenshot(path=str(SCREENSHOTS / "run_succeeded.png"))
+
+    # what the UI reports is what the lake holds: the session's bars, written by that run
+    bars = lake.read("ohlcv_bronze", dt.date(2018, 12, 31), dt.date(2018, 12, 31))
+    assert sorted(bars.get_column("symbol").unique()) == ["^GSPC", "^IXIC"]  # MSFT's data ends in 2017
