@@ -158,12 +158,20 @@ def _postgres(bindir: Path, directory: Path) -> Iterator[dict[str, str]]:
         os.chown(log, demote["user"], demote["group"])
     with process(args, "postgres", port, log, stop=signal.SIGINT, **demote):  # SIGINT: fast shutdown
         settings = {"host": "127.0.0.1", "port": str(port), "user": "lakehouse", "password": "lakehouse"}
-        subprocess.run(
-            [str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "lakehouse", "dagster"],
-            check=True,
-            capture_output=True,
-            env={**os.environ, "PGPASSWORD": "lakehouse"},
-        )
+        # the port opens before the server accepts sessions ("the database system is starting up")
+        deadline = time.monotonic() + 60
+        while True:
+            created = subprocess.run(
+                [str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "lakehouse", "dagster"],
+                capture_output=True,
+                text=True,
+                env={**os.environ, "PGPASSWORD": "lakehouse"},
+            )
+            if created.returncode == 0:
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"createdb failed: {created.stderr[-2000:]}")
+            time.sleep(0.5)
         yield {**settings, "db": "dagster"}
 
 
