@@ -1,4 +1,4 @@
-"""The ``lakehouse`` command: run the pipeline, query the lake, list its tables.
+"""The ``lakehouse`` command: run the pipeline, query the lake, list its tables, write a report.
 
 Exit status: 0 success; 1 the run failed (an asset failed, e.g. on bad input) or the
 query failed; 2 bad usage or arguments (unknown option, bad date, bad configuration).
@@ -29,6 +29,7 @@ EXAMPLES = """examples:
   lakehouse alerts list
   lakehouse alerts ack 385aaad9 --by alice --reason "MSFT delisted from the feed; fix tomorrow"
   lakehouse simulate --symbols 500 --years 10 --out landing/sim --sentiment
+  lakehouse report --as-of 2018-06-29 --out report.html
 """
 
 
@@ -61,7 +62,9 @@ def _parser() -> argparse.ArgumentParser:
         epilog=EXAMPLES + "\nexit status: 0 ok, 1 run or query failed, 2 bad arguments, 141 output reader went away",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{run,query,tables,alerts,maintain,simulate}")
+    sub = parser.add_subparsers(
+        dest="command", required=True, metavar="{run,query,tables,alerts,maintain,simulate,report}"
+    )
 
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -177,6 +180,21 @@ def _parser() -> argparse.ArgumentParser:
     )
     simulate.add_argument("--sentiment", action="store_true", help="also write weekly sentiment snapshots")
     simulate.set_defaults(handler=_simulate, config=None)  # writes files only: no lake, no configuration
+
+    report = sub.add_parser(
+        "report",
+        parents=[common],
+        help="write one static HTML page: the plots and the key tables as of a day",
+        description="Write the lake as of a day as one self-contained HTML page (inline CSS, images embedded, "
+        "no external resources): forecast vs actual of the index, strategy weights, feature drift, equity curves, "
+        "regime timeline, and the latest strategy weights, variance by strategy and regime, backtest summary, "
+        "champion models and open alerts on or before the day.",
+        epilog="examples:\n  lakehouse report\n  lakehouse report --as-of 2018-06-29 --out report.html",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    report.add_argument("--as-of", help="the day YYYY-MM-DD (default: the latest date in ohlcv_daily)")
+    report.add_argument("--out", default="report.html", help="the HTML file to write (default: report.html)")
+    report.set_defaults(handler=_report)
     return parser
 
 
@@ -556,6 +574,32 @@ def _maintain(args: argparse.Namespace) -> int:
     ]
     columns = ["table", "files_before", "files_after", "vacuumed", "max_files_per_partition", "small_files"]
     _print_table((columns, rows), sys.stdout)
+    return 0
+
+
+# --- report --------------------------------------------------------------------------
+
+
+def _report(args: argparse.Namespace) -> int:
+    given = _date(args.as_of, dt.date.min, "as-of") if args.as_of else None  # checked before the lake is read
+    config = _config()
+    lake = _lake(args)
+    latest = lake.read("ohlcv_daily", columns=["date"])["date"].max()
+    if latest is None:
+        print(
+            f"lakehouse report: the lake {lake.root} is empty (no ohlcv_daily rows): run lakehouse run first",
+            file=sys.stderr,
+        )
+        return 1
+    from lakehouse_assets import report
+
+    out = Path(args.out)
+    page = report.build(lake, config, given or latest)
+    try:
+        out.write_text(page, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"--out {out}: {exc.strerror}") from None
+    print(f"{out} ({_size(out.stat().st_size, 'table')})")
     return 0
 
 

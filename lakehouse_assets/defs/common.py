@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -10,6 +11,8 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
+from lakehouse_assets import plots, report
+from lakehouse_assets.config import Config
 from lakehouse_assets.defs.partitions import trading_day_partitions
 from lakehouse_assets.defs.settings import calendar_of, config_at
 from lakehouse_assets.lake.delta import Lake, WriteResult
@@ -80,3 +83,42 @@ def write_metadata(result: WriteResult, frame: pl.DataFrame, start: dt.date, end
         "date_range": f"{start}..{end}",
         "symbols": ", ".join(symbols) if symbols else "(none)",
     }
+
+
+def preview(frame: pl.DataFrame, rows: int = 5) -> dict[str, object]:
+    """The head of the written partition as a markdown table (metadata ``preview``)."""
+    return {"preview": dg.MetadataValue.md(markdown_table(frame.head(rows)))}
+
+
+def plot_metadata(
+    context: dg.AssetExecutionContext, lake: Lake, config: Config, name: str, end: dt.date
+) -> dict[str, object]:
+    """Plot ``name`` of :data:`lakehouse_assets.report.PLOTS` over the window ending on ``end``, as an
+    embedded markdown image (metadata ``plot``). A plot never fails its asset: when drawing it
+    fails, the asset gets no plot and the log a warning."""
+    began = time.perf_counter()
+    try:
+        title, png = report.plot(lake, config, name, end)
+    except (Exception, pl.exceptions.PanicException) as exc:  # a polars panic is no Exception
+        context.log.warning(f"plot {name} skipped: {type(exc).__name__}: {exc}")
+        return {}
+    context.log.debug(f"plot {name}: {len(png)} bytes in {time.perf_counter() - began:.2f}s")
+    return {"plot": dg.MetadataValue.md(plots.markdown_image(title, png))}
+
+
+def markdown_table(frame: pl.DataFrame, width: int = 40) -> str:
+    """A markdown table of every row of ``frame``; cells cut to ``width`` characters, ``|`` escaped."""
+    if frame.width == 0:
+        return "(no columns)"
+
+    def cell(value: object) -> str:
+        if value is None:
+            return ""
+        text = f"{value:.6g}" if isinstance(value, float) else str(value)
+        text = " ".join(text.split())  # a newline would end the table row
+        text = text if len(text) <= width else text[: width - 1] + "…"
+        return text.replace("\\", "\\\\").replace("|", "\\|")
+
+    lines = ["| " + " | ".join(cell(c) for c in frame.columns) + " |", "|" + "---|" * frame.width]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.iter_rows()]
+    return "\n".join(lines) + ("\n\n(no rows)" if frame.is_empty() else "")

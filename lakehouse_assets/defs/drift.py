@@ -13,7 +13,7 @@ import polars as pl
 from lakehouse_assets.core import checks
 from lakehouse_assets.core import drift as drift_math
 from lakehouse_assets.defs import checks as asset_checks
-from lakehouse_assets.defs.common import partitioned_asset, write_metadata
+from lakehouse_assets.defs.common import partitioned_asset, plot_metadata, preview, write_metadata
 from lakehouse_assets.defs.features import features, market_regimes
 from lakehouse_assets.defs.partitions import partition_dates
 from lakehouse_assets.defs.resources import LakehouseResource, SourcesResource
@@ -62,6 +62,8 @@ def drift_reports(
             **write_metadata(result, frame, start, end),
             "drifted_by_kind": dg.MetadataValue.json(dict(drifted.group_by("kind").len().iter_rows())),
             "refits_asked": refits.height,
+            **preview(frame),
+            **plot_metadata(context, lake, config, "feature_drift", end),
         },
         check_results=asset_checks.results("drift_reports", outcomes),
     )
@@ -89,7 +91,12 @@ def prediction_drift(context: dg.AssetExecutionContext, lakehouse: LakehouseReso
     frame = drift_math.prediction_drift(values, days, rules)
     result = lake.sync_range("drift_reports", frame, start, end, {"kind": ["prediction"]})
     return dg.MaterializeResult(
-        metadata={**write_metadata(result, frame, start, end), "drifted": frame.filter(pl.col("drifted")).height},
+        metadata={
+            **write_metadata(result, frame, start, end),
+            "drifted": frame.filter(pl.col("drifted")).height,
+            **preview(frame),
+            **plot_metadata(context, lake, config, "prediction_drift", end),
+        },
         check_results=asset_checks.results(
             "prediction_drift", {"prediction_drift": checks.no_drift(frame, "prediction")}
         ),

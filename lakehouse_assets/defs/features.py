@@ -7,7 +7,7 @@ from lakehouse_assets.core import checks
 from lakehouse_assets.core import features as feature_math
 from lakehouse_assets.core import regimes as regime_rules
 from lakehouse_assets.defs import checks as asset_checks
-from lakehouse_assets.defs.common import partitioned_asset, write_metadata
+from lakehouse_assets.defs.common import partitioned_asset, plot_metadata, preview, write_metadata
 from lakehouse_assets.defs.ingest import ohlcv_daily, sentiment_daily
 from lakehouse_assets.defs.partitions import partition_dates
 from lakehouse_assets.defs.resources import LakehouseResource, SourcesResource
@@ -51,6 +51,7 @@ def features(
             **write_metadata(result, frame, start, end),
             "history_bars_read": bars.height,
             "warm_up_rows": dg.MetadataValue.int(warm_up),
+            **preview(frame),
         },
         check_results=asset_checks.results("features", outcomes),
     )
@@ -99,6 +100,8 @@ def market_regimes(
             **write_metadata(result, frame, start, end),
             "regime_counts": dg.MetadataValue.json({str(r): n for r, n in counts.iter_rows()}),
             "rows_without_market_regime": no_market,
+            **preview(frame),
+            **plot_metadata(context, lake, config, "regime_timeline", end),
         },
         check_results=asset_checks.results("market_regimes", outcomes),
     )

@@ -24,7 +24,15 @@ from lakehouse_assets.core import checks, drift, registry, scoring
 from lakehouse_assets.core import forecasting as fc
 from lakehouse_assets.core.calendar import TradingCalendar
 from lakehouse_assets.defs import checks as asset_checks
-from lakehouse_assets.defs.common import partitioned_multi_asset, table_spec, utc_now, write_metadata
+from lakehouse_assets.defs.common import (
+    markdown_table,
+    partitioned_multi_asset,
+    plot_metadata,
+    preview,
+    table_spec,
+    utc_now,
+    write_metadata,
+)
 from lakehouse_assets.defs.drift import drift_reports
 from lakehouse_assets.defs.features import features, market_regimes
 from lakehouse_assets.defs.ingest import ohlcv_daily
@@ -57,9 +65,12 @@ def forecasting(context: dg.AssetExecutionContext, lakehouse: LakehouseResource,
     all_sessions = calendar.sessions(calendar.first_session, end)
     first_refit = fc.period_start(all_sessions, origins[0], settings.cadence)
     first_selection = fc.period_start(all_sessions, first_refit, settings.order_selection)
-    # bars for the first fit's window, and for scoring forecasts made before the range
+    # the rollback rule of the classifier looks at the refit before the first one
+    previous_refit = fc.period_start(all_sessions, calendar.shift_sessions(first_refit, -1), settings.cadence)
+    since = min(first_selection, previous_refit)
+    # bars for the windows of the earliest fit, and for scoring forecasts made before the range
     history_start = min(
-        calendar.shift_sessions(first_selection, -settings.fit_window),
+        calendar.shift_sessions(since, -settings.fit_window),
         calendar.shift_sessions(origins[0], -(config.score_window + max(settings.horizons))),
     )
     in_universe = pl.col("symbol").is_in(symbols)
@@ -70,9 +81,6 @@ def forecasting(context: dg.AssetExecutionContext, lakehouse: LakehouseResource,
     feature_rows = lake.read(
         "features", history_start, end, where=in_universe, columns=["symbol", "date", *feature_names]
     )
-    # the rollback rule of the classifier looks at the refit before the first one
-    previous_refit = fc.period_start(all_sessions, calendar.shift_sessions(first_refit, -1), settings.cadence)
-    since = min(first_selection, previous_refit)
     states = _load_states(lake, symbols, since, end)
     sessions = calendar.sessions(history_start, end)
     # drift asks for refits off the cadence: a flag on day F refits on the session after F
@@ -156,12 +164,16 @@ def forecasting(context: dg.AssetExecutionContext, lakehouse: LakehouseResource,
             **write_metadata(forecast_result, new, start, end),
             "fits_made": dg.MetadataValue.json(dict(made)),
             "skipped_symbol_days": dg.MetadataValue.json(dict(skipped)),
+            **preview(new),
+            **plot_metadata(context, lake, config, "forecast_vs_actual", end),
         },
     )
     yield from _checked(
         "forecasts", lake, start, end, in_universe, lambda t: {"ordered_intervals": checks.ordered_intervals(t)}
     )
-    yield dg.MaterializeResult(asset_key="forecast_scores", metadata=write_metadata(score_result, scores, start, end))
+    yield dg.MaterializeResult(
+        asset_key="forecast_scores", metadata={**write_metadata(score_result, scores, start, end), **preview(scores)}
+    )
     yield from _checked("forecast_scores", lake, start, end, in_universe, lambda t: {})
     champions_now = decisions.filter(pl.col("champion") & (pl.col("as_of") == pl.col("as_of").max()))
     yield dg.MaterializeResult(
@@ -169,7 +181,10 @@ def forecasting(context: dg.AssetExecutionContext, lakehouse: LakehouseResource,
         metadata={
             **write_metadata(decision_result, decisions, start, end),
             "approved": decisions.filter(pl.col("approved") & (pl.col("recommendation") == "PROMOTE")).height,
-            "champions": dg.MetadataValue.md(_markdown(champions_now.select("symbol", "horizon", "model"))),
+            "champions": dg.MetadataValue.md(
+                markdown_table(champions_now.select("symbol", "horizon", "model").sort("symbol", "horizon", "model"))
+            ),
+            **preview(decisions),
         },
     )
     yield from _checked(
@@ -185,6 +200,7 @@ def forecasting(context: dg.AssetExecutionContext, lakehouse: LakehouseResource,
         metadata={
             **write_metadata(replay_result, replay, start, end),
             "mean_confidence": round(float(replay["confidence"].mean()), 4) if replay.height else None,  # type: ignore[arg-type]
+            **preview(replay),
         },
     )
     yield from _checked("error_replay_buffer", lake, start, end, in_universe, lambda t: {})
@@ -194,14 +210,6 @@ def _checked(name, lake, start, end, where, more):  # type: ignore[no-untyped-de
     """The asset's check results: schema and keys of the written range, plus ``more(table)``."""
     table, outcomes = asset_checks.table_outcomes(lake, name, start, end, where)
     yield from asset_checks.results(name, {**outcomes, **more(table)})
-
-
-def _markdown(frame: pl.DataFrame) -> str:
-    if frame.is_empty():
-        return "(no decision yet)"
-    lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * frame.width]
-    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in frame.sort(frame.columns).iter_rows()]
-    return "\n".join(lines)
 
 
 def _about(symbols: list[str]) -> pl.Expr:

@@ -22,7 +22,7 @@ from lakehouse_assets.core import backtest, checks, strategies, variance
 from lakehouse_assets.core.calendar import TradingCalendar
 from lakehouse_assets.core.regimes import REGIMES
 from lakehouse_assets.defs import checks as asset_checks
-from lakehouse_assets.defs.common import partitioned_multi_asset, table_spec, write_metadata
+from lakehouse_assets.defs.common import partitioned_multi_asset, plot_metadata, preview, table_spec, write_metadata
 from lakehouse_assets.defs.features import features, market_regimes
 from lakehouse_assets.defs.ingest import ohlcv_daily
 from lakehouse_assets.defs.partitions import partition_dates
@@ -112,6 +112,7 @@ def strategy_ledger(context: dg.AssetExecutionContext, lakehouse: LakehouseResou
             "exits": exited.height,
             "open_positions": book.open_count(),
             "entries_by_strategy": dg.MetadataValue.json(dict(entered.group_by("strategy_type").len().iter_rows())),
+            **preview(entered),
         },
     )
     yield from asset_checks.results(
@@ -124,8 +125,12 @@ def strategy_ledger(context: dg.AssetExecutionContext, lakehouse: LakehouseResou
         },
     )
     bounds = _bounds(config)
+    plotted = {"strategy_weights": "strategy_weights", "backtest_metrics": "equity_curves"}  # table -> plot
     for name, frame in frames.items():
-        yield dg.MaterializeResult(asset_key=name, metadata=write_metadata(results[name], frame, start, end))
+        metadata = {**write_metadata(results[name], frame, start, end), **preview(frame)}
+        if name in plotted:
+            metadata |= plot_metadata(context, lake, config, plotted[name], end)
+        yield dg.MaterializeResult(asset_key=name, metadata=metadata)
         table, outcomes = asset_checks.table_outcomes(lake, name, start, end)
         extra = {check: checks.within(table, limits, list(TABLES[name].keys)) for check, limits in bounds[name].items()}
         yield from asset_checks.results(name, {**outcomes, **extra})
