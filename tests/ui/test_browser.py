@@ -137,3 +137,29 @@ def test_a_partition_materialized_from_the_ui_succeeds(browser, dagster_ui) -> N
     # what the UI reports is what the lake holds: the session's bars, written by that run
     bars = lake.read("ohlcv_bronze", dt.date(2018, 12, 31), dt.date(2018, 12, 31))
     assert sorted(bars.get_column("symbol").unique()) == ["^GSPC", "^IXIC"]  # MSFT's data ends in 2017
+
+
+def test_the_report_renders_in_chromium(browser, small_lake, small_config, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """``lakehouse report`` on a materialized lake: every image decodes and lays out in the browser."""
+    from playwright.sync_api import expect
+
+    page_file = tmp_path / "report.html"
+    cli = Path(sys.executable).with_name("lakehouse")
+    command = [str(cli), "report", "--lake", small_lake.root, "--config", small_config, "--as-of", "2016-09-30"]
+    subprocess.run(
+        [*command, "--out", str(page_file)],
+        check=True,
+        capture_output=True,
+    )
+    page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    page.goto(page_file.as_uri(), wait_until="load")
+    images = page.locator("img")
+    assert images.count() == 5
+    for i in range(images.count()):
+        expect(images.nth(i)).to_be_visible()
+    sizes = page.evaluate("[...document.images].map(i => [i.complete, i.naturalWidth, i.naturalHeight])")
+    assert all(complete and width >= 400 and height >= 100 for complete, width, height in sizes), sizes
+    for heading in ("Latest strategy weights", "Variance by strategy and regime", "Backtest summary",
+                    "Champion models", "Open alerts"):  # fmt: skip
+        expect(page.get_by_role("heading", name=heading)).to_be_visible()
+    page.screenshot(path=str(SCREENSHOTS / "report.png"), full_page=True)
