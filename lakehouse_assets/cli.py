@@ -40,6 +40,8 @@ class UsageError(Exception):
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    if getattr(args, "json", False):
+        args.format = "json"
     if args.config:
         os.environ["LAKEHOUSE_CONFIG"] = str(Path(args.config).resolve())
     try:
@@ -53,6 +55,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # the reader went away (`lakehouse query ... | head`): stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+
+
+def _output_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--format", choices=("table", "csv", "json"), default="table", help="output format")
+    parser.add_argument("--json", action="store_true", help="JSON on stdout, for scripts (same as --format json)")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -77,7 +84,8 @@ def _parser() -> argparse.ArgumentParser:
         parents=[common],
         help="materialize every asset for a range of trading days",
         description="Materialize every asset for a range of trading days, as one Dagster run.",
-        epilog="examples:\n  lakehouse run\n  lakehouse run --start 2018-01-02 --end 2018-12-31 --symbols ^GSPC,MSFT",
+        epilog="examples:\n  lakehouse run\n  lakehouse run --start 2018-01-02 --end 2018-12-31 --symbols ^GSPC,MSFT\n"
+        "  lakehouse run --start 2018-12-31 --end 2018-12-31 --quiet --json   # the summary as JSON, for scripts",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     run.add_argument("--start", help="first day YYYY-MM-DD (default: config default_run.start)")
@@ -86,6 +94,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--sentiment-dir", help="JSONL landing dir {dir}/{SYMBOL}/{YYYY-MM-DD}.jsonl")
     run.add_argument("--symbols", help="comma-separated symbols to restrict the universe")
     run.add_argument("--quiet", action="store_true", help="no progress lines; only the summary and errors")
+    _output_options(run)
     run.set_defaults(handler=_run)
 
     query = sub.add_parser(
@@ -101,7 +110,7 @@ def _parser() -> argparse.ArgumentParser:
     query.add_argument("sql", nargs="?", help="the SQL text (or use -f)")
     query.add_argument("-f", "--file", help="read the SQL from a file, e.g. sql/latest_bars.sql")
     query.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="bind $NAME (repeatable)")
-    query.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    _output_options(query)
     query.add_argument(
         "--as-of",
         action="append",
@@ -117,8 +126,10 @@ def _parser() -> argparse.ArgumentParser:
         parents=[common],
         help="list the lake's tables with version, rows, files and size",
         description="List the catalogued tables with their Delta version, rows, files and size.",
+        epilog="examples:\n  lakehouse tables\n  lakehouse tables --json\n  lakehouse tables --lake s3://bucket/lake",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    tables.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    _output_options(tables)
     tables.set_defaults(handler=_tables)
 
     alerts = sub.add_parser(
@@ -135,7 +146,7 @@ def _parser() -> argparse.ArgumentParser:
     actions = alerts.add_subparsers(dest="action", required=True, metavar="{list,ack,clear}")
     listing = actions.add_parser("list", parents=[common], help="open alerts (not acknowledged, or expired)")
     listing.add_argument("--all", action="store_true", help="every alert, acknowledged ones too")
-    listing.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    _output_options(listing)
     ack = actions.add_parser("ack", parents=[common], help="acknowledge an alert: no re-notification until the TTL")
     ack.add_argument("alert_id", help="the alert's id (or a unique prefix)")
     ack.add_argument("--by", default=os.environ.get("USER") or "unknown", help="who acknowledges (default: $USER)")
@@ -257,7 +268,7 @@ def _run(args: argparse.Namespace) -> int:
         SourcesResource(ohlcv_dir=_abs(args.ohlcv_dir), sentiment_dir=_abs(args.sentiment_dir), symbols=symbols),
     )
     job = defs.resolve_job_def("daily_job")
-    progress = _Progress(sessions[0], sessions[-1], len(sessions), quiet=args.quiet)
+    progress = _Progress(sessions[0], sessions[-1], len(sessions), quiet=args.quiet, total_steps=len(job.graph.nodes))
     job = job.with_logger_defs({"progress": progress.logger_def()})
     source = args.ohlcv_dir or "bundled data"
     if not args.quiet:
@@ -277,7 +288,7 @@ def _run(args: argparse.Namespace) -> int:
         run_config={"loggers": {"progress": {}}},
         raise_on_error=False,
     )
-    _print_table(progress.summary(), sys.stdout)
+    _emit(*progress.summary(), args.format)
     _alert(instance, lake, config, result.run_id)
     elapsed = time.monotonic() - began
     if not result.success:
@@ -332,8 +343,8 @@ def _instance() -> Any:
 class _Progress:
     """Turns Dagster step events into progress lines and a summary table."""
 
-    def __init__(self, start: dt.date, end: dt.date, days: int, quiet: bool) -> None:
-        self.span, self.days, self.quiet = f"{start}..{end}", days, quiet
+    def __init__(self, start: dt.date, end: dt.date, days: int, quiet: bool, total_steps: int) -> None:
+        self.span, self.days, self.quiet, self.total = f"{start}..{end}", days, quiet, total_steps
         self.steps: dict[str, dict[str, Any]] = {}
         self.errors: list[str] = []
 
@@ -400,7 +411,14 @@ class _Progress:
                 self.errors.append(message)
                 print(f"  ✗ {message}", file=sys.stderr)
             else:
-                self._say(f"  {'✓' if status == 'ok' else '-'} {step:<18} {status} in {seconds:.1f}s")
+                self._say(f"  {'✓' if status == 'ok' else '-'} {step:<18} {status} in {seconds:.1f}s  {self._bar()}")
+
+    def _bar(self, width: int = 20) -> str:
+        """``[██████······] 6/10 steps``: the steps finished so far of the run's ``total``."""
+        done = sum(s["status"] in ("ok", "FAILED", "skipped") for s in self.steps.values())
+        total = max(self.total, done, 1)
+        filled = round(width * done / total)
+        return f"[{'█' * filled}{'·' * (width - filled)}] {done}/{total} steps"
 
     def _say(self, line: str) -> None:
         if not self.quiet:

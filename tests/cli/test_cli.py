@@ -114,10 +114,14 @@ def short_lake(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
         "--symbols",
         "^GSPC",
         "--quiet",
+        "--json",
         home=root / "home",
     )
     assert run.returncode == 0, run.stderr
     assert "▶" not in run.stderr  # --quiet
+    summary = json.loads(run.stdout)  # --json: the summary, for scripts
+    assert [row["asset"] for row in summary][:2] == ["ohlcv_bronze", "sentiment_bronze"]
+    assert all(row["status"] == "ok" for row in summary) and summary[0]["days"] == 9  # 2018-03-30 was Good Friday
     return lake, root / "home"
 
 
@@ -190,8 +194,19 @@ def test_failed_run_exits_1_naming_the_file_and_column(tmp_path: Path) -> None:
 def test_help_shows_every_verb_with_examples(tmp_path: Path) -> None:
     top = lakehouse("--help", home=tmp_path)
     assert top.returncode == 0 and all(v in top.stdout for v in ("run", "query", "tables", "examples:"))
-    for verb in ("run", "query", "tables"):
-        assert lakehouse(verb, "--help", home=tmp_path).returncode == 0
+    for verb in ("run", "query", "tables", "alerts", "maintain", "simulate", "report"):
+        shown = lakehouse(verb, "--help", home=tmp_path)
+        assert shown.returncode == 0 and "examples:" in shown.stdout, verb
+
+
+def test_json_output_for_scripts(short_lake: tuple[str, Path]) -> None:
+    lake, home = short_lake
+    tables = json.loads(lakehouse("tables", "--json", "--lake", lake, home=home).stdout)
+    assert {t["table"]: t["rows"] for t in tables}["ohlcv_daily"] == 9
+    rows = json.loads(
+        lakehouse("query", "--json", "select count(*) as n from ohlcv_daily", "--lake", lake, home=home).stdout
+    )
+    assert rows == [{"n": 9}]
 
 
 def test_query_time_travel_with_as_of(short_lake: tuple[str, Path]) -> None:
