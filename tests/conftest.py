@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,6 +22,22 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="session")
 def calendar() -> TradingCalendar:
     return TradingCalendar("XNYS", dt.date(1986, 1, 1))
+
+
+def lakehouse_cli(*args: str, cwd: Path = REPO, home: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """``lakehouse ARGS`` as a user runs it (a new process), outside any lake or configuration
+    the environment names; ``home`` is its DAGSTER_HOME."""
+    env = {k: v for k, v in os.environ.items() if k not in ("LAKEHOUSE_LAKE", "LAKEHOUSE_CONFIG")}
+    if home is not None:
+        env["DAGSTER_HOME"] = str(home)
+    return subprocess.run(
+        [sys.executable, "-m", "lakehouse_assets.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=900,
+    )
 
 
 def bundled_bars(dataset: str, symbol: str) -> pl.DataFrame:

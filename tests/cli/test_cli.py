@@ -10,21 +10,13 @@ from pathlib import Path
 import pytest
 
 from lakehouse_assets.config import load_config
+from tests.conftest import lakehouse_cli
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def lakehouse(*args: str, home: Path, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DAGSTER_HOME": str(home)}
-    env.pop("LAKEHOUSE_LAKE", None)
-    return subprocess.run(
-        [sys.executable, "-m", "lakehouse_assets.cli", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=cwd,
-        timeout=900,
-    )
+    return lakehouse_cli(*args, cwd=cwd, home=home)
 
 
 @pytest.mark.slow

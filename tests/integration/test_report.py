@@ -5,11 +5,9 @@ escaped, missing tables named; the CLI verb; a plot that fails never fails its a
 import base64
 import datetime as dt
 import io
-import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import dagster as dg
@@ -22,7 +20,7 @@ from lakehouse_assets.config import load_config
 from lakehouse_assets.defs.common import markdown_table, plot_metadata
 from lakehouse_assets.lake.catalog import TABLES
 from lakehouse_assets.lake.delta import Lake
-from tests.conftest import REPO, SMALL_RANGE, run_pipeline, step_errors
+from tests.conftest import REPO, SMALL_RANGE, lakehouse_cli, run_pipeline, step_errors
 
 END = dt.date.fromisoformat(SMALL_RANGE[1])
 HEADINGS = {
@@ -142,15 +140,7 @@ def test_missing_tables_are_named_and_every_value_is_escaped(tmp_path: Path) -> 
 
 
 def lakehouse(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("LAKEHOUSE_LAKE", "LAKEHOUSE_CONFIG")}
-    return subprocess.run(
-        [sys.executable, "-m", "lakehouse_assets.cli", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=cwd,
-        timeout=900,
-    )
+    return lakehouse_cli(*args, cwd=cwd)
 
 
 @pytest.mark.slow
