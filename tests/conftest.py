@@ -6,7 +6,7 @@ import datetime as dt
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import dagster as dg
@@ -144,6 +144,16 @@ def run_pipeline(
         tags={"dagster/asset_partition_range_start": start, "dagster/asset_partition_range_end": end},
         raise_on_error=False,
     )
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    """Headless Chromium through Playwright (tests/browser.py); per module, so Playwright's
+    event loop is gone before other modules run."""
+    from tests.browser import chromium
+
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from lakehouse_assets.config import load_config
+from tests.browser import render_report
 from tests.conftest import lakehouse_cli
 
 REPO = Path(__file__).resolve().parents[2]
@@ -20,7 +21,7 @@ def lakehouse(*args: str, home: Path, cwd: Path = REPO) -> subprocess.CompletedP
 
 
 @pytest.mark.slow
-def test_default_run_then_tables_and_query(tmp_path: Path, calendar) -> None:
+def test_default_run_then_tables_query_and_report(tmp_path: Path, calendar, browser) -> None:  # type: ignore[no-untyped-def]
     lake = str(tmp_path / "lake")
     run = lakehouse("run", "--lake", lake, home=tmp_path / "home")
     assert run.returncode == 0, run.stderr[-3000:]
@@ -89,6 +90,11 @@ def test_default_run_then_tables_and_query(tmp_path: Path, calendar) -> None:
     assert {r["strategy_type"] for r in variance} == set(strategies)
     weights = rows_of("-f", "sql/strategy_weights_latest.sql")
     assert len(weights) == len(strategies) * 5 and {r["as_of"] for r in weights} == {str(universe.default_end)}
+
+    # the report of the default run, as a new user writes it, renders in a real browser
+    report = lakehouse("report", "--lake", lake, "--out", str(tmp_path / "report.html"), home=tmp_path / "home")
+    assert report.returncode == 0, report.stderr
+    render_report(browser, tmp_path / "report.html", "report_default_run.png")
 
 
 @pytest.fixture(scope="module")

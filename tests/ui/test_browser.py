@@ -1,7 +1,7 @@
 """The Dagster UI in a real browser: ``dagster dev`` for our workspace on loopback, driven by
 headless Chromium (Debian's ``chromium``) through Playwright.
 
-Screenshots go to ``build/screenshots/`` (kept by CI; not committed).
+Screenshots go to ``build/screenshots/`` (not committed); the ``browser`` fixture is in conftest.
 """
 
 from __future__ import annotations
@@ -21,38 +21,14 @@ from pathlib import Path
 import pytest
 
 from lakehouse_assets.lake.delta import Lake
-from tests.conftest import REPO
-from tests.servers import free_port, missing
+from tests.browser import SCREENSHOTS, render_report
+from tests.conftest import REPO, lakehouse_cli
+from tests.servers import free_port
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = "/usr/bin/chromium"
-# flags for a closed network and a root user (see the machine notes): no sandbox, no background fetches
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-SCREENSHOTS = REPO / "build" / "screenshots"
 GROUPS = ("bronze", "silver", "gold", "strategy", "monitoring")
 PARTITION = "2018-12-31"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    if not Path(CHROMIUM).exists():
-        missing("chromium", "apt-get install chromium chromium-driver")
-    from playwright.sync_api import sync_playwright
-
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="module")
@@ -90,6 +66,7 @@ def dagster_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         shutil.copy(log, SCREENSHOTS / "dagster_dev.log")
 
 
@@ -140,26 +117,10 @@ def test_a_partition_materialized_from_the_ui_succeeds(browser, dagster_ui) -> N
 
 
 def test_the_report_renders_in_chromium(browser, small_lake, small_config, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    """``lakehouse report`` on a materialized lake: every image decodes and lays out in the browser."""
-    from playwright.sync_api import expect
-
+    """``lakehouse report`` on a materialized lake, opened in the browser (the default run's
+    report is checked the same way by tests/cli/test_cli.py)."""
     page_file = tmp_path / "report.html"
-    cli = Path(sys.executable).with_name("lakehouse")
-    command = [str(cli), "report", "--lake", small_lake.root, "--config", small_config, "--as-of", "2016-09-30"]
-    subprocess.run(
-        [*command, "--out", str(page_file)],
-        check=True,
-        capture_output=True,
-    )
-    page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
-    page.goto(page_file.as_uri(), wait_until="load")
-    images = page.locator("img")
-    assert images.count() == 5
-    for i in range(images.count()):
-        expect(images.nth(i)).to_be_visible()
-    sizes = page.evaluate("[...document.images].map(i => [i.complete, i.naturalWidth, i.naturalHeight])")
-    assert all(complete and width >= 400 and height >= 100 for complete, width, height in sizes), sizes
-    for heading in ("Latest strategy weights", "Variance by strategy and regime", "Backtest summary",
-                    "Champion models", "Open alerts"):  # fmt: skip
-        expect(page.get_by_role("heading", name=heading)).to_be_visible()
-    page.screenshot(path=str(SCREENSHOTS / "report.png"), full_page=True)
+    command = ["report", "--lake", small_lake.root, "--config", small_config, "--as-of", "2016-09-30"]
+    done = lakehouse_cli(*command, "--out", str(page_file))
+    assert done.returncode == 0, done.stderr
+    render_report(browser, page_file, "report.png")
