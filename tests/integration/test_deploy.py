@@ -52,7 +52,7 @@ def deployment_env(home: Path, postgres: dict[str, str], lake: Path, **extra: st
     home.mkdir(parents=True, exist_ok=True)
     shutil.copy(REPO / "deploy" / "dagster.yaml", home / "dagster.yaml")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DAGSTER_", "LAKEHOUSE_"))}
-    return {
+    deployment = {
         **env,
         "DAGSTER_HOME": str(home),
         "DAGSTER_PG_HOST": postgres["host"],
@@ -64,6 +64,12 @@ def deployment_env(home: Path, postgres: dict[str, str], lake: Path, **extra: st
         "PATH": f"{BIN}{os.pathsep}{env.get('PATH', '')}",  # dagster-celery starts `celery` from PATH
         **extra,
     }
+    # a new database gets its schema once, before the daemon and the CLI both try to create it
+    migrated = subprocess.run(
+        [str(BIN / "dagster"), "instance", "migrate"], env=deployment, capture_output=True, text=True
+    )
+    assert migrated.returncode == 0, migrated.stderr[-3000:]
+    return deployment
 
 
 @contextlib.contextmanager
@@ -75,12 +81,11 @@ def background(args: list[str], env: dict[str, str], log: Path) -> Iterator[subp
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGTERM)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=30)
-        finally:  # and whatever it started (the daemon's code servers, Celery's pool)
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        with contextlib.suppress(ProcessLookupError):  # and whatever it started (code servers, Celery's pool)
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
 
 
 def backfill(env: dict[str, str], servers: dict[Path, subprocess.Popen], timeout: float = 420.0) -> list[str]:
