@@ -50,6 +50,18 @@ def wait_for_port(port: int, process: subprocess.Popen, name: str, log: Path, ti
     raise RuntimeError(f"{name} did not listen on 127.0.0.1:{port} within {timeout:.0f}s: {log.read_text()[-2000:]}")
 
 
+def stop_group(proc: subprocess.Popen) -> None:
+    """Stop a process started with ``start_new_session=True`` and everything it started (a
+    daemon's code servers, Celery's pool): SIGTERM, up to 30 s, then SIGKILL to the group."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=30)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
 @contextlib.contextmanager
 def process(
     args: list[str], name: str, port: int, log: Path, stop: int = signal.SIGTERM, **kwargs

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -24,7 +23,7 @@ import pytest
 from lakehouse_assets.lake.delta import Lake
 from tests.conftest import REPO, run_pipeline, step_errors
 from tests.integration.test_s3 import comparable
-from tests.servers import postgres_server, redis_server
+from tests.servers import postgres_server, redis_server, stop_group
 
 pytestmark = pytest.mark.slow
 
@@ -79,13 +78,7 @@ def background(args: list[str], env: dict[str, str], log: Path) -> Iterator[subp
     try:
         yield proc
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=30)
-        with contextlib.suppress(ProcessLookupError):  # and whatever it started (code servers, Celery's pool)
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+        stop_group(proc)
 
 
 def backfill(env: dict[str, str], servers: dict[Path, subprocess.Popen], timeout: float = 420.0) -> list[str]:

@@ -10,7 +10,6 @@ import contextlib
 import datetime as dt
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -23,7 +22,7 @@ import pytest
 from lakehouse_assets.lake.delta import Lake
 from tests.browser import SCREENSHOTS, render_report
 from tests.conftest import REPO, lakehouse_cli
-from tests.servers import free_port
+from tests.servers import free_port, stop_group
 
 pytestmark = pytest.mark.slow
 
@@ -58,13 +57,7 @@ def dagster_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
             time.sleep(0.5)
         yield url, lake
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=30)
-        with contextlib.suppress(ProcessLookupError):  # and whatever it started (code servers, Celery's pool)
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+        stop_group(proc)
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         shutil.copy(log, SCREENSHOTS / "dagster_dev.log")
 
