@@ -57,6 +57,52 @@ def drift_scores(reports: pl.DataFrame, symbols: Iterable[str]) -> dict[tuple[st
     return out
 
 
+def drift_evidence(reports: pl.DataFrame, symbols: Iterable[str]) -> dict[tuple[str, dt.date], dict[str, object]]:
+    """Per (symbol, as_of) that has feature rows for the symbol or for ALL_SYMBOLS: the calibrated verdicts of that day:
+    {"tested": number of features with a verdict (non-null p_value), "drifted": sorted list of drifted feature names,
+     "share": len(drifted) / tested (0.0 when nothing was tested)}. A name drifted in the ALL_SYMBOLS rows counts for every symbol.
+
+    A feature is counted once per (symbol, day) even when both the symbol's and the
+    ALL_SYMBOLS rows carry it (tested if either has a verdict, drifted if either drifted).
+
+    Examples:
+        >>> frame = pl.DataFrame(
+        ...     {
+        ...         "as_of": [dt.date(2024, 4, 1)] * 3,
+        ...         "kind": ["feature"] * 3,
+        ...         "name": ["rsi_14", "adx_14", "momentum_20"],
+        ...         "symbol": ["AAPL", "AAPL", ALL_SYMBOLS],
+        ...         "p_value": [0.5, 0.001, None],
+        ...         "drifted": [False, True, False],
+        ...     }
+        ... )
+        >>> drift_evidence(frame, ["AAPL"])
+        {('AAPL', datetime.date(2024, 4, 1)): {'tested': 2, 'drifted': ['adx_14'], 'share': 0.5}}
+    """
+    rows = reports.filter(pl.col("kind") == "feature").select("as_of", "symbol", "name", "p_value", "drifted")
+    tested: dict[tuple[str, dt.date], set[str]] = {}
+    drifted: dict[tuple[str, dt.date], set[str]] = {}
+    days: dict[str, set[dt.date]] = {}
+    for as_of, symbol, name, p_value, is_drifted in rows.iter_rows():
+        days.setdefault(symbol, set()).add(as_of)
+        if p_value is not None and not math.isnan(p_value):
+            tested.setdefault((symbol, as_of), set()).add(name)
+        if is_drifted:
+            drifted.setdefault((symbol, as_of), set()).add(name)
+    out: dict[tuple[str, dt.date], dict[str, object]] = {}
+    market_days = days.get(ALL_SYMBOLS, set())
+    for symbol in symbols:
+        for day in sorted(days.get(symbol, set()) | market_days):
+            names = tested.get((symbol, day), set()) | tested.get((ALL_SYMBOLS, day), set())
+            flagged = drifted.get((symbol, day), set()) | drifted.get((ALL_SYMBOLS, day), set())
+            out[(symbol, day)] = {
+                "tested": len(names),
+                "drifted": sorted(flagged),
+                "share": len(flagged) / len(names) if names else 0.0,
+            }
+    return out
+
+
 # --- computing the reports ------------------------------------------------------------------
 #
 # Every report is a comparison of the latest window of a series with the window just before

@@ -52,6 +52,35 @@ def test_drift_score_is_the_largest_feature_statistic_of_the_symbol_or_the_marke
     }
 
 
+def evidence_reports(rows: list[tuple]) -> pl.DataFrame:
+    columns = ["as_of", "kind", "name", "symbol", "p_value", "drifted"]
+    frame = pl.DataFrame(rows, schema=columns, orient="row")
+    return frame.with_columns(
+        [pl.lit(None, dtype).alias(c) for c, dtype in table("drift_reports").schema.items() if c not in columns]
+    ).select(list(table("drift_reports").schema))
+
+
+def test_drift_evidence_counts_verdicts_and_market_wide_drift_reaches_every_symbol() -> None:
+    frame = evidence_reports(
+        [
+            (D(2024, 4, 1), "feature", "rsi_14", "AAPL", 0.40, False),
+            (D(2024, 4, 1), "feature", "adx_14", "AAPL", 0.001, True),
+            (D(2024, 4, 1), "feature", "momentum_20", "AAPL", None, False),  # warming up: no verdict
+            (D(2024, 4, 1), "feature", "rsi_14", drift.ALL_SYMBOLS, 0.002, True),
+            (D(2024, 4, 1), "regime", "regime", "AAPL", 0.0001, True),  # not a feature
+            (D(2024, 4, 2), "feature", "rsi_14", "MSFT", None, False),  # nothing tested
+            (D(2024, 4, 3), "regime", "regime", "MSFT", 0.5, False),  # no feature rows that day
+        ]
+    )
+    got = drift.drift_evidence(frame, ["AAPL", "MSFT", "IBM"])
+    assert got == {
+        ("AAPL", D(2024, 4, 1)): {"tested": 2, "drifted": ["adx_14", "rsi_14"], "share": 1.0},
+        ("MSFT", D(2024, 4, 1)): {"tested": 1, "drifted": ["rsi_14"], "share": 1.0},
+        ("IBM", D(2024, 4, 1)): {"tested": 1, "drifted": ["rsi_14"], "share": 1.0},
+        ("MSFT", D(2024, 4, 2)): {"tested": 0, "drifted": [], "share": 0.0},
+    }
+
+
 # --- computing the reports ----------------------------------------------------------------
 
 START = D(2020, 1, 1)
