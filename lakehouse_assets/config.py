@@ -340,8 +340,19 @@ def _between(part: _File, key: str, low: float, high: float) -> float:
     return value
 
 
+# keys of registry.yaml whose meaning changed (issue 15): an old file fails loudly, not silently
+_RETIRED_GATE_KEYS = {
+    "max_drift": "max_drifted_share (share of monitored features with a calibrated drift verdict)",
+    "coverage_tolerance": "coverage_alpha (two-sided binomial test of the 80% and 95% intervals)",
+    "min_directional_accuracy": "min_balanced_accuracy (directional skill against the base rate)",
+}
+
+
 def _gate(directory: Path, models: tuple[str, ...]) -> GateRules:
     f = _File.load(directory, "registry.yaml")
+    for key, replacement in _RETIRED_GATE_KEYS.items():
+        if key in f.data:
+            f.fail(key, f"no longer used; see {replacement}")
     overrides: dict[tuple[str, int], str] = {}
     for i, item in enumerate(f.get("overrides", list, [])):
         entry = _File(f.path, item, f"overrides[{i}].")
@@ -351,12 +362,12 @@ def _gate(directory: Path, models: tuple[str, ...]) -> GateRules:
         overrides[(entry.get("symbol", str), int(entry.get("horizon", int)))] = model
     return GateRules(
         min_scored=int(f.number("min_scored", minimum=3)),
-        min_directional_accuracy=_between(f, "min_directional_accuracy", 0.0, 1.0),
+        min_balanced_accuracy=_between(f, "min_balanced_accuracy", 0.0, 1.0),
         group_floor=_between(f, "group_floor", 0.0, 1.0),
         min_group_count=int(f.number("min_group_count", minimum=1)),
-        max_drift=f.number("max_drift", minimum=0.0),
+        max_drifted_share=_between(f, "max_drifted_share", 0.0, 1.0),
         dm_alpha=_between(f, "dm_alpha", 0.0, 1.0),
-        coverage_tolerance=_between(f, "coverage_tolerance", 0.0, 1.0),
+        coverage_alpha=_between(f, "coverage_alpha", 0.0, 1.0),
         overrides=overrides,
     )
 

@@ -4,8 +4,12 @@
 -- grain:      one row per (symbol, horizon)
 -- columns:    symbol, horizon, as_of (the decision's day), model, recommendation
 --             (PROMOTE, or BASELINE when no candidate passed the gate), manual_override,
---             mase, directional_accuracy, coverage_95, dm_pvalue (from the gate's metrics),
---             candidates_approved (how many models passed that day)
+--             from the gate's metrics over its rolling window: relative_mae (MAE over naive's),
+--             balanced_accuracy, coverage_80, coverage_95, dm_pvalue (one-sided Diebold-Mariano
+--             against naive) and holm_threshold (what the p-value had to be at or below after
+--             Holm's correction over the day's candidates), candidates_approved (how many
+--             models passed that day), failed_most (for a BASELINE champion: the check the
+--             most candidates failed that day, e.g. beats_baseline)
 
 with decisions as (
     select *
@@ -19,6 +23,17 @@ approved as (
     group by symbol, horizon
 ),
 
+failures as (
+    select symbol, horizon, unnest(cast(json(checks_failed) as varchar[])) as check_name
+    from decisions
+),
+
+failed_most as (
+    select symbol, horizon, arg_max(check_name, n) as failed_most
+    from (select symbol, horizon, check_name, count(*) as n from failures group by all)
+    group by symbol, horizon
+),
+
 final as (
     select
         decisions.symbol,
@@ -27,13 +42,17 @@ final as (
         decisions.model,
         decisions.recommendation,
         decisions.manual_override,
-        cast(json_extract(decisions.metrics, '$.mase') as double) as mase,
-        cast(json_extract(decisions.metrics, '$.directional_accuracy') as double) as directional_accuracy,
+        cast(json_extract(decisions.metrics, '$.relative_mae') as double) as relative_mae,
+        cast(json_extract(decisions.metrics, '$.balanced_accuracy') as double) as balanced_accuracy,
+        cast(json_extract(decisions.metrics, '$.coverage_80') as double) as coverage_80,
         cast(json_extract(decisions.metrics, '$.coverage_95') as double) as coverage_95,
         cast(json_extract(decisions.metrics, '$.dm_pvalue') as double) as dm_pvalue,
-        approved.candidates_approved
+        cast(json_extract(decisions.metrics, '$.evidence.beats_baseline.holm_threshold') as double) as holm_threshold,
+        approved.candidates_approved,
+        case when decisions.recommendation = 'BASELINE' then failed_most.failed_most end as failed_most
     from decisions
     join approved using (symbol, horizon)
+    left join failed_most using (symbol, horizon)
     where decisions.champion
 )
 

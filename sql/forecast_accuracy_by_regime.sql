@@ -3,8 +3,9 @@
 -- inputs:     forecast_scores
 -- parameters: $start and $end (dates, YYYY-MM-DD, inclusive): the target dates scored
 -- grain:      one row per (model, horizon, regime)
--- columns:    model, horizon, regime, forecasts, rmse, mae, mase (against naive on the same
---             symbol, origin and horizon), directional_accuracy, coverage_95
+-- columns:    model, horizon, regime, forecasts, rmse, mae, relative_mae (MAE over naive's on
+--             the same symbol, origin and horizon), directional_accuracy, balanced_accuracy
+--             (mean of the hit rates on up and on down outcomes), coverage_80, coverage_95
 
 with scored as (
     select *
@@ -33,12 +34,17 @@ final as (
         sqrt(avg(squared_error)) as rmse,
         avg(abs_error) as mae,
         sum(abs_error) filter (where naive_abs_error is not null)
-        / nullif(sum(naive_abs_error), 0) as mase,
+        / nullif(sum(naive_abs_error), 0) as relative_mae,
         avg(cast(hit as double)) as directional_accuracy,
+        (
+            avg(cast(hit as double)) filter (where actual > 0)
+            + avg(cast(hit as double)) filter (where actual < 0)
+        ) / 2 as balanced_accuracy,
+        avg(cast(covered_80 as double)) as coverage_80,
         avg(cast(covered_95 as double)) as coverage_95
     from paired
     group by model, horizon, regime
 )
 
 select * from final
-order by horizon, regime nulls first, mase nulls last, model
+order by horizon, regime nulls first, relative_mae nulls last, model

@@ -91,7 +91,7 @@ def small_config(tmp_path_factory: pytest.TempPathFactory) -> str:
         ("fit_window: 750", "fit_window: 250"),
         ("min_observations: 250", "min_observations: 120"),
         ("window: 60 ", "window: 40 "),
-        ("window: 63 ", "window: 30 "),
+        ("window: 126 ", "window: 30 "),
     )
     edit(folder / "registry.yaml", ("min_scored: 40", "min_scored: 20"))
     return str(folder)

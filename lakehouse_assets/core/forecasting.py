@@ -329,22 +329,50 @@ def garch_forecast(state: dict, window: Window, settings: ForecastSettings) -> l
 
 
 def ssa_fit(window: Window, settings: ForecastSettings) -> dict:
-    """Singular spectrum analysis of the window's log closes.
+    """Singular spectrum analysis of the window's log closes, around their linear trend.
 
-    Embedding length L = ``ssa_window``; keeps the leading eigentriples that together hold
-    at least ``ssa_energy`` of the trajectory matrix's energy (sum of squared singular
-    values), and fits an AR(1) to the residual (series minus reconstruction).
+    The log close is detrended first (least-squares line over the window): SSA of the raw
+    series would give the level and the drift nearly all of the energy (the first
+    eigentriple holds >= 0.9999 of it, so the energy rule would always pick rank 1). On the
+    detrended series, embedding length L = ``ssa_window``, the leading eigentriples that
+    together hold at least ``ssa_energy`` of the trajectory matrix's energy (sum of squared
+    singular values) are kept, and an AR(1) is fitted to the residual (detrended series
+    minus its reconstruction). The state keeps the trend's slope (log return per session):
+    forecasts re-centre each window on it and extrapolate it.
     """
     x = window.log_close[~np.isnan(window.log_close)]
     lag = settings.ssa_window
-    trajectory = np.lib.stride_tricks.sliding_window_view(x, lag).T  # L x K
+    slope = _slope(x)
+    y = _detrended(x, slope)
+    trajectory = np.lib.stride_tricks.sliding_window_view(y, lag).T  # L x K
     u, s, _ = np.linalg.svd(trajectory, full_matrices=False)
     energy = np.cumsum(s**2) / np.sum(s**2)
-    rank = int(np.searchsorted(energy, settings.ssa_energy) + 1)
+    rank = int(min(np.searchsorted(energy, settings.ssa_energy) + 1, lag))
     basis = u[:, :rank]
-    residual = x - _reconstruct(x, basis)
+    residual = y - _reconstruct(y, basis)
     phi = float(np.dot(residual[1:], residual[:-1]) / np.dot(residual[:-1], residual[:-1]))
-    return {"L": lag, "rank": rank, "energy": float(energy[rank - 1]), "basis": basis.tolist(), "phi": phi}
+    return {
+        "L": lag,
+        "rank": rank,
+        "energy": float(energy[rank - 1]),
+        "slope": slope,
+        "basis": basis.tolist(),
+        "phi": phi,
+    }
+
+
+def _slope(x: np.ndarray) -> float:
+    """Least-squares slope of ``x`` on 0, 1, ..., n - 1."""
+    t = np.arange(len(x), dtype=float)
+    t -= t.mean()
+    return float(np.dot(t, x - x.mean()) / np.dot(t, t))
+
+
+def _detrended(x: np.ndarray, slope: float) -> np.ndarray:
+    """``x`` minus the line of ``slope`` through its centroid (mean zero)."""
+    t = np.arange(len(x), dtype=float)
+    line = slope * (t - t.mean())
+    return x - x.mean() - line
 
 
 def _reconstruct(x: np.ndarray, basis: np.ndarray) -> np.ndarray:
@@ -360,14 +388,18 @@ def _reconstruct(x: np.ndarray, basis: np.ndarray) -> np.ndarray:
 
 
 def ssa_forecast(state: dict, window: Window, settings: ForecastSettings) -> list[Prediction]:
-    """Recurrent SSA forecast of the signal plus the AR(1) decay of today's residual.
+    """Recurrent SSA forecast of the detrended signal, plus the AR(1) decay of today's
+    residual, plus the trend's slope times h.
 
-    Falls back to the random walk's mean (0) when the recurrence is not defined (the
-    verticality coefficient reaches 1) or the forecast is not finite.
+    The window is detrended with the fit's slope (its own centroid: nothing is
+    re-estimated). Falls back to the random walk's mean (0) when the recurrence is not
+    defined (the verticality coefficient reaches 1) or the forecast is not finite.
     """
     x = window.log_close[~np.isnan(window.log_close)]
     basis = np.asarray(state["basis"])
-    signal = _reconstruct(x, basis)
+    slope = float(state.get("slope", 0.0))
+    y = _detrended(x, slope)
+    signal = _reconstruct(y, basis)
     pi = basis[-1]
     nu2 = float(np.dot(pi, pi))
     var = float(np.var(window.clean_returns(), ddof=1))
@@ -379,10 +411,10 @@ def ssa_forecast(state: dict, window: Window, settings: ForecastSettings) -> lis
     for _ in range(steps):
         path.append(float(np.dot(coefficients, path[-(basis.shape[0] - 1) :])))
     future = np.asarray(path[basis.shape[0] - 1 :])
-    residual = x[-1] - signal[-1]
+    residual = y[-1] - signal[-1]
     out = []
     for h in settings.horizons:
-        mean = future[h - 1] + state["phi"] ** h * residual - x[-1]
+        mean = future[h - 1] + state["phi"] ** h * residual - y[-1] + slope * h
         if not math.isfinite(mean):
             mean = 0.0
         out.append(Prediction(h, float(mean), h * var, _normal_up(mean, h * var)))
@@ -421,6 +453,21 @@ def replay_weights(
     return weights
 
 
+def purged_blocks(rows: np.ndarray, fraction: float, gap: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Train, calibration and validation blocks of ``rows`` (in order): the last two blocks
+    each ``int(len(rows) x fraction)`` rows, with ``gap`` rows dropped before each of them.
+
+    >>> [b.tolist() for b in purged_blocks(np.arange(12), 0.25, 1)]
+    [[0, 1, 2, 3], [5, 6, 7], [9, 10, 11]]
+    """
+    n = len(rows)
+    block = int(n * fraction)
+    valid_start = n - block
+    calibrate_start = valid_start - gap - block
+    train_end = max(calibrate_start - gap, 0)
+    return rows[:train_end], rows[max(calibrate_start, 0) : max(valid_start - gap, 0)], rows[valid_start:]
+
+
 def direction_fit(
     window: Window, settings: ForecastSettings, calls: Mapping[int, Mapping[np.datetime64, float]] | None = None
 ) -> dict:
@@ -428,7 +475,9 @@ def direction_fit(
 
     Trained on the window's rows whose h-day outcome is known by the refit date (no row
     uses a later bar), in three consecutive blocks: fit, then calibrate (sigmoid) on the
-    next ``classifier_validation_fraction``, then validate on the last as much. The
+    next ``classifier_validation_fraction``, then validate on the last as much. h - 1 rows
+    are purged between blocks: the label of row i is the return over (i, i + h], so the
+    last row of a block and the first of the next would otherwise share outcomes. The
     rollback rule of the original system: a candidate whose validation Sharpe (long if
     p > 0.5 else short, annualized) is below ``classifier_min_sharpe`` or whose win rate
     is below ``classifier_min_win_rate`` is rejected, and the caller keeps the previous
@@ -447,8 +496,8 @@ def direction_fit(
     for h in settings.horizons:
         target = forward_returns(window.returns, h)
         rows = np.flatnonzero(~np.isnan(target))
-        block = int(len(rows) * settings.classifier_validation_fraction)
-        train, calibrate, valid = rows[: len(rows) - 2 * block], rows[-2 * block : -block], rows[-block:]
+        train, calibrate, valid = purged_blocks(rows, settings.classifier_validation_fraction, h - 1)
+        block = len(valid)
         labels = (target > 0).astype(int)
         # a feature still warming up over the training rows (all null) cannot be binned: leave it out
         usable = [n for n, v in columns.items() if len(train) and len(np.unique(v[train][~np.isnan(v[train])])) >= 2]

@@ -1,33 +1,48 @@
 """The promotion gate and champion selection, per symbol and horizon, from rolling scores.
 
 Every candidate model gets a decision row each day, approved or not, with the checks
-passed and failed and the metrics behind them (criteria in ``config/registry.yaml``):
+passed and failed and, under ``metrics["evidence"]``, the figures each check looked at
+(criteria in ``config/registry.yaml``):
 
 * ``history``: at least ``min_scored`` scored forecasts in the rolling window;
-* ``directional_accuracy``: at least ``min_directional_accuracy``;
+* ``directional_skill``: balanced accuracy (the mean of the hit rates on up and on down
+  outcomes) above ``min_balanced_accuracy``. Plain accuracy rewards the base rate: a model
+  that always calls "up" scores the share of up days; its balanced accuracy is exactly 0.5;
 * ``regime_floor``: in no market regime (of the origin date) with at least
   ``min_group_count`` scored forecasts in the window is the accuracy below ``group_floor``;
 * ``sector_floor``: the same across the symbols of the symbol's sector;
-* ``drift``: the drift score is at most ``max_drift`` (passes, noted, while no drift
-  report exists);
-* ``beats_baseline``: Diebold-Mariano one-sided p-value below ``dm_alpha`` or MASE < 1;
-* ``coverage``: 95% interval coverage within ``coverage_tolerance`` of 0.95.
+* ``drift``: the share of the symbol's monitored features that the drift monitor found
+  drifted that day (its calibrated verdicts, ``drift.drift_evidence``) is at most
+  ``max_drifted_share`` (passes, noted, while no drift report exists);
+* ``beats_baseline``: the one-sided Diebold-Mariano test (squared-error loss,
+  Harvey-Leybourne-Newbold correction, HAC variance over h - 1 lags, ``scoring``) rejects
+  "no better than naive" at ``dm_alpha`` *after Holm's step-down correction over the day's
+  candidates of the symbol and horizon*, so the chance that any of them passes on noise is
+  at most ``dm_alpha`` (family-wise); a candidate without a p-value counts as p = 1;
+* ``coverage``: neither the 80% nor the 95% interval's coverage is rejected by a two-sided
+  exact binomial test at ``coverage_alpha``: too wide fails as well as too narrow. h-day
+  targets overlap, so the window of n scored forecasts holds about n / h independent
+  outcomes: the test runs on ``n_e = max(n // h, 1)`` trials with ``round(coverage x n_e)``
+  successes (at h = 21 and a 63-session window that is 3 trials, too few to reject: the
+  evidence says so).
 
-The champion is the approved model with the lowest MASE (then RMSE, then name); the
-naive baseline when none is approved. A manual override (config) names the champion
+The champion is the approved model with the lowest ``relative_mae`` (then RMSE, then name);
+the naive baseline when none is approved. A manual override (config) names the champion
 whatever the gate says, and its row says so.
 """
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import polars as pl
+from scipy import stats
 
-from lakehouse_assets.core.scoring import BASELINE
+from lakehouse_assets.core.scoring import BASELINE, ROLLING_COLUMNS
 
 SCHEMA: dict[str, pl.DataType] = {
     "as_of": pl.Date(),
@@ -42,6 +57,19 @@ SCHEMA: dict[str, pl.DataType] = {
     "checks_failed": pl.String(),
     "metrics": pl.String(),
 }
+COLUMN_NOTES: dict[str, str] = {
+    "approved": "passed every check (always true for the naive baseline)",
+    "champion": "the model whose forecasts are flagged is_champion on the next session",
+    "recommendation": "PROMOTE, REJECT, or BASELINE for naive",
+    "checks_passed": "JSON list of check names: history, directional_skill, regime_floor, sector_floor, drift, "
+    "beats_baseline, coverage",
+    "checks_failed": "JSON list of the checks that failed",
+    "metrics": "JSON: the rolling metrics of forecast_scores as of the day, and 'evidence': per check the figures "
+    "it compared (Holm threshold and rank for beats_baseline, binomial p-values of both bands for coverage, "
+    "drifted features for drift, ...)",
+}
+CHECKS = ("history", "directional_skill", "regime_floor", "sector_floor", "drift", "beats_baseline", "coverage")
+COVERAGE_BANDS = {"coverage_80": 0.80, "coverage_95": 0.95}
 
 
 @dataclass(frozen=True)
@@ -49,12 +77,12 @@ class GateRules:
     """``config/registry.yaml``."""
 
     min_scored: int
-    min_directional_accuracy: float
+    min_balanced_accuracy: float
     group_floor: float
     min_group_count: int
-    max_drift: float
+    max_drifted_share: float
     dm_alpha: float
-    coverage_tolerance: float
+    coverage_alpha: float
     overrides: dict[tuple[str, int], str] = field(default_factory=dict, hash=False)
 
 
@@ -65,42 +93,137 @@ def group_accuracy(scored: pl.DataFrame, keys: list[str]) -> dict[tuple, tuple[f
     return {tuple(row[:-2]): (row[-2], row[-1]) for row in groups.iter_rows()}
 
 
+def holm(p_values: Mapping[str, float | None], alpha: float) -> dict[str, dict[str, object]]:
+    """Holm's step-down test of a family of one-sided hypotheses at family-wise level ``alpha``.
+
+    Sorted by p-value (missing: 1, ties by name), the i-th smallest (i = 0, 1, ...) is compared
+    with ``alpha / (m - i)``; hypotheses are rejected in order until the first that is not.
+    Returns per name ``{"p": p, "rank": i + 1, "threshold": alpha / (m - i), "rejected": bool}``.
+
+    >>> holm({"a": 0.001, "b": 0.02, "c": 0.04}, 0.05)["b"]["rejected"]
+    True
+    >>> holm({"a": 0.001, "b": 0.03, "c": 0.04}, 0.05)["b"]["rejected"]
+    False
+    """
+    ordered = sorted(p_values, key=lambda name: (1.0 if p_values[name] is None else p_values[name], name))  # type: ignore[arg-type]
+    m = len(ordered)
+    out: dict[str, dict[str, object]] = {}
+    still = True
+    for i, name in enumerate(ordered):
+        p = p_values[name]
+        threshold = alpha / (m - i)
+        still = still and p is not None and p <= threshold
+        out[name] = {"p": p, "rank": i + 1, "threshold": threshold, "rejected": still}
+    return out
+
+
+def coverage_test(coverage: float | None, n: int, horizon: int, nominal: float) -> dict[str, object]:
+    """Two-sided exact binomial test of an interval's coverage against ``nominal``.
+
+    ``n`` scored h-day forecasts overlap, so they count as ``n_e = max(n // horizon, 1)``
+    independent trials with ``round(coverage x n_e)`` inside. Returns the coverage, ``n_e`` and
+    the p-value (None without a coverage).
+
+    >>> round(coverage_test(0.99, 63, 1, 0.80)["p_value"], 6) < 0.001   # twice too wide
+    True
+    """
+    if coverage is None or n <= 0:
+        return {"coverage": coverage, "n_effective": 0, "p_value": None}
+    n_effective = max(n // horizon, 1)
+    inside = round(coverage * n_effective)
+    p_value = float(stats.binomtest(inside, n_effective, nominal).pvalue)
+    return {"coverage": coverage, "n_effective": n_effective, "p_value": p_value}
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One model's figures on one day: its rolling metrics (``scoring.ROLLING_COLUMNS``), its
+    (accuracy, count) per market regime and per sector over the rolling window."""
+
+    metrics: Mapping[str, float | None]
+    regimes: Mapping[str, tuple[float, int]] = field(default_factory=dict)
+    sectors: Mapping[str, tuple[float, int]] = field(default_factory=dict)
+
+
 def evaluate(
-    metrics: Mapping[str, float | None],
-    regimes: Mapping[str, tuple[float, int]],
-    sectors: Mapping[str, tuple[float, int]],
-    drift: float | None,
+    candidates: Mapping[str, Candidate],
+    horizon: int,
+    drift: Mapping[str, object] | None,
     rules: GateRules,
-) -> tuple[list[str], list[str], dict[str, object]]:
-    """The checks one candidate passes and fails, with the figures they looked at.
+) -> dict[str, tuple[list[str], list[str], dict[str, object]]]:
+    """Per candidate model: the checks passed, the checks failed, and its metrics with the
+    per-check evidence (``details["evidence"][check]``). The naive baseline is evaluated too
+    (its row records its figures) but is not part of the Diebold-Mariano family.
 
     Args:
-        metrics: the candidate's rolling metrics (``scoring.ROLLING_COLUMNS``) as of the day.
-        regimes: its (accuracy, count) per market regime over the rolling window.
-        sectors: the same model's (accuracy, count) per sector, over the symbols of the sector.
-        drift: the latest drift score of the symbol, if any.
+        candidates: model -> its figures of the day.
+        horizon: the forecasts' horizon in sessions (the coverage test's overlap).
+        drift: ``drift.drift_evidence`` of the symbol on the day, or None without a report.
     """
-    passed: list[str] = []
-    failed: list[str] = []
-    details: dict[str, object] = dict(metrics)
+    family = {m: c.metrics.get("dm_pvalue") for m, c in candidates.items() if m != BASELINE}
+    tested = holm(family, rules.dm_alpha)
+    out = {}
+    for model, candidate in candidates.items():
+        metrics = candidate.metrics
+        evidence: dict[str, dict[str, object]] = {}
+        results: dict[str, bool] = {}
+        n = int(metrics.get("window_n") or 0)
+        evidence["history"] = {"window_n": n, "min_scored": rules.min_scored}
+        results["history"] = n >= rules.min_scored
 
-    def check(name: str, ok: bool) -> None:
-        (passed if ok else failed).append(name)
+        balanced = metrics.get("balanced_accuracy")
+        evidence["directional_skill"] = {
+            "balanced_accuracy": balanced,
+            "directional_accuracy": metrics.get("directional_accuracy"),
+            "min_balanced_accuracy": rules.min_balanced_accuracy,
+        }
+        results["directional_skill"] = balanced is not None and balanced > rules.min_balanced_accuracy
 
-    check("history", (metrics.get("window_n") or 0) >= rules.min_scored)
-    accuracy = metrics.get("directional_accuracy")
-    check("directional_accuracy", accuracy is not None and accuracy >= rules.min_directional_accuracy)
-    for name, groups in (("regime", regimes), ("sector", sectors)):
-        counted = {g: a for g, (a, n) in groups.items() if n >= rules.min_group_count}
-        details[f"{name}_accuracy"] = {g: round(a, 4) for g, a in counted.items()}
-        check(f"{name}_floor", all(a >= rules.group_floor for a in counted.values()))
-    details["drift"] = drift
-    check("drift" if drift is not None else "drift (no report yet)", drift is None or drift <= rules.max_drift)
-    p_value, mase = metrics.get("dm_pvalue"), metrics.get("mase")
-    check("beats_baseline", (p_value is not None and p_value < rules.dm_alpha) or (mase is not None and mase < 1.0))
-    coverage = metrics.get("coverage_95")
-    check("coverage", coverage is not None and abs(coverage - 0.95) <= rules.coverage_tolerance)
-    return passed, failed, details
+        for name, groups in (("regime", candidate.regimes), ("sector", candidate.sectors)):
+            counted = {g: a for g, (a, k) in groups.items() if k >= rules.min_group_count}
+            evidence[f"{name}_floor"] = {
+                "accuracy": {g: round(a, 4) for g, a in counted.items()},
+                "floor": rules.group_floor,
+                "min_group_count": rules.min_group_count,
+            }
+            results[f"{name}_floor"] = all(a >= rules.group_floor for a in counted.values())
+
+        if drift is None:
+            evidence["drift"] = {"report": None, "max_drifted_share": rules.max_drifted_share}
+        else:
+            evidence["drift"] = {**drift, "max_drifted_share": rules.max_drifted_share}
+        results["drift"] = drift is None or float(drift["share"]) <= rules.max_drifted_share  # type: ignore[arg-type]
+
+        if model in tested:
+            holm_row = tested[model]
+            evidence["beats_baseline"] = {
+                "dm_stat": metrics.get("dm_stat"),
+                "dm_pvalue": holm_row["p"],
+                "holm_rank": holm_row["rank"],
+                "holm_threshold": holm_row["threshold"],
+                "family": len(tested),
+                "dm_alpha": rules.dm_alpha,
+            }
+            results["beats_baseline"] = bool(holm_row["rejected"])
+        else:
+            evidence["beats_baseline"] = {"baseline": True}
+            results["beats_baseline"] = True
+
+        bands = {
+            band: coverage_test(metrics.get(band), n, horizon, nominal) for band, nominal in COVERAGE_BANDS.items()
+        }
+        evidence["coverage"] = {**bands, "coverage_alpha": rules.coverage_alpha}
+        results["coverage"] = all(
+            b["p_value"] is not None and b["p_value"] >= rules.coverage_alpha  # type: ignore[operator]
+            for b in bands.values()
+        )
+
+        passed = [c for c in CHECKS if results[c]]
+        failed = [c for c in CHECKS if not results[c]]
+        if drift is None:  # say why drift passed
+            passed = [("drift (no report yet)" if c == "drift" else c) for c in passed]
+        out[model] = (passed, failed, {**metrics, "evidence": evidence})
+    return out
 
 
 def decide(
@@ -115,8 +238,8 @@ def decide(
 
     def rank(model: str) -> tuple[float, float, str]:
         details = candidates[model][2]
-        mase, rmse = details.get("mase"), details.get("rmse")
-        return (mase if mase is not None else float("inf"), rmse if rmse is not None else float("inf"), model)  # type: ignore[return-value]
+        relative, rmse = details.get("relative_mae"), details.get("rmse")
+        return (relative if relative is not None else float("inf"), rmse if rmse is not None else float("inf"), model)  # type: ignore[return-value]
 
     override = rules.overrides.get((symbol, horizon))
     champion = override or (min(approved, key=rank) if approved else BASELINE)
@@ -140,3 +263,68 @@ def decide(
             }
         )
     return rows
+
+
+def decide_days(
+    rolled: pl.DataFrame,
+    days: Sequence[dt.date],
+    sessions: Sequence[dt.date],
+    window: int,
+    symbols: Sequence[str],
+    horizons: Sequence[int],
+    models: Sequence[str],
+    drift: Mapping[tuple[str, dt.date], Mapping[str, object]],
+    rules: GateRules,
+) -> tuple[pl.DataFrame, dict[dt.date, dict[tuple[str, int], str]]]:
+    """The gate's decisions of each day, and the champion chosen on each day.
+
+    Args:
+        rolled: scored forecasts with their rolling metrics (``scoring.rolling_metrics``),
+            the origin's market ``regime`` and the symbol's ``sector``, covering the target
+            dates of every day's window.
+        days: the decision days, ascending.
+        sessions: trading days covering ``window`` sessions before the first day up to the last.
+        window: the rolling window in sessions: day D judges the targets of the last
+            ``window`` sessions up to D (each model's latest rolling row there).
+        drift: ``drift.drift_evidence``: (symbol, day) -> the day's drift verdicts.
+
+    Returns:
+        ``(decisions, champions)``: the decision rows (``SCHEMA``) and, per day, (symbol,
+        horizon) -> the champion model chosen that day (in force on the next session).
+    """
+    sectors = dict(rolled.select("symbol", "sector").unique().iter_rows())
+    decisions: list[dict] = []
+    champions: dict[dt.date, dict[tuple[str, int], str]] = {}
+    for day in days:
+        i = bisect.bisect_right(sessions, day) - 1
+        first = sessions[max(i - (window - 1), 0)]
+        recent = rolled.filter(pl.col("target_date").is_between(first, day))
+        latest = recent.sort("target_date").group_by("model", "symbol", "horizon").last()
+        metrics = {(r["model"], r["symbol"], r["horizon"]): r for r in latest.iter_rows(named=True)}
+        by_regime: dict[tuple, dict[str, tuple[float, int]]] = {}
+        for (model, symbol, horizon, regime), value in group_accuracy(
+            recent, ["model", "symbol", "horizon", "regime"]
+        ).items():
+            if regime:  # origins still warming up have no regime
+                by_regime.setdefault((model, symbol, horizon), {})[str(regime)] = value
+        by_sector = group_accuracy(recent, ["model", "horizon", "sector"])
+        today: dict[tuple[str, int], str] = {}
+        for symbol in symbols:
+            sector = sectors.get(symbol, "Unknown")
+            for horizon in horizons:
+                candidates = {}
+                for model in models:
+                    row = metrics.get((model, symbol, horizon), {})
+                    figures = {c: row.get(c) for c in ROLLING_COLUMNS}
+                    figures["window_n"] = figures["window_n"] or 0
+                    own_sector = by_sector.get((model, horizon, sector))
+                    candidates[model] = Candidate(
+                        figures, by_regime.get((model, symbol, horizon), {}), {sector: own_sector} if own_sector else {}
+                    )
+                judged = evaluate(candidates, horizon, drift.get((symbol, day)), rules)
+                rows = decide(day, symbol, horizon, judged, rules)
+                decisions.extend(rows)
+                today[(symbol, horizon)] = next(str(r["model"]) for r in rows if r["champion"])
+        champions[day] = today
+    frame = pl.DataFrame(decisions, schema=SCHEMA) if decisions else pl.DataFrame(schema=SCHEMA)
+    return frame, champions

@@ -2,15 +2,24 @@
 
 Per forecast (symbol, origin ``date``, model, horizon): ``actual`` is the realized h-day
 log return from the origin's close to the ``target_date``'s close; ``error = actual -
-point``; ``smape = 2 |error| / (|actual| + |point|)`` (null when both are 0); a direction
-``hit`` when ``prob_up`` and the outcome agree (null when the model makes no call,
-``prob_up = 0.5``, or the price did not move); ``covered_80``/``covered_95``: the actual
-lies inside the interval.
+point`` (log-return units, fractions); ``smape = 2 |P - A| / (|P| + |A|)`` of the implied
+*price* forecast ``P = close x exp(point)`` against the target's close ``A`` (on prices, not
+returns: sMAPE of a return near zero is degenerate, naive's would be exactly 2; on prices it
+equals ``2 tanh(|error| / 2)``, about the absolute log error); ``crps`` the continuous ranked
+probability score of the forecast's normal distribution ``N(point, volatility^2)`` at the
+actual (log-return units; lower is better; it rewards sharp intervals that still cover and
+equals ``|error|`` for a zero-width forecast); a direction ``hit`` when ``prob_up`` and the
+outcome agree (null when the model makes no call, ``prob_up = 0.5``, or the price did not
+move); ``covered_80``/``covered_95``: the actual lies inside the interval.
 
 Rolling, per (model, symbol, horizon), over the scored forecasts whose target dates fall
-in the last ``window`` sessions: RMSE, MAE, mean sMAPE, MASE (MAE over the naive model's
-MAE on the same targets), directional accuracy, 95% coverage, tracking error (sample std
-of the errors) and the Diebold-Mariano test of squared-error loss against naive, with
+in the last ``window`` sessions: RMSE, MAE, mean sMAPE, mean CRPS, ``relative_mae`` (the
+out-of-sample MAE over the naive model's MAE on the same targets: below 1 beats the random
+walk; this is *not* Hyndman's MASE, whose scale is the in-sample naive error), directional
+accuracy, ``balanced_accuracy`` (the mean of the hit rates on up and on down outcomes: a
+model that always calls the same direction scores 0.5 whatever the share of up days, null
+while only one outcome occurred), 80% and 95% coverage, tracking error (sample std of the
+errors) and the Diebold-Mariano test of squared-error loss against naive, with
 Harvey-Leybourne-Newbold's small-sample correction and a Newey-West variance over lags
 < h (overlapping h-day targets). ``dm_stat < 0`` means the model's losses are lower;
 ``dm_pvalue`` is one-sided (H1: the model beats naive), from Student's t with n - 1 df.
@@ -33,13 +42,61 @@ ROLLING_COLUMNS = (
     "rmse",
     "mae",
     "smape_mean",
-    "mase",
+    "crps_mean",
+    "relative_mae",
     "directional_accuracy",
+    "balanced_accuracy",
+    "coverage_80",
     "coverage_95",
     "tracking_error",
     "dm_stat",
     "dm_pvalue",
 )
+_SQRT_PI = math.sqrt(math.pi)
+
+COLUMN_NOTES: dict[str, str] = {
+    "date": "the forecast's origin session",
+    "regime": "the market regime (the index's) of the origin session",
+    "point": "forecast h-day log return (fraction)",
+    "actual": "realized h-day log return, origin close to target close (fraction)",
+    "error": "actual - point (log-return units)",
+    "smape": "2 |P - A| / (P + A) of the implied price P = close x exp(point) and the target close A",
+    "crps": "CRPS of the normal forecast N(point, volatility^2) at the actual (log-return units; lower is better)",
+    "hit": "the direction call (prob_up vs 0.5) was right; null without a call or a move",
+    "covered_80": "the actual lies in [lower_80, upper_80]",
+    "covered_95": "the actual lies in [lower_95, upper_95]",
+    "window_n": "scored forecasts of the model, symbol and horizon with target dates in the rolling window",
+    "smape_mean": "rolling mean of smape",
+    "crps_mean": "rolling mean of crps",
+    "relative_mae": "rolling MAE over the naive model's MAE on the same targets (out of sample; < 1 beats the "
+    "random walk; not Hyndman's in-sample-scaled MASE)",
+    "directional_accuracy": "rolling share of right direction calls",
+    "balanced_accuracy": "rolling mean of the hit rates on up and on down outcomes (0.5 for a constant call; "
+    "null while one outcome only)",
+    "coverage_80": "rolling share of actuals inside the 80% interval",
+    "coverage_95": "rolling share of actuals inside the 95% interval",
+    "tracking_error": "rolling sample standard deviation of the errors",
+    "dm_stat": "Diebold-Mariano statistic of squared-error loss vs naive (HLN-corrected, HAC with h-1 lags); < 0: "
+    "lower losses",
+    "dm_pvalue": "its one-sided p-value (H1: the model beats naive), before the gate's multiple-comparison correction",
+}
+
+
+def normal_crps(actual: pl.Expr, mean: pl.Expr, sd: pl.Expr) -> pl.Expr:
+    """CRPS of ``N(mean, sd^2)`` at ``actual`` (Gneiting and Raftery 2007, eq. 5):
+    ``sd (z (2 Phi(z) - 1) + 2 phi(z) - 1 / sqrt(pi))`` with ``z = (actual - mean) / sd``;
+    ``|actual - mean|`` when ``sd`` is 0 (a point forecast)."""
+    z = (actual - mean) / sd
+    pdf = (-0.5 * z**2).exp() / math.sqrt(2.0 * math.pi)
+    cdf = 0.5 * (1.0 + (z / math.sqrt(2.0)).map_batches(_erf, return_dtype=pl.Float64))
+    value = sd * (z * (2.0 * cdf - 1.0) + 2.0 * pdf - 1.0 / _SQRT_PI)
+    return pl.when(sd > 0).then(value).otherwise((actual - mean).abs())
+
+
+def _erf(values: pl.Series) -> pl.Series:
+    from scipy import special
+
+    return pl.Series(values.name, special.erf(values.fill_null(np.nan).to_numpy()), dtype=pl.Float64)
 
 
 def realized(forecasts: pl.DataFrame, closes: pl.DataFrame) -> pl.DataFrame:
@@ -58,13 +115,15 @@ def realized(forecasts: pl.DataFrame, closes: pl.DataFrame) -> pl.DataFrame:
     )
     actual = pl.col("target_log_close") - pl.col("log_close")
     error = pl.col("actual") - pl.col("point")
-    scale = pl.col("actual").abs() + pl.col("point").abs()
+    # prices relative to the origin's close: 2 |e^p - e^a| / (e^p + e^a)
+    forecast_price, actual_price = pl.col("point").exp(), pl.col("actual").exp()
     call = pl.when(pl.col("prob_up") != 0.5).then(pl.col("prob_up") > 0.5)
     return frame.with_columns(actual=actual).with_columns(
         error=error,
         abs_error=error.abs(),
         squared_error=error**2,
-        smape=pl.when(scale > 0).then(2.0 * error.abs() / scale),
+        smape=2.0 * (forecast_price - actual_price).abs() / (forecast_price + actual_price),
+        crps=normal_crps(pl.col("actual"), pl.col("point"), pl.col("volatility")),
         hit=pl.when(pl.col("actual") != 0).then(call == (pl.col("actual") > 0)),
         covered_80=pl.col("actual").is_between(pl.col("lower_80"), pl.col("upper_80")),
         covered_95=pl.col("actual").is_between(pl.col("lower_95"), pl.col("upper_95")),
@@ -103,12 +162,26 @@ def rolling_metrics(scored: pl.DataFrame, sessions: Sequence[dt.date], window: i
     frame = scored.join(base, on=["symbol", "horizon", "target_date"], how="left").sort(
         "model", "symbol", "horizon", "target_date"
     )
+    # the outcome's direction where a call was scored (hit not null), for the balanced accuracy
+    frame = frame.with_columns(up=pl.when(pl.col("hit").is_not_null()).then(pl.col("actual") > 0))
     out: dict[str, list[float | None]] = {c: [] for c in ROLLING_COLUMNS}
     for (_model, _symbol, horizon), group in frame.group_by(["model", "symbol", "horizon"], maintain_order=True):
         targets = group.get_column("target_date").to_list()
         arrays = {
             c: group.get_column(c).cast(pl.Float64).fill_null(np.nan).to_numpy()
-            for c in ("error", "abs_error", "squared_error", "smape", "hit", "covered_95", "naive_abs", "naive_sq")
+            for c in (
+                "error",
+                "abs_error",
+                "squared_error",
+                "smape",
+                "crps",
+                "hit",
+                "up",
+                "covered_80",
+                "covered_95",
+                "naive_abs",
+                "naive_sq",
+            )
         }
         for i, target in enumerate(targets):
             first = sessions[max(bisect.bisect_right(sessions, target) - window, 0)]
@@ -116,7 +189,7 @@ def rolling_metrics(scored: pl.DataFrame, sessions: Sequence[dt.date], window: i
             part = {c: v[lo : i + 1] for c, v in arrays.items()}
             for name, value in _window_metrics(part, int(horizon)).items():
                 out[name].append(value)
-    return frame.drop("naive_abs", "naive_sq").with_columns(
+    return frame.drop("naive_abs", "naive_sq", "up").with_columns(
         pl.Series(name, values, dtype=pl.Int64 if name == "window_n" else pl.Float64) for name, values in out.items()
     )
 
@@ -140,14 +213,31 @@ def _window_metrics(part: dict[str, np.ndarray], horizon: int) -> dict[str, floa
         "rmse": float(math.sqrt(part["squared_error"].mean())),
         "mae": mae,
         "smape_mean": nanmean(part["smape"]),
-        "mase": mae / naive_mae if naive_mae and naive_mae > 0 else None,
+        "crps_mean": nanmean(part["crps"]),
+        "relative_mae": mae / naive_mae if naive_mae and naive_mae > 0 else None,
         "directional_accuracy": nanmean(part["hit"]),
+        "balanced_accuracy": balanced_accuracy(part["hit"], part["up"]),
+        "coverage_80": float(part["covered_80"].mean()),
         "coverage_95": float(part["covered_95"].mean()),
         "tracking_error": float(part["error"].std(ddof=1)) if n > 1 else None,
         "dm_stat": dm_stat,
         "dm_pvalue": dm_p,
     }
     return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in values.items()}
+
+
+def balanced_accuracy(hit: np.ndarray, up: np.ndarray) -> float | None:
+    """Mean of the hit rates on up outcomes and on down outcomes (NaN rows: no call scored);
+    None unless both outcomes occurred. A constant call scores exactly 0.5.
+
+    >>> balanced_accuracy(np.array([1.0, 1.0, 1.0, 0.0]), np.array([1.0, 1.0, 1.0, 0.0]))
+    0.5
+    """
+    scored = ~np.isnan(hit)
+    hit, up = hit[scored], up[scored] == 1.0
+    if up.all() or not up.any():
+        return None
+    return float(0.5 * (hit[up].mean() + hit[~up].mean()))
 
 
 REPLAY_SCHEMA: dict[str, pl.DataType] = {

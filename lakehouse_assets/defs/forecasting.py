@@ -113,7 +113,7 @@ def forecasting(context: dg.AssetExecutionContext, lakehouse: LakehouseResource,
 
     fitted = time.perf_counter()
     scores, decisions, champions, replay = _score_and_decide(
-        lake, config, calendar, symbols, origins, new, bars, drift.drift_scores(reports, symbols)
+        lake, config, calendar, symbols, origins, new, bars, drift.drift_evidence(reports, symbols)
     )
     classifier_features = list(settings.classifier_features)
     described = feature_rows.select("symbol", "date", features=pl.struct(classifier_features).struct.json_encode())
@@ -299,7 +299,7 @@ def _score_and_decide(
     origins: list[dt.date],
     new: pl.DataFrame,
     bars: pl.DataFrame,
-    drift_scores: dict[tuple[str, dt.date], float],
+    drift_evidence: dict[tuple[str, dt.date], dict[str, object]],
 ) -> tuple[pl.DataFrame, pl.DataFrame, dict[dt.date, dict[tuple[str, int], str]], pl.DataFrame]:
     """Scores of the targets in the range, the registry decisions of each day, the
     champion in force on each origin (the previous session's decision), and the
@@ -328,45 +328,12 @@ def _score_and_decide(
 
     sectors = {s: config.sectors.sector(s) for s in symbols}
     rolled = rolled.with_columns(sector=pl.col("symbol").replace_strict(sectors, default="Unknown"))
-    decisions: list[dict] = []
-    champions: dict[dt.date, dict[tuple[str, int], str]] = {}
+    frame, champions = registry.decide_days(
+        rolled, origins, sessions, window, symbols, settings.horizons, settings.models, drift_evidence, config.gate
+    )
     previous = calendar.previous_session(start)
     if previous is not None:  # the decision in force on the first day was made the session before
         stored = lake.read("model_registry", previous, previous, where=in_universe & pl.col("champion"))
         champions[previous] = {(s, h): m for s, h, m in stored.select("symbol", "horizon", "model").iter_rows()}
-    for day in origins:
-        first = calendar.shift_sessions(day, -(window - 1))
-        recent = rolled.filter(pl.col("target_date").is_between(first, day))
-        latest = recent.sort("target_date").group_by("model", "symbol", "horizon").last()
-        metrics = {(r["model"], r["symbol"], r["horizon"]): r for r in latest.iter_rows(named=True)}
-        by_regime: dict[tuple, dict[str, tuple[float, int]]] = {}
-        for (model, symbol, horizon, regime), value in registry.group_accuracy(
-            recent, ["model", "symbol", "horizon", "regime"]
-        ).items():
-            if regime:  # origins still warming up have no regime
-                by_regime.setdefault((model, symbol, horizon), {})[str(regime)] = value
-        by_sector = registry.group_accuracy(recent, ["model", "horizon", "sector"])
-        today: dict[tuple[str, int], str] = {}
-        for symbol in symbols:
-            for horizon in settings.horizons:
-                candidates_today = {}
-                for model in settings.models:
-                    row = metrics.get((model, symbol, horizon), {})
-                    figures = {c: row.get(c) for c in scoring.ROLLING_COLUMNS}
-                    figures["window_n"] = figures["window_n"] or 0
-                    sector = sectors.get(symbol, "Unknown")
-                    own_sector = by_sector.get((model, horizon, sector))
-                    candidates_today[model] = registry.evaluate(
-                        figures,
-                        by_regime.get((model, symbol, horizon), {}),
-                        {sector: own_sector} if own_sector else {},
-                        drift_scores.get((symbol, day)),
-                        config.gate,
-                    )
-                rows = registry.decide(day, symbol, horizon, candidates_today, config.gate)
-                decisions.extend(rows)
-                today[(symbol, horizon)] = next(str(r["model"]) for r in rows if r["champion"])
-        champions[day] = today
-    frame = pl.DataFrame(decisions, schema=registry.SCHEMA) if decisions else pl.DataFrame(schema=registry.SCHEMA)
     in_force = {day: champions.get(calendar.previous_session(day), {}) for day in origins}
     return scores, frame, in_force, replay

@@ -72,7 +72,7 @@ def test_default_run_then_tables_query_and_report(tmp_path: Path, calendar, brow
     models = load_config(REPO / "config").forecasting.models
     assert {(r["model"], r["horizon"]) for r in rows} == {(m, h) for m in models for h in (1, 5, 21)}
     assert all(r["forecasts"] > 100 and r["rmse"] > 0 for r in rows)
-    assert {r["mase"] for r in rows if r["model"] == "naive"} == {1.0}
+    assert {r["relative_mae"] for r in rows if r["model"] == "naive"} == {1.0}
 
     def rows_of(*args: str) -> list[dict]:
         result = lakehouse("query", *args, "--lake", lake, "--format", "json", home=tmp_path / "home")

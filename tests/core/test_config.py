@@ -43,6 +43,14 @@ def test_the_shipped_configuration_loads() -> None:
         ("regimes.yaml", "min_sessions: 252", "min_sessions: 2000", "volatility_percentile.min_sessions: 2000"),
         ("regimes.yaml", "drawdown: -0.20", "drawdown: 0.2", "crash.drawdown: must be between -1.0 and 0.0"),
         ("regimes.yaml", "vol_percentile: 0.80", "vol_percentile: 80", "high_volatility.vol_percentile: must be"),
+        # a gate key whose meaning changed fails loudly instead of being ignored
+        (
+            "registry.yaml",
+            "max_drifted_share: 0.50",
+            "max_drift: 0.20",
+            "max_drift: no longer used; see max_drifted_share",
+        ),
+        ("registry.yaml", "coverage_alpha: 0.01", "coverage_alpha: 1.5", "coverage_alpha: must be between 0.0 and 1.0"),
     ],
 )
 def test_a_bad_value_names_the_file_and_key(config_dir: Path, file: str, old: str, new: str, message: str) -> None:

@@ -188,3 +188,37 @@ def test_the_classifier_retrain_weighs_replayed_mistakes(task_parts: dict) -> No
 
         # the wrong "up" calls were down days: weighing them 3x lowers the trees' probability of up
         assert base_up(replayed["models"][h]) < base_up(plain["models"][h])
+
+
+def test_ssa_energy_rule_finds_the_rank_of_two_sinusoids_plus_noise() -> None:
+    """Each sinusoid spans two eigentriples: a trend plus two sinusoids plus a little noise has
+    rank 4 once the trend is removed (on the raw series the level alone held >= 0.9999 of the
+    energy, so the 0.90 rule always kept rank 1)."""
+    n = 500
+    t = np.arange(n, dtype=float)
+    rng = np.random.default_rng(0)
+    log_close = 4.6 + 0.0004 * t + 0.03 * np.sin(2 * np.pi * t / 20) + 0.02 * np.sin(2 * np.pi * t / 45)
+    log_close += rng.normal(0.0, 0.002, n)
+    dates = np.arange(np.datetime64("2020-01-01"), np.datetime64("2020-01-01") + n).astype("datetime64[D]")
+    window = fc.Window(dates, np.r_[np.nan, np.diff(log_close)], log_close)
+    settings = dataclasses.replace(SETTINGS, ssa_window=60, ssa_energy=0.90)
+    state = fc.ssa_fit(window, settings)
+    assert state["rank"] == 4, state["energy"]
+    assert state["slope"] == pytest.approx(0.0004, rel=0.05)
+    # the recurrent forecast continues the sinusoids: the next 5 sessions' log return
+    future = 0.0004 * 5 + sum(
+        a * (np.sin(2 * np.pi * (n - 1 + 5) / p) - np.sin(2 * np.pi * (n - 1) / p)) for a, p in ((0.03, 20), (0.02, 45))
+    )
+    forecast = {p.horizon: p.mean for p in fc.ssa_forecast(state, window, dataclasses.replace(settings, horizons=(5,)))}
+    assert forecast[5] == pytest.approx(future, abs=0.006)
+
+
+@pytest.mark.parametrize("h", [1, 5, 21])
+def test_classifier_blocks_are_purged_so_no_two_blocks_share_an_outcome(h: int) -> None:
+    rows = np.arange(40, 700)  # labelled rows of a window
+    train, calibrate, valid = fc.purged_blocks(rows, 0.15, h - 1)
+    assert len(calibrate) == len(valid) == int(len(rows) * 0.15)
+    for earlier, later in ((train, calibrate), (calibrate, valid)):
+        # row i's label is the return over (i, i + h]: disjoint when the next block starts h rows on
+        assert later[0] - earlier[-1] == h
+    assert np.concatenate([train, calibrate, valid]).tolist() == sorted(set(np.concatenate([train, calibrate, valid])))

@@ -52,45 +52,102 @@ def test_scores_and_rolling_metrics_of_a_hand_made_case() -> None:
                     "model": model,
                     "horizon": 1,
                     "point": point,
+                    "volatility": 0.01,
                     "prob_up": prob,
-                    "lower_80": point - 0.01,
-                    "upper_80": point + 0.01,
+                    "lower_80": point - 0.0128,
+                    "upper_80": point + 0.0128,
                     "lower_95": point - 0.02,
                     "upper_95": point + 0.02,
                 }
             )
     scored = scoring.realized(pl.DataFrame(rows), closes)
     good = scored.filter(pl.col("model") == "good").sort("date")
-    actual = [math.log(b / a) for a, b in zip([100.0, 101, 99, 99, 102], [101.0, 99, 99, 102, 103], strict=True)]
+    prices = [100.0, 101, 99, 99, 102, 103]
+    actual = [math.log(b / a) for a, b in itertools.pairwise(prices)]
     assert good["actual"].to_list() == pytest.approx(actual)
     assert good["hit"].to_list() == [True, False, None, True, True]  # no move on Jan 5: no verdict
     assert good["covered_95"].to_list() == [True, False, True, False, True]  # -2.0% and +3.0% fall outside
+    # sMAPE of the implied price against the target's close
+    implied = [p * math.exp(0.005) for p in prices[:-1]]
+    smape = [2 * abs(f - a) / (f + a) for f, a in zip(implied, prices[1:], strict=True)]
+    assert good["smape"].to_list() == pytest.approx(smape, rel=1e-12)
+    naive_smape = scored.filter(pl.col("model") == "naive").sort("date")["smape"].to_list()
+    assert max(naive_smape) < 0.04  # on returns naive's sMAPE would be exactly 2 on every row
     rolled = scoring.rolling_metrics(scored, days, window=3).filter(pl.col("model") == "good").sort("target_date")
     last = rolled.row(-1, named=True)
     errors = [a - 0.005 for a in actual[-3:]]
     assert last["window_n"] == 3
     assert last["mae"] == pytest.approx(sum(map(abs, errors)) / 3)
-    assert last["mase"] == pytest.approx(sum(map(abs, errors)) / sum(map(abs, actual[-3:])))
+    assert last["relative_mae"] == pytest.approx(sum(map(abs, errors)) / sum(map(abs, actual[-3:])))
     assert last["rmse"] == pytest.approx(math.sqrt(sum(e * e for e in errors) / 3))
     assert last["directional_accuracy"] == 1.0  # Jan 5 is not counted
+    assert last["balanced_accuracy"] is None  # only up outcomes among the counted calls
+    assert rolled.row(1, named=True)["balanced_accuracy"] == pytest.approx(0.5)  # up: right, down: wrong
+    assert last["coverage_80"] == pytest.approx(2 / 3)  # +2.98% falls outside +-1.28%
     naive = scoring.rolling_metrics(scored, days, window=3).filter(pl.col("model") == "naive")
-    assert naive["mase"].drop_nulls().unique().to_list() == [1.0] and naive["directional_accuracy"].null_count() == 5
+    assert naive["relative_mae"].drop_nulls().unique().to_list() == [1.0]
+    assert naive["directional_accuracy"].null_count() == 5 and naive["balanced_accuracy"].null_count() == 5
 
 
-def metrics(**values: float) -> dict[str, float | None]:
-    base = {
-        "window_n": 60,
+def crps_by_integration(y: float, mu: float, sd: float) -> float:
+    """CRPS as its definition: the integral of (F(x) - 1{x >= y})^2 over x."""
+    from scipy import integrate
+
+    def below(x: float) -> float:
+        return stats.norm.cdf(x, mu, sd) ** 2
+
+    def above(x: float) -> float:
+        return (1.0 - stats.norm.cdf(x, mu, sd)) ** 2
+
+    lo, hi = mu - 12 * sd, mu + 12 * sd
+    return integrate.quad(below, lo, y, limit=200)[0] + integrate.quad(above, y, hi, limit=200)[0]
+
+
+@pytest.mark.parametrize(("y", "mu", "sd"), [(0.0, 0.0, 0.01), (0.03, -0.01, 0.02), (-0.05, 0.002, 0.008)])
+def test_crps_equals_its_defining_integral(y: float, mu: float, sd: float) -> None:
+    frame = pl.DataFrame({"y": [y], "mu": [mu], "sd": [sd]})
+    got = frame.select(scoring.normal_crps(pl.col("y"), pl.col("mu"), pl.col("sd"))).item()
+    assert got == pytest.approx(crps_by_integration(y, mu, sd), rel=1e-6)
+    point = pl.DataFrame({"y": [y], "mu": [mu], "sd": [0.0]})
+    assert point.select(scoring.normal_crps(pl.col("y"), pl.col("mu"), pl.col("sd"))).item() == pytest.approx(
+        abs(y - mu)
+    )
+
+
+def test_balanced_accuracy_of_a_constant_call_is_one_half_whatever_the_base_rate() -> None:
+    rng = np.random.default_rng(3)
+    up = (rng.random(500) < 0.58).astype(float)
+    always_up = up.copy()  # calls up every time: right exactly on the up days
+    assert scoring.balanced_accuracy(always_up, up) == 0.5
+    assert always_up.mean() == pytest.approx(0.58, abs=0.05)  # its plain accuracy: the share of up days
+
+
+def metrics(**values: float | None) -> dict[str, float | None]:
+    base: dict[str, float | None] = {
+        "window_n": 63,
         "rmse": 0.01,
         "mae": 0.008,
-        "smape_mean": 1.0,
-        "mase": 0.9,
+        "smape_mean": 0.01,
+        "crps_mean": 0.005,
+        "relative_mae": 0.9,
         "directional_accuracy": 0.56,
+        "balanced_accuracy": 0.56,
+        "coverage_80": 0.80,
         "coverage_95": 0.95,
         "tracking_error": 0.01,
-        "dm_stat": -1.0,
-        "dm_pvalue": 0.2,
+        "dm_stat": -3.0,
+        "dm_pvalue": 0.001,
     }
     return {**base, **values}
+
+
+def judge(figures: dict, regimes: dict | None = None, horizon: int = 1, drift: dict | None = None) -> tuple:
+    """The gate's verdict on one candidate beside naive."""
+    candidates = {
+        "naive": registry.Candidate(metrics(dm_pvalue=None, dm_stat=None, balanced_accuracy=None)),
+        "ssa": registry.Candidate(metrics(**figures), regimes or {}),
+    }
+    return registry.evaluate(candidates, horizon, drift, RULES)["ssa"]
 
 
 @pytest.mark.parametrize(
@@ -98,36 +155,99 @@ def metrics(**values: float) -> dict[str, float | None]:
     [
         ({}, {}, []),
         ({"window_n": 10}, {}, ["history"]),
-        ({"directional_accuracy": 0.45}, {}, ["directional_accuracy"]),
+        ({"balanced_accuracy": 0.45}, {}, ["directional_skill"]),
+        ({"balanced_accuracy": None}, {}, ["directional_skill"]),  # one outcome only, or no calls
         ({}, {"crash": (0.30, 20), "normal": (0.6, 40)}, ["regime_floor"]),
         ({}, {"crash": (0.30, 5)}, []),  # too few crash forecasts to judge
-        ({"mase": 1.05, "dm_pvalue": 0.2}, {}, ["beats_baseline"]),
-        ({"mase": 1.05, "dm_pvalue": 0.01}, {}, []),  # DM significant although MASE >= 1
-        ({"coverage_95": 0.80}, {}, ["coverage"]),
+        ({"relative_mae": 0.8, "dm_pvalue": 0.2}, {}, ["beats_baseline"]),  # a lower MAE is not evidence
+        ({"relative_mae": 1.05, "dm_pvalue": 0.01}, {}, []),  # DM significant (squared loss) although MAE >= naive's
+        ({"dm_pvalue": None}, {}, ["beats_baseline"]),
+        ({"coverage_95": 0.80}, {}, ["coverage"]),  # too narrow
+        ({"coverage_80": 0.99, "coverage_95": 1.0}, {}, ["coverage"]),  # too wide
     ],
 )
 def test_gate_checks(figures: dict, regimes: dict, failed: list[str]) -> None:
-    passed, got_failed, details = registry.evaluate(metrics(**figures), regimes, {}, None, RULES)
+    passed, got_failed, details = judge(figures, regimes)
     assert got_failed == failed
-    assert "drift (no report yet)" in passed and details["mase"] == metrics(**figures)["mase"]
+    assert "drift (no report yet)" in passed and details["relative_mae"] == metrics(**figures)["relative_mae"]
+    assert set(details["evidence"]) == set(registry.CHECKS)  # every check keeps its evidence
 
 
-def test_champion_is_the_approved_model_with_the_lowest_mase_or_naive_or_the_override() -> None:
-    good = registry.evaluate(metrics(mase=0.8), {}, {}, None, RULES)
-    better = registry.evaluate(metrics(mase=0.7), {}, {}, None, RULES)
-    rejected = registry.evaluate(metrics(mase=0.5, coverage_95=0.5), {}, {}, None, RULES)
-    naive = registry.evaluate(metrics(mase=1.0), {}, {}, None, RULES)
-    candidates = {"naive": naive, "garch": good, "ssa": better, "sarimax": rejected}
-    rows = {r["model"]: r for r in registry.decide(D(2024, 1, 2), "AAA", 5, candidates, RULES)}
+def test_drift_check_reads_the_calibrated_verdicts() -> None:
+    calm = {"tested": 8, "drifted": ["rsi_14"], "share": 0.125}
+    storm = {"tested": 8, "drifted": ["adx_14", "drawdown_252", "realized_vol_21", "rsi_14", "volatility_ratio"]}
+    storm["share"] = 5 / 8
+    assert "drift" in judge({}, drift=calm)[0]
+    _, failed, details = judge({}, drift=storm)
+    assert failed == ["drift"] and details["evidence"]["drift"]["drifted"] == storm["drifted"]
+
+
+def test_holm_controls_the_family_and_orders_by_p_value() -> None:
+    got = registry.holm({"a": 0.011, "b": 0.004, "c": 0.3, "d": None, "e": 0.02}, 0.05)
+    # thresholds 0.01, 0.0125, 0.0167, 0.025, 0.05 in the order b, a, e, c, d
+    assert [got[m]["rank"] for m in "baecd"] == [1, 2, 3, 4, 5]
+    assert [got[m]["rejected"] for m in "baecd"] == [True, True, False, False, False]
+    assert got["e"]["threshold"] == pytest.approx(0.05 / 3)
+    # each p just below alpha is not enough once five models are tried
+    assert not any(r["rejected"] for r in registry.holm({m: 0.04 for m in "abcde"}, 0.05).values())
+
+
+def holm_loop(p: list[float], alpha: float) -> list[bool]:
+    """Holm (1979) as written: reject H_(1..k-1) where k is the first i with p_(i) > alpha / (m + 1 - i)."""
+    order = sorted(range(len(p)), key=lambda i: p[i])
+    rejected = [False] * len(p)
+    for i, j in enumerate(order, start=1):
+        if p[j] > alpha / (len(p) + 1 - i):
+            break
+        rejected[j] = True
+    return rejected
+
+
+def test_holm_against_the_textbook_procedure_on_random_families() -> None:
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        p = (rng.random(5) ** 3).tolist()
+        got = registry.holm({str(i): v for i, v in enumerate(p)}, 0.05)
+        assert [got[str(i)]["rejected"] for i in range(5)] == holm_loop(p, 0.05)
+
+
+@pytest.mark.parametrize("horizon", [1, 5])
+def test_coverage_rejects_intervals_twice_too_wide_and_too_narrow_but_not_right_ones(horizon: int) -> None:
+    """Simulated normal h-day sums of daily shocks, scored over a 252-session window."""
+    rng = np.random.default_rng(horizon)
+    n = 252
+    shocks = rng.normal(size=n + horizon)
+    outcome = np.array([shocks[i : i + horizon].sum() for i in range(n)])  # overlapping h-day sums
+    sd = math.sqrt(horizon)
+    for scale, expect in ((1.0, True), (2.0, False), (0.5, False)):
+        figures = {
+            band: float(np.mean(np.abs(outcome) <= z * scale * sd))
+            for band, z in (("coverage_80", 1.2815515655446004), ("coverage_95", 1.959963984540054))
+        }
+        _, failed, details = judge({**figures, "window_n": n}, horizon=horizon)
+        assert ("coverage" not in failed) is expect, (scale, details["evidence"]["coverage"])
+
+
+def test_champion_is_the_approved_model_with_the_lowest_relative_mae_or_naive_or_the_override() -> None:
+    candidates = {
+        "naive": registry.Candidate(metrics(relative_mae=1.0, dm_pvalue=None)),
+        "garch": registry.Candidate(metrics(relative_mae=0.8, dm_pvalue=0.001)),
+        "ssa": registry.Candidate(metrics(relative_mae=0.7, dm_pvalue=0.002)),
+        "sarimax": registry.Candidate(metrics(relative_mae=0.5, coverage_95=0.5)),
+    }
+    judged = registry.evaluate(candidates, 5, None, RULES)
+    rows = {r["model"]: r for r in registry.decide(D(2024, 1, 2), "AAA", 5, judged, RULES)}
     assert [m for m, r in rows.items() if r["champion"]] == ["ssa"]
     assert rows["sarimax"]["recommendation"] == "REJECT" and json.loads(rows["sarimax"]["checks_failed"]) == [
         "coverage"
     ]
     assert rows["naive"]["recommendation"] == "BASELINE"
-    nothing = registry.decide(D(2024, 1, 2), "AAA", 5, {"naive": naive, "sarimax": rejected}, RULES)
+    evidence = json.loads(rows["ssa"]["metrics"])["evidence"]["beats_baseline"]
+    assert evidence["holm_rank"] == 3 and evidence["family"] == 3  # after garch and sarimax (0.001, by name)
+    nothing = registry.decide(D(2024, 1, 2), "AAA", 5, {m: judged[m] for m in ("naive", "sarimax")}, RULES)
     assert [r["model"] for r in nothing if r["champion"]] == ["naive"]
     forced = type(RULES)(**{**RULES.__dict__, "overrides": {("AAA", 5): "sarimax"}})
-    overridden = {r["model"]: r for r in registry.decide(D(2024, 1, 2), "AAA", 5, candidates, forced)}
+    overridden = {r["model"]: r for r in registry.decide(D(2024, 1, 2), "AAA", 5, judged, forced)}
     assert overridden["sarimax"]["champion"] and overridden["sarimax"]["manual_override"]
     assert not overridden["ssa"]["champion"]
 
