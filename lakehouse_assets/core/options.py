@@ -13,7 +13,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from scipy.stats import norm
+import numpy as np
+from scipy.special import ndtr, ndtri
 
 Leg = tuple[str, float, int]  # ("put" | "call", strike, +1 bought / -1 sold)
 
@@ -27,23 +28,23 @@ def black_scholes(kind: str, s: float, k: float, t: float, r: float, sigma: floa
     d1 = (math.log(s / k) + (r + 0.5 * sigma * sigma) * t) / sd
     d2 = d1 - sd
     if kind == "call":
-        return float(s * norm.cdf(d1) - k * math.exp(-r * t) * norm.cdf(d2))
+        return float(s * ndtr(d1) - k * math.exp(-r * t) * ndtr(d2))
     if kind == "put":
-        return float(k * math.exp(-r * t) * norm.cdf(-d2) - s * norm.cdf(-d1))
+        return float(k * math.exp(-r * t) * ndtr(-d2) - s * ndtr(-d1))
     raise ValueError(f"unknown option kind {kind!r}; call or put")
 
 
 def delta(kind: str, s: float, k: float, t: float, r: float, sigma: float) -> float:
     """dPrice/dSpot: N(d1) for a call, N(d1) - 1 for a put."""
     d1 = (math.log(s / k) + (r + 0.5 * sigma * sigma) * t) / (sigma * math.sqrt(t))
-    return float(norm.cdf(d1) - (kind == "put"))
+    return float(ndtr(d1) - (kind == "put"))
 
 
 def strike_for_delta(kind: str, target: float, s: float, t: float, r: float, sigma: float) -> float:
     """The strike whose delta has magnitude ``target`` (e.g. 0.16), in closed form."""
     if not 0.0 < target < 1.0:
         raise ValueError(f"delta must be in (0, 1), got {target}")
-    d1 = norm.ppf(target) if kind == "call" else -norm.ppf(target)
+    d1 = ndtri(target) if kind == "call" else -ndtri(target)
     return float(s * math.exp(-d1 * sigma * math.sqrt(t) + (r + 0.5 * sigma * sigma) * t))
 
 
@@ -57,23 +58,45 @@ def payoff(legs: Sequence[Leg], s: float) -> float:
     return -sum(q * (max(s - k, 0.0) if kind == "call" else max(k - s, 0.0)) for kind, k, q in legs)
 
 
-def expected_payoff(legs: Sequence[Leg], s: float, mean: float, sd: float) -> float:
-    """E[``payoff``] when the log return to expiry is normal (``mean``, ``sd``): Black's
-    formula on the forward ``F = s exp(mean + sd^2 / 2)``, undiscounted, leg by leg."""
+def expected_intrinsic(kind: str, k: float, s: float, mean: float, sd: float) -> float:
+    """E[max(S - k, 0)] (call) or E[max(k - S, 0)] (put) at expiry when ``log(S / s)`` is
+    normal (``mean``, ``sd``): Black's formula on the forward ``F = s exp(mean + sd^2 / 2)``,
+    undiscounted."""
     forward = s * math.exp(mean + 0.5 * sd * sd)
-    total = 0.0
-    for kind, k, q in legs:
-        if sd <= 0.0:
-            value = max(forward - k, 0.0) if kind == "call" else max(k - forward, 0.0)
-        else:
-            d1 = (math.log(forward / k) + 0.5 * sd * sd) / sd
-            d2 = d1 - sd
-            if kind == "call":
-                value = forward * norm.cdf(d1) - k * norm.cdf(d2)
-            else:
-                value = k * norm.cdf(-d2) - forward * norm.cdf(-d1)
-        total -= q * float(value)
-    return total
+    if sd <= 0.0:
+        return max(forward - k, 0.0) if kind == "call" else max(k - forward, 0.0)
+    d1 = (math.log(forward / k) + 0.5 * sd * sd) / sd
+    d2 = d1 - sd
+    if kind == "call":
+        return float(forward * ndtr(d1) - k * ndtr(d2))
+    return float(k * ndtr(-d2) - forward * ndtr(-d1))
+
+
+def expected_payoff(legs: Sequence[Leg], s: float, mean: float, sd: float) -> float:
+    """E[``payoff``] when the log return to expiry is normal (``mean``, ``sd``), leg by leg
+    (:func:`expected_intrinsic`)."""
+    return -sum(q * expected_intrinsic(kind, k, s, mean, sd) for kind, k, q in legs)
+
+
+def black_scholes_array(
+    call: np.ndarray | bool,
+    s: np.ndarray,
+    k: np.ndarray | float,
+    t: np.ndarray | float,
+    r: float,
+    sigma: np.ndarray | float,
+) -> np.ndarray:
+    """:func:`black_scholes` on arrays (broadcast): ``call`` True for calls, False for puts.
+    Every ``t`` and ``sigma`` must be positive (intrinsic values are the caller's)."""
+    sd = sigma * np.sqrt(t)
+    d1 = (np.log(s / k) + (r + 0.5 * sigma * sigma) * t) / sd
+    d2 = d1 - sd
+    discounted = k * np.exp(-r * t)
+    if isinstance(call, bool):  # one leg: only its own formula
+        return s * ndtr(d1) - discounted * ndtr(d2) if call else discounted * ndtr(-d2) - s * ndtr(-d1)
+    call_price = s * ndtr(d1) - discounted * ndtr(d2)
+    put_price = discounted * ndtr(-d2) - s * ndtr(-d1)
+    return np.where(call, call_price, put_price)
 
 
 @dataclass(frozen=True)

@@ -11,22 +11,36 @@ profit target or at a stop. Directional trades (``swing_momentum``, ``mean_rever
 the expected move. Every signal day on which a strategy fires is a prediction of its own
 (positions overlap): the ledger measures the strategies, it is not one account.
 
-Returns are fractions. ``predicted_return_pct`` is the expected net return under the
-forecast distribution (normal log return around the champion point forecast); the
-actual is net of costs (``cost_per_side`` of the traded notional: the underlying for
-directional trades, the legs' premium for spreads). A spread's returns are on the
-capital at risk (its maximum loss).
+Returns are fractions, net of costs (``cost_per_side`` of the traded notional: the
+underlying for directional trades, the legs' premium for spreads), on the capital at
+risk: a spread's maximum loss, a directional trade's notional (the entry price; one unit
+of the underlying per trade).
+
+``predicted_return_pct`` is the strategy's expected *realized* return: the expectation,
+under the forecast distribution the strategy reads at entry, of what :func:`check_exit`
+will book, with the same exits, holding period, marks and costs, in the same units as
+``actual_pnl_pct``. The forecast distribution is a normal log return per session: for
+directional trades the champion's ``forecast_horizon``-day point and volatility spread
+over the sessions (:func:`session_moments`), for spreads the champion's daily drift and the
+GARCH volatility per session (the implied-volatility proxy the spread is priced with).
+Directional trades: Monte Carlo over :data:`PATHS` paths shared by every entry (fixed
+seed), the intraday high and low drawn from the Brownian bridge
+(:func:`expected_directional_return`). Spreads: backward induction on a grid of prices,
+marked daily by Black–Scholes (:func:`expected_spread_return`). Both are deterministic:
+an entry's prediction depends on its inputs only, never on the run it is computed in.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 from scipy.stats import norm
 
 from lakehouse_assets.core import options
@@ -35,6 +49,13 @@ SPREADS = ("iron_condor", "bull_put_spread", "bear_call_spread")
 DIRECTIONAL = ("swing_momentum", "mean_reversion", "forecast_follow")
 STRATEGIES = SPREADS + DIRECTIONAL
 UNKNOWN_REGIME = "unknown"  # the original's default regime_at_entry
+SESSIONS_PER_YEAR = 252
+PATHS = 1000  # Monte Carlo paths of the expected return (half of them antithetic)
+SEED = 15  # the paths' seed: one set of draws for every entry (common random numbers)
+_BLOCK = 64  # sessions drawn per path; longer lives draw a longer block
+_GRID_STEPS_PER_SD = 6  # the spreads' grid: points per sd of one session's move ...
+_GRID_WIDTH_SD = 7.0  # ... out to this many sd of the whole life's move
+_KERNEL_WIDTH_SD = 7.0  # one session's move is discretized out to this many sd
 
 
 @dataclass(frozen=True)
@@ -92,6 +113,7 @@ class Signal:
     drift: float | None  # daily mean log return of the champion at the longest horizon (spreads)
     iv: float | None  # annualized GARCH volatility forecast (the implied-volatility proxy)
     iv_rank: float | None  # percentile (0-100) of iv over the last iv_rank_window sessions
+    market_regime: str | None = None  # the index's regime that day (the market's)
 
 
 @dataclass(frozen=True)
@@ -228,11 +250,20 @@ class Position:
 
 
 def open_position(
-    strategy: str, s: Signal, decision: Decision, entry_date: dt.date, open_price: float, rules: StrategyRules
+    strategy: str,
+    s: Signal,
+    decision: Decision,
+    entry_date: dt.date,
+    open_price: float,
+    rules: StrategyRules,
+    sessions: Sequence[dt.date] | None = None,
 ) -> Position | None:
-    """The position entered at ``open_price`` on ``entry_date``; None when it cannot be priced."""
+    """The position entered at ``open_price`` on ``entry_date``; None when it cannot be priced.
+
+    ``sessions``: for spreads, the exchange's sessions from ``entry_date`` to the expiry
+    (both included when they are sessions); None: weekdays. Directional trades count sessions.
+    """
     pid = prediction_id(s.symbol, strategy, entry_date)
-    mu = s.point if _usable(s.point) else 0.0
     if strategy in SPREADS:
         if not _usable(s.iv) or s.iv <= 0:  # type: ignore[operator]
             return None
@@ -248,43 +279,234 @@ def open_position(
         )
         if spread.credit <= 0 or spread.max_loss <= 0:
             return None
-        expected = _expected_spread_return(spread, open_price, s, rules)
+        expiry = entry_date + dt.timedelta(days=rules.dte)
+        life = list(sessions) if sessions is not None else _weekdays(entry_date, expiry)
+        ages = [(d - entry_date).days for d in life if entry_date <= d <= expiry]
+        mu = s.drift if _usable(s.drift) else 0.0
+        expected = expected_spread_return(
+            spread,
+            open_price,
+            s.iv,
+            mu,
+            s.iv / math.sqrt(SESSIONS_PER_YEAR),
+            ages,
+            rules,  # type: ignore[arg-type,operator]
+        )
         return Position(
             pid, s.symbol, strategy, s.date, entry_date, decision.direction, decision.confidence, spread.credit,
-            open_price, expected, rules.stop_loss, rules.profit_target,
-            entry_date + dt.timedelta(days=rules.dte), spread.legs, s.iv, spread.max_loss,
+            open_price, expected, rules.stop_loss, rules.profit_target, expiry, spread.legs, s.iv, spread.max_loss,
         )  # fmt: skip
     sd = _move_sd(s, rules)
-    if sd is None:
+    moments = session_moments(s, rules)
+    if sd is None or moments is None:
         return None
     sign = 1.0 if decision.direction == "long" else -1.0
-    horizon_sd = s.volatility if _usable(s.volatility) else sd
-    gross = math.exp(mu + 0.5 * horizon_sd**2) - 1.0  # type: ignore[operator]
-    expected = sign * gross - 2.0 * rules.cost_per_side
     stop = open_price * math.exp(-sign * rules.stop_sigma * sd)
     target = open_price * math.exp(sign * rules.target_sigma * sd)
+    expected = expected_directional_return(
+        sign, math.log(stop / open_price), math.log(target / open_price), *moments, rules
+    )
     return Position(
         pid, s.symbol, strategy, s.date, entry_date, decision.direction, decision.confidence, open_price,
         open_price, expected, stop, target, None,
     )  # fmt: skip
 
 
+def _weekdays(start: dt.date, end: dt.date) -> list[dt.date]:
+    days = (start + dt.timedelta(days=i) for i in range((end - start).days + 1))
+    return [d for d in days if d.weekday() < 5]
+
+
 def _move_sd(s: Signal, rules: StrategyRules) -> float | None:
-    """The standard deviation of the log return over the longest holding period."""
+    """The standard deviation of the log return over the longest holding period (the
+    stop and target distances): ``realized_vol_21`` scaled to ``max_hold`` sessions."""
     vol = s.realized_vol_21 if _usable(s.realized_vol_21) and s.realized_vol_21 > 0 else None  # type: ignore[operator]
-    return None if vol is None else vol * math.sqrt(rules.max_hold / 252.0)
+    return None if vol is None else vol * math.sqrt(rules.max_hold / SESSIONS_PER_YEAR)
 
 
-def _expected_spread_return(spread: options.Spread, spot: float, s: Signal, rules: StrategyRules) -> float:
-    """E[net P&L at expiry] / max loss, the log return to expiry normal with the champion's
-    daily drift (longest horizon) and the GARCH volatility, scaled to the sessions until expiry."""
-    sessions = rules.dte * 252.0 / 365.0
-    drift = s.drift * sessions if _usable(s.drift) else 0.0  # type: ignore[operator]
-    sd = s.iv * math.sqrt(sessions / 252.0)  # type: ignore[operator]
-    value = options.expected_payoff(spread.legs, spot, drift, sd)
-    premium = _premium(spread.legs, spot, rules.dte / 365.0, rules.risk_free_rate, s.iv)  # type: ignore[arg-type]
-    costs = rules.cost_per_side * 2.0 * premium
-    return (spread.credit - value - costs) / spread.max_loss
+def session_moments(s: Signal, rules: StrategyRules) -> tuple[float, float] | None:
+    """Mean and standard deviation of one session's log return under the forecast the
+    strategy reads: the champion's ``forecast_horizon``-day point and volatility spread
+    evenly over the sessions (point / h, volatility / sqrt(h)); without a champion
+    forecast, no drift and ``realized_vol_21`` (annualized) per session. None: neither."""
+    h = rules.forecast_horizon
+    if _usable(s.point, s.volatility) and s.volatility >= 0:  # type: ignore[operator]
+        return s.point / h, s.volatility / math.sqrt(h)  # type: ignore[operator]
+    if _usable(s.realized_vol_21) and s.realized_vol_21 > 0:  # type: ignore[operator]
+        return 0.0, s.realized_vol_21 / math.sqrt(SESSIONS_PER_YEAR)  # type: ignore[operator]
+    return None
+
+
+# --- the expected realized return: Monte Carlo with common random numbers --------------------
+
+
+@functools.cache
+def _draws(paths: int, steps: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The shared draws: standard normals of the session log returns and two uniforms in
+    (0, 1] per session for the Brownian-bridge high and low, ``paths`` x ``steps`` (the first
+    ``steps`` columns of a fixed block), the second half antithetic to the first (negated
+    normals, high and low uniforms swapped: a short is the mirror image of a long).
+    A fixed seed: every entry, on any day and in any run, sees the same draws."""
+    half, block = max(paths // 2, 1), max(_BLOCK, steps)
+    rng = np.random.default_rng(SEED)
+    z = rng.standard_normal((half, block))
+    u = 1.0 - rng.random((2, half, block))
+    out = (
+        np.concatenate([z, -z])[:, :steps],
+        np.concatenate([u[0], u[1]])[:, :steps],
+        np.concatenate([u[1], u[0]])[:, :steps],
+    )
+    for a in out:
+        a.setflags(write=False)
+    return out
+
+
+def expected_directional_return(
+    sign: float, stop: float, target: float, mu: float, sigma: float, rules: StrategyRules, paths: int = PATHS
+) -> float:
+    """E[net return on the notional] of a directional trade under its exit policy.
+
+    ``sign``: +1 long, -1 short; ``stop``, ``target``: the levels as log returns from the
+    entry (``log(level / entry)``); ``mu``, ``sigma``: one session's log-return mean and sd.
+    The log price is a Brownian motion from the entry open with one unit of time per session
+    (the entry day counts as one); a session opens at the previous close, its high and low
+    are drawn from the Brownian bridge between its open and close. From session ``min_hold``
+    the exits of :func:`check_exit` apply in its order (a stop at the open, a stop touched,
+    a target at the open, a target touched; stop first) and the close of session ``max_hold``
+    is the time exit; costs are ``cost_per_side`` of the notional each way.
+
+    The estimate is the mean over :data:`PATHS` shared paths with the time-exit payoff at
+    ``max_hold`` (no barriers) as a control variate, whose mean is closed-form: with barriers
+    that are never reached, the estimate is exactly ``sign (G - 1) - cost (1 + G)``,
+    ``G = exp(max_hold mu + max_hold sigma^2 / 2)``; with ``sigma = 0``, the path's outcome.
+    """
+    n, first = rules.max_hold, rules.min_hold - 1
+    z, u_high, u_low = _draws(paths, n)
+    x = np.cumsum(mu + sigma * z, axis=1)  # log close of sessions 1..n
+    start = np.concatenate([np.zeros((x.shape[0], 1)), x[:, :-1]], axis=1)  # log open
+    jump = (x - start) ** 2
+    high = 0.5 * (start + x + np.sqrt(jump - 2.0 * sigma * sigma * np.log(u_high)))
+    low = 0.5 * (start + x - np.sqrt(jump - 2.0 * sigma * sigma * np.log(u_low)))
+    # in the trade's own direction (y = sign x): the stop is below, the target above
+    if sign > 0:
+        y_open, y_high, y_low, y_close = start, high, low, x
+    else:
+        y_open, y_high, y_low, y_close = -start, -low, -high, -x
+    stop_y, target_y = sign * stop, sign * target
+    o, h, lo, c = (a[:, first:] for a in (y_open, y_high, y_low, y_close))
+    stop_hit, target_hit = lo <= stop_y, h >= target_y
+    fill = np.where(
+        o <= stop_y, o, np.where(stop_hit, stop_y, np.where(o >= target_y, o, np.where(target_hit, target_y, c)))
+    )
+    done = stop_hit | target_hit
+    done[:, -1] = True
+    exit_at = np.argmax(done, axis=1)
+    ratio = np.exp(sign * fill[np.arange(fill.shape[0]), exit_at])  # exit price / entry price
+    cost = rules.cost_per_side
+    realized = sign * (ratio - 1.0) - cost * (1.0 + ratio)
+    final = np.exp(x[:, -1])
+    control = sign * (final - 1.0) - cost * (1.0 + final)
+    growth = math.exp(n * mu + 0.5 * n * sigma * sigma)
+    return float(np.mean(realized - control) + sign * (growth - 1.0) - cost * (1.0 + growth))
+
+
+def expected_spread_return(
+    spread: options.Spread,
+    spot: float,
+    iv: float,
+    mu: float,
+    sigma: float,
+    ages: Sequence[int],
+    rules: StrategyRules,
+) -> float:
+    """E[net P&L / max loss] of a credit spread under its exit policy.
+
+    ``ages``: calendar days from the entry to each session of the position's life (0 for the
+    entry day, the last one on or before the expiry); ``mu``, ``sigma``: one session's
+    log-return mean and sd of the underlying (the champion's daily drift, the GARCH
+    volatility per session). The log price moves one normal step per session from the entry
+    open (the entry day included); the spread is marked at each close with Black–Scholes at
+    ``iv`` and the remaining time, and from session ``min_hold`` exits as :func:`check_exit`
+    does: at the profit target, at the stop, or at the last session for its value at expiry;
+    costs are ``cost_per_side`` of the legs' premium at entry and at exit.
+
+    Computed by backward induction on a grid of log prices (spacing ``sigma / 6``, +-7 sd of
+    the whole life, the step's normal law discretized on the grid), once with the exits and
+    once without; the difference is added to the closed-form at-expiry expectation
+    (:func:`options.expected_intrinsic`), so that when neither the target nor the stop can be
+    reached the result is that expectation exactly. ``sigma = 0``: the one path's outcome.
+    """
+    n = len(ages)
+    first = rules.min_hold
+    value = _SpreadReturns(spread, spot, iv, ages, rules)
+    if sigma <= 0.0:
+        for k in range(first, n):
+            done, ret = value.at(np.array([k * mu]), np.array([k]))
+            if done[0]:
+                return float(ret[0])
+        return float(value.at_expiry(np.array([n * mu]))[0])
+    dx = sigma / _GRID_STEPS_PER_SD
+    m = math.ceil((_GRID_WIDTH_SD * sigma * math.sqrt(n) + abs(mu) * n) / dx)
+    x = dx * np.arange(-m, m + 1)
+    j = math.ceil((_KERNEL_WIDTH_SD * sigma + abs(mu)) / dx)
+    weights = np.exp(-0.5 * ((dx * np.arange(-j, j + 1) - mu) / sigma) ** 2)
+    weights /= weights.sum()
+
+    def step(w: np.ndarray) -> np.ndarray:  # E[w(x + one session's move)] on the grid, flat beyond it
+        padded = np.concatenate([np.full(j, w[0]), w, np.full(j, w[-1])])
+        return np.correlate(padded, weights, mode="valid")
+
+    with_exits = without = value.at_expiry(x)
+    sessions = list(range(first, n))
+    done, ret = value.at(x[:, None], np.array(sessions)) if sessions else (None, None)
+    for k in range(n - 1, 0, -1):
+        with_exits = step(with_exits)
+        without = step(without)
+        if k >= first:
+            i = k - first
+            with_exits = np.where(done[:, i], ret[:, i], with_exits)  # type: ignore[index]
+    correction = float(step(with_exits)[m] - step(without)[m])
+    return correction + value.expected_at_expiry(mu * n, sigma * math.sqrt(n))
+
+
+class _SpreadReturns:
+    """A spread's net return on max loss at the close of a session of its life, given the
+    underlying's log move ``x`` from the entry (arrays)."""
+
+    def __init__(self, spread: options.Spread, spot: float, iv: float, ages: Sequence[int], rules: StrategyRules):
+        self.spread, self.spot, self.iv, self.ages, self.rules = spread, spot, iv, ages, rules
+        self.entry_premium = _premium(spread.legs, spot, rules.dte / 365.0, rules.risk_free_rate, iv)
+
+    def at(self, x: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Sessions ``k`` (1-based, before the last; broadcast with ``x``): does the spread
+        exit there, and its return if it does."""
+        rules, credit = self.rules, self.spread.credit
+        s = self.spot * np.exp(x)
+        t = (rules.dte - np.asarray(self.ages)[k - 1]) / 365.0
+        prices = [
+            options.black_scholes_array(kind == "call", s, k_, t, rules.risk_free_rate, self.iv)
+            for kind, k_, _ in self.spread.legs
+        ]
+        pnl = credit + sum(q * p for (_, _, q), p in zip(self.spread.legs, prices, strict=True))
+        done = (pnl >= rules.profit_target * credit) | (-pnl >= rules.stop_loss * credit)
+        return done, (pnl - rules.cost_per_side * (self.entry_premium + sum(prices))) / self.spread.max_loss
+
+    def at_expiry(self, x: np.ndarray) -> np.ndarray:
+        s = self.spot * np.exp(x)
+        intrinsic = [
+            np.maximum(s - k, 0.0) if kind == "call" else np.maximum(k - s, 0.0) for kind, k, _ in self.spread.legs
+        ]
+        pnl = self.spread.credit + sum(q * v for (_, _, q), v in zip(self.spread.legs, intrinsic, strict=True))
+        costs = self.rules.cost_per_side * (self.entry_premium + sum(intrinsic))
+        return (pnl - costs) / self.spread.max_loss
+
+    def expected_at_expiry(self, mean: float, sd: float) -> float:
+        """E[:meth:`at_expiry`] when the log move to expiry is normal (``mean``, ``sd``)."""
+        legs = self.spread.legs
+        value = options.expected_payoff(legs, self.spot, mean, sd)
+        premium = sum(options.expected_intrinsic(kind, k, self.spot, mean, sd) for kind, k, _ in legs)
+        costs = self.rules.cost_per_side * (self.entry_premium + premium)
+        return (self.spread.credit - value - costs) / self.spread.max_loss
 
 
 def _premium(legs: tuple[options.Leg, ...], s: float, t: float, r: float, sigma: float) -> float:
