@@ -446,12 +446,17 @@ def _variance(directory: Path) -> VarianceRules:
     for name in base.data:
         if name not in STRATEGIES:
             base.fail(name, f"unknown strategy; one of {', '.join(STRATEGIES)}")
+    if "mae_scale" in f.data:  # the raw-MAE scale of old configs would be read in the wrong units
+        f.fail("mae_scale", "renamed relative_mae_scale: the MAE is now relative to mean |actual| (docs/ledger.md)")
+    scale = f.number("relative_mae_scale")
+    if scale <= 0.0:
+        f.fail("relative_mae_scale", f"must be > 0, got {scale}")
     return VarianceRules(
         enabled=f.get("enabled", bool),
         lookback_days=int(f.number("lookback_days", minimum=1)),
         min_predictions=int(f.number("min_predictions", minimum=1)),
         weight_adjustment_factor=_between(f, "weight_adjustment_factor", 0.0, 1.0),
-        mae_scale=f.number("mae_scale", 0.40, minimum=1e-9),
+        relative_mae_scale=scale,
         strategy_weights={str(k): base.number(k, minimum=0.0) for k in base.data},
         regime_adjustments={str(k): regime.number(k, minimum=0.0) for k in regime.data},
     )

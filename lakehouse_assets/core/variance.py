@@ -2,15 +2,25 @@
 
 From the original trading system (``config/trading_config.yaml``, ``variance_analysis``):
 over the predictions completed in the last ``lookback_days`` calendar days (exit date in
-``(as_of - lookback_days, as_of]``), per strategy type and per (strategy type, regime at
-entry): MAE and MSE of ``prediction_error`` (predicted minus actual return, fractions) and
+``(as_of - lookback_days, as_of]``), per strategy type and per (strategy type, the
+symbol's regime at entry): MAE and MSE of ``prediction_error`` (predicted minus actual
+return, fractions of the capital at risk) and a weight adjustment.
 
-    weight_adjustment = 1 - min(MAE / mae_scale, weight_adjustment_factor)
+The original scaled the raw MAE by one constant (``max(0.5, 1 - min(MAE / 0.40, 0.5))``),
+which measures units, not skill: a spread's returns on its max loss are ~20x a directional
+trade's on its notional, so a spread sat at the floor and a directional trade near 1.0
+whatever their skill. Here the MAE is relative to the MAE of predicting no edge (0) on the
+same completed predictions:
 
-which with the defaults (scale 0.40, factor 0.5) is the original's
-``max(0.5, 1.0 - min(mae / 0.40, 0.5))``: MAE 0 -> 1.0, 0.20 -> 0.5, beyond -> 0.5. The
-factor is the largest reduction. A group with fewer than ``min_predictions`` completed
-predictions has no adjustment of its own (say so in ``reason``).
+    relative_mae = MAE / mean|actual_pnl_pct|
+    weight_adjustment = 1 - min(relative_mae / relative_mae_scale, weight_adjustment_factor)
+
+0 is exact, 1 no better than predicting 0, whatever the strategy's units. With the
+defaults (scale 2.0, factor 0.5, the original's cap) exact predictions get 1.0, predictions
+as good as zero the floor 0.5, and in between the line: relative MAE 0.5 -> 0.75.
+Actuals all exactly 0: relative MAE 0 when the predictions are too, else the floor. A group
+with fewer than ``min_predictions`` completed predictions has no adjustment of its own
+(say so in ``reason``). ``docs/ledger.md`` gives the reasoning.
 
 The weight of (strategy, regime) = base weight x adjustment x regime adjustment: the
 (strategy, regime) group's adjustment when it has enough predictions, else the
@@ -21,6 +31,7 @@ strategy's, else 1.0 (base weights); the regime adjustment (high_volatility 0.8,
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -40,6 +51,8 @@ VARIANCE_SCHEMA: dict[str, pl.DataType] = {
     "sufficient": pl.Boolean(),
     "reason": pl.String(),
     "window_start": pl.Date(),
+    "mean_abs_actual": pl.Float64(),  # MAE of predicting 0 on the same predictions
+    "relative_mae": pl.Float64(),  # mae / mean_abs_actual
 }
 
 WEIGHT_SCHEMA: dict[str, pl.DataType] = {
@@ -61,19 +74,32 @@ class VarianceRules:
     lookback_days: int
     min_predictions: int
     weight_adjustment_factor: float
-    mae_scale: float
+    relative_mae_scale: float
     strategy_weights: Mapping[str, float] = field(hash=False)
     regime_adjustments: Mapping[str, float] = field(hash=False)
 
 
-def weight_adjustment(mae: float, rules: VarianceRules) -> float:
-    return 1.0 - min(abs(mae) / rules.mae_scale, rules.weight_adjustment_factor)
+def relative_mae(mae: float, mean_abs_actual: float) -> float:
+    """``mae / mean_abs_actual``: 0 exact, 1 no better than predicting 0; actuals all 0:
+    0 when the MAE is 0 too, else infinite.
+
+    >>> relative_mae(0.15, 0.30)
+    0.5
+    """
+    if mean_abs_actual > 0.0:
+        return mae / mean_abs_actual
+    return 0.0 if mae == 0.0 else math.inf
+
+
+def weight_adjustment(relative: float, rules: VarianceRules) -> float:
+    """``1 - min(relative_mae / relative_mae_scale, weight_adjustment_factor)``."""
+    return 1.0 - min(abs(relative) / rules.relative_mae_scale, rules.weight_adjustment_factor)
 
 
 def analyze(completed: pl.DataFrame, as_of: dt.date, strategies: list[str], rules: VarianceRules) -> pl.DataFrame:
     """Rows of ``variance_analysis`` for ``as_of``: one per strategy (regime ``all``) and one
     per (strategy, regime) seen in the window. ``completed``: strategy_predictions rows
-    with ``exit_date`` and ``prediction_error`` set."""
+    with ``exit_date``, ``prediction_error`` and ``actual_pnl_pct`` set."""
     start = as_of - dt.timedelta(days=rules.lookback_days - 1)
     window = completed.filter(pl.col("exit_date").is_between(start, as_of))
     rows = []
@@ -85,6 +111,8 @@ def analyze(completed: pl.DataFrame, as_of: dt.date, strategies: list[str], rule
             errors = group["prediction_error"]
             n = group.height
             mae = float(errors.abs().mean()) if n else None  # type: ignore[arg-type]
+            scale = float(group["actual_pnl_pct"].abs().mean()) if n else None  # type: ignore[arg-type]
+            relative = relative_mae(mae, scale) if mae is not None and scale is not None else None
             sufficient = n >= rules.min_predictions
             rows.append(
                 {
@@ -95,12 +123,16 @@ def analyze(completed: pl.DataFrame, as_of: dt.date, strategies: list[str], rule
                     "mae": mae,
                     "mse": float((errors**2).mean()) if n else None,  # type: ignore[arg-type]
                     "mean_error": float(errors.mean()) if n else None,  # type: ignore[arg-type]
-                    "weight_adjustment": weight_adjustment(mae, rules) if sufficient and mae is not None else None,
+                    "weight_adjustment": weight_adjustment(relative, rules)
+                    if sufficient and relative is not None
+                    else None,
                     "sufficient": sufficient,
                     "reason": None
                     if sufficient
                     else f"{n} completed in the last {rules.lookback_days} days < min_predictions {rules.min_predictions}",
                     "window_start": start,
+                    "mean_abs_actual": scale,
+                    "relative_mae": relative if relative is None or math.isfinite(relative) else None,
                 }
             )
     return pl.DataFrame(rows, schema=VARIANCE_SCHEMA) if rows else pl.DataFrame(schema=VARIANCE_SCHEMA)
