@@ -19,6 +19,11 @@ def run(lake: Lake, name: str, **params: str) -> list[tuple[object, ...]]:
     return query(lake, (SQL / name).read_text(), params)[1]
 
 
+def named(lake: Lake, name: str, **params: str) -> list[dict[str, object]]:
+    columns, rows = query(lake, (SQL / name).read_text(), params)
+    return [dict(zip(columns, row, strict=True)) for row in rows]
+
+
 def test_latest_bars(lake: Lake) -> None:
     rows = [
         ("AAA", D(2024, 1, 2), 10.0, 0.01),
@@ -123,16 +128,50 @@ def test_forecast_accuracy_pairs_each_model_with_naive_on_the_same_forecasts(lak
             row.update(hit=None if model == "naive" else (actual > 0), covered_80=True, covered_95=True)
             rows.append(row)
     lake.sync_range("forecast_scores", pl.DataFrame(rows, schema=schema), D(2024, 1, 1), D(2024, 1, 31))
-    overall = run(lake, "forecast_accuracy.sql", start="2024-01-01", end="2024-01-31")
-    by_model = {r[0]: r for r in overall}
-    assert by_model["arima"][2] == 2 and by_model["arima"][7] == pytest.approx((0.005 + 0.035) / (0.01 + 0.03))
-    assert by_model["naive"][7] == 1.0 and by_model["arima"][8] == 0.5  # one right call of two
+    overall = named(lake, "forecast_accuracy.sql", start="2024-01-01", end="2024-01-31")
+    by_model = {r["model"]: r for r in overall}
+    arima = by_model["arima"]
+    assert arima["forecasts"] == 2 and arima["relative_mae"] == pytest.approx((0.005 + 0.035) / (0.01 + 0.03))
+    assert by_model["naive"]["relative_mae"] == 1.0 and arima["directional_accuracy"] == 0.5  # one right of two
+    assert arima["balanced_accuracy"] == 0.5  # right on the up day, wrong on the down day
     regimes = {
-        (r[0], r[2]): r for r in run(lake, "forecast_accuracy_by_regime.sql", start="2024-01-01", end="2024-01-31")
+        (r["model"], r["regime"]): r
+        for r in named(lake, "forecast_accuracy_by_regime.sql", start="2024-01-01", end="2024-01-31")
     }
-    assert regimes[("arima", "crash")][6] == pytest.approx(0.035 / 0.03)
-    assert regimes[("arima", "normal")][6] == pytest.approx(0.005 / 0.01)
+    assert regimes[("arima", "crash")]["relative_mae"] == pytest.approx(0.035 / 0.03)
+    assert regimes[("arima", "normal")]["relative_mae"] == pytest.approx(0.005 / 0.01)
     assert run(lake, "forecast_accuracy.sql", start="2024-02-01", end="2024-02-28") == []
+
+
+def test_champion_models_shows_the_evidence_and_why_naive_won(lake: Lake) -> None:
+    from lakehouse_assets.config import load_config
+    from lakehouse_assets.core import registry
+
+    rules = load_config(SQL.parent / "config").gate
+    base = {"window_n": 126, "relative_mae": 0.9, "balanced_accuracy": 0.6, "coverage_80": 0.8, "coverage_95": 0.95}
+    rows = []
+    for symbol, p_arima in (("AAA", 0.001), ("BBB", 0.2)):
+        candidates = {
+            "naive": registry.Candidate({**base, "relative_mae": 1.0}),
+            "auto_arima": registry.Candidate({**base, "dm_pvalue": p_arima, "relative_mae": 0.8}),
+            "garch": registry.Candidate({**base, "dm_pvalue": 0.03}),
+        }
+        judged = registry.evaluate(candidates, 1, None, rules)
+        rows += registry.decide(D(2024, 1, 2), symbol, 1, judged, rules)
+    lake.sync_range("model_registry", pl.DataFrame(rows, schema=registry.SCHEMA), D(2024, 1, 1), D(2024, 1, 31))
+    got = {r["symbol"]: r for r in named(lake, "champion_models.sql", as_of="2024-01-05")}
+    assert got["AAA"]["model"] == "auto_arima" and got["AAA"]["dm_pvalue"] == 0.001
+    assert got["AAA"]["holm_threshold"] == pytest.approx(0.025) and got["AAA"]["failed_most"] is None
+    # Holm: with AAA, garch's 0.03 ranks second (threshold 0.05) after auto_arima's rejection and passes;
+    # with BBB it ranks first (threshold 0.025) and fails, and nothing is approved
+    assert got["AAA"]["candidates_approved"] == 2 and got["BBB"]["candidates_approved"] == 0
+    assert got["BBB"]["model"] == "naive" and got["BBB"]["failed_most"] == "beats_baseline"
+    assert got["BBB"]["relative_mae"] == 1.0
+    rates = {r["model"]: r for r in named(lake, "gate_pass_rates.sql", start="2024-01-01", end="2024-01-31")}
+    assert rates["auto_arima"]["decisions"] == 2 and rates["auto_arima"]["champion"] == 0.5
+    assert rates["auto_arima"]["beats_baseline"] == 0.5 and rates["garch"]["beats_baseline"] == 0.5
+    assert rates["auto_arima"]["coverage"] == 1.0 and rates["auto_arima"]["approved"] == 0.5
+    assert rates["naive"]["champion"] == 0.5 and rates["naive"]["beats_baseline"] is None
 
 
 def weights_frame(day: dt.date, weight: float) -> pl.DataFrame:
