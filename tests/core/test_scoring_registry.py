@@ -114,12 +114,37 @@ def test_crps_equals_its_defining_integral(y: float, mu: float, sd: float) -> No
     )
 
 
-def test_balanced_accuracy_of_a_constant_call_is_one_half_whatever_the_base_rate() -> None:
+def test_a_forecaster_that_always_says_up_on_a_58_percent_up_series_fails_directional_skill() -> None:
     rng = np.random.default_rng(3)
-    up = (rng.random(500) < 0.58).astype(float)
-    always_up = up.copy()  # calls up every time: right exactly on the up days
-    assert scoring.balanced_accuracy(always_up, up) == 0.5
-    assert always_up.mean() == pytest.approx(0.58, abs=0.05)  # its plain accuracy: the share of up days
+    n = 126
+    days = [D(2024, 1, 1) + dt.timedelta(days=i) for i in range(n + 1)]
+    up = rng.permutation(np.r_[np.ones(73), np.zeros(53)]).astype(bool)  # 58% up
+    moves = np.where(up, 1.0, -1.0) * rng.uniform(0.001, 0.02, n)
+    closes = pl.DataFrame({"symbol": "AAA", "date": days, "close": 100.0 * np.exp(np.r_[0.0, np.cumsum(moves)])})
+    forecasts = pl.DataFrame(
+        {
+            "symbol": "AAA",
+            "date": days[:-1],
+            "target_date": days[1:],
+            "model": "always_up",
+            "horizon": 1,
+            "point": 0.0005,
+            "volatility": 0.01,
+            "prob_up": 0.52,
+            "lower_80": -0.0123,
+            "upper_80": 0.0133,
+            "lower_95": -0.019,
+            "upper_95": 0.020,
+        }
+    )
+    scored = scoring.realized(forecasts, closes)
+    last = scoring.rolling_metrics(scored, days, window=n).sort("target_date").row(-1, named=True)
+    assert last["directional_accuracy"] == pytest.approx(73 / 126)  # the base rate looks like skill ...
+    assert last["balanced_accuracy"] == 0.5  # ... balanced accuracy does not
+    candidates = {"naive": registry.Candidate(metrics(dm_pvalue=None)), "always_up": registry.Candidate(last)}
+    _, failed, details = registry.evaluate(candidates, 1, None, RULES)["always_up"]
+    assert "directional_skill" in failed
+    assert details["evidence"]["directional_skill"]["directional_accuracy"] == pytest.approx(73 / 126)
 
 
 def metrics(**values: float | None) -> dict[str, float | None]:
