@@ -524,10 +524,12 @@ def _monitoring(directory: Path) -> tuple[CheckRules, AlertRules, DriftRules, Ma
             d.fail("features", f"unknown feature {name!r}; one of {', '.join(FEATURE_COLUMNS)}")
     drift = DriftRules(
         features=features,
-        window=int(d.number("window", minimum=10)),
+        window=int(d.number("window", minimum=2)),
         reference=int(d.number("reference", minimum=10)),
+        gap=int(d.number("gap", 60, minimum=0)),
         threshold=_between(d, "threshold", 0.0, 1.0),
         alpha=_between(d, "alpha", 0.0, 1.0),
+        blocks=int(d.number("blocks", 99, minimum=1)),
         sustained_days=int(d.number("sustained_days", minimum=1)),
         regime_window=int(regime.number("window", minimum=10)),
         regime_reference=int(regime.number("reference", minimum=10)),
@@ -535,6 +537,8 @@ def _monitoring(directory: Path) -> tuple[CheckRules, AlertRules, DriftRules, Ma
         prediction_window=int(prediction.number("window", minimum=10)),
         prediction_reference=int(prediction.number("reference", minimum=10)),
     )
+    if drift.alpha * (drift.blocks + 1) < 1:
+        d.fail("blocks", f"p-values are multiples of 1 / (blocks + 1), so alpha {drift.alpha} is out of reach")
     m = f.sub("maintenance")
     try:
         maintenance = MaintenanceSettings(

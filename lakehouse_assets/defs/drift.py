@@ -2,8 +2,8 @@
 
 Both write ``drift_reports`` (each its own ``kind`` rows). ``drift_reports`` comes before
 ``forecasting``, which reads its ``refit`` flags (sustained drift refits a symbol's models
-on the next session) and its statistics (the promotion gate's drift score).
-``prediction_drift`` watches what the strategies predict; it is informational (it never
+on the next session) and its verdicts (the promotion gate's drift evidence).
+``prediction_drift`` watches what each strategy predicts; it is informational (it never
 asks for a refit), so nothing upstream depends on it and lineage has no cycle.
 """
 
@@ -31,15 +31,15 @@ SYMBOL_KINDS = ["feature", "regime"]
 def drift_reports(
     context: dg.AssetExecutionContext, lakehouse: LakehouseResource, sources: SourcesResource
 ) -> dg.MaterializeResult:
-    """KS tests of each monitored feature and a chi-square test of the regime mix, per symbol
-    and day, each against the window before it; sustained drift flags a refit."""
+    """Block-permutation KS tests of each monitored feature and a chi-square test of the regime
+    mix, per symbol and day, each against the window before it; sustained drift flags a refit."""
     start, end = partition_dates(context)
     config, lake, calendar = lakehouse.config(), lakehouse.lake(), lakehouse.calendar()
     rules = config.drift
     symbols = sources.universe(config)
     days = calendar.sessions(start, end)
     # enough sessions for the windows of the first day and its run of sustained days, with a margin
-    span = max(rules.window + rules.reference, rules.regime_window + rules.regime_reference)
+    span = max(rules.window + rules.reference + rules.gap, rules.regime_window + rules.regime_reference)
     first = calendar.shift_sessions(start, -2 * (span + rules.sustained_days + 1))
     in_universe = pl.col("symbol").is_in(symbols)
     feature_rows = lake.read("features", first, end, where=in_universe, columns=["symbol", "date", *rules.features])
@@ -72,8 +72,8 @@ def drift_reports(
 @partitioned_asset(
     group_name="monitoring",
     deps=["strategy_predictions"],
-    description="Prediction drift rows of drift_reports: KS of the strategies' predicted returns and confidence, "
-    "latest window against the one before (informational: never asks for a refit).",
+    description="Prediction drift rows of drift_reports: per strategy type, block-permutation KS of its predicted "
+    "returns and confidence, latest window against the one before (informational: never asks for a refit).",
     check_specs=asset_checks.specs("prediction_drift"),
 )
 def prediction_drift(context: dg.AssetExecutionContext, lakehouse: LakehouseResource) -> dg.MaterializeResult:
@@ -81,14 +81,9 @@ def prediction_drift(context: dg.AssetExecutionContext, lakehouse: LakehouseReso
     config, lake, calendar = lakehouse.config(), lakehouse.lake(), lakehouse.calendar()
     rules = config.drift
     days = calendar.sessions(start, end)
-    ledger = lake.read("strategy_predictions", None, end, columns=["date", "predicted_return_pct", "confidence"])
-    values = pl.concat(
-        [
-            ledger.select("date", name=pl.lit(name), value=pl.col(column).cast(pl.Float64))
-            for name, column in (("predicted_return", "predicted_return_pct"), ("confidence", "confidence"))
-        ]
-    ).drop_nulls("value")
-    frame = drift_math.prediction_drift(values, days, rules)
+    columns = ["date", "symbol", "strategy_type", "predicted_return_pct", "confidence"]
+    ledger = lake.read("strategy_predictions", None, end, columns=columns)
+    frame = drift_math.prediction_drift(ledger, days, rules)
     result = lake.sync_range("drift_reports", frame, start, end, {"kind": ["prediction"]})
     return dg.MaterializeResult(
         metadata={

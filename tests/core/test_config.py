@@ -41,6 +41,7 @@ def test_the_shipped_configuration_loads() -> None:
             "ohlcv.lookback_sessions: expected int or float",
         ),
         ("regimes.yaml", "min_sessions: 252", "min_sessions: 2000", "volatility_percentile.min_sessions: 2000"),
+        ("monitoring.yaml", "blocks: 99", "blocks: 10", "drift.blocks: p-values are multiples of 1 / (blocks + 1)"),
         ("regimes.yaml", "drawdown: -0.20", "drawdown: 0.2", "crash.drawdown: must be between -1.0 and 0.0"),
         ("regimes.yaml", "vol_percentile: 0.80", "vol_percentile: 80", "high_volatility.vol_percentile: must be"),
         # a gate key whose meaning changed fails loudly instead of being ignored
