@@ -135,33 +135,31 @@ def drift_statistics(reports: pl.DataFrame, kind: str = "feature") -> bytes:
     return _finish(fig, ax, title, legend=True)
 
 
-def equity_curves(predictions: pl.DataFrame, since: dt.date | None = None) -> bytes:
-    """Cumulative realised P&L per strategy by exit date, net of costs.
+def equity_curves(metrics: pl.DataFrame, since: dt.date | None = None) -> bytes:
+    """P&L per strategy marked to market at each close, net of costs.
 
-    ``predictions``: completed ``strategy_predictions`` rows (``strategy_type, exit_date,
-    actual_pnl``: currency, ``actual_pnl_pct`` x capital per trade). Rows without an exit
-    are ignored. Every strategy together is the thick black line. ``since``: the first
-    exit date the rows cover (for the title; the curves start at 0 there).
+    ``metrics``: ``backtest_metrics`` rows (``as_of, strategy_type, total_pnl`` realised by
+    then, ``unrealized_pnl`` of the positions still open, marked at that close; currency).
+    Each curve is realised + unrealised P&L, from 0 on its first day shown, so open losses
+    show when they happen, not on the exit date. Every strategy together (``all``) is the
+    thick black line. ``since``: the first day the rows cover (for the title).
     """
-    title = "Equity curves: cumulative realised P&L by exit date" + (f" since {since}" if since else "")
-    done = predictions.filter(pl.col("exit_date").is_not_null() & pl.col("actual_pnl").is_not_null())
+    title = "Equity curves: P&L marked to market at each close" + (f" since {since}" if since else "")
+    done = metrics.filter(pl.col("total_pnl").is_not_null()).with_columns(
+        marked=pl.col("total_pnl") + pl.col("unrealized_pnl").fill_null(0.0)
+    )
     if done.is_empty():
         return placeholder(title)
     fig, ax = _figure()
-    by_day = done.group_by("strategy_type", "exit_date").agg(pl.col("actual_pnl").sum()).sort("exit_date")
-    for (strategy,), own in sorted(by_day.group_by("strategy_type"), key=lambda g: str(g[0][0])):
-        ax.step(own["exit_date"].to_list(), own["actual_pnl"].cum_sum(), where="post", linewidth=1.0, label=strategy)
-    total = done.group_by("exit_date").agg(pl.col("actual_pnl").sum()).sort("exit_date")
-    ax.step(
-        total["exit_date"].to_list(),
-        total["actual_pnl"].cum_sum(),
-        where="post",
-        color="black",
-        linewidth=2,
-        label="all",
-    )
+    for (strategy,), own in sorted(done.group_by("strategy_type"), key=lambda g: (g[0][0] == "all", str(g[0][0]))):
+        own = own.sort("as_of")
+        curve = own["marked"] - own["marked"][0]
+        if strategy == "all":
+            ax.plot(own["as_of"].to_list(), curve, color="black", linewidth=2, label="all")
+        else:
+            ax.plot(own["as_of"].to_list(), curve, linewidth=1.0, label=strategy)
     ax.axhline(0.0, color="#888888", linewidth=0.5)
-    ax.set_ylabel("cumulative P&L")
+    ax.set_ylabel("P&L, marked")
     return _finish(fig, ax, title, legend=True)
 
 

@@ -60,12 +60,8 @@ def _drift(kind: str) -> Callable[[Lake, Config, dt.date], bytes]:
 
 def _equity(lake: Lake, config: Config, end: dt.date) -> bytes:
     start = end - WINDOW
-    # entries up to a position's longest life before the window can exit inside it
-    entered_from = start - dt.timedelta(days=config.strategies.dte + 30)
-    exited = pl.col("exit_date").is_between(start, end)
-    columns = ["strategy_type", "exit_date", "actual_pnl"]
-    ledger = lake.read("strategy_predictions", entered_from, end, where=exited, columns=columns)
-    return plots.equity_curves(ledger, since=start)
+    columns = ["as_of", "strategy_type", "total_pnl", "unrealized_pnl"]
+    return plots.equity_curves(lake.read("backtest_metrics", start, end, columns=columns), since=start)
 
 
 def _regimes(lake: Lake, config: Config, end: dt.date) -> bytes:
@@ -136,6 +132,8 @@ def variance_by_strategy_regime(lake: Lake, as_of: dt.date) -> pl.DataFrame | No
         "mae",
         "mse",
         "mean_error",
+        "mean_abs_actual",
+        "relative_mae",
         "weight_adjustment",
         "sufficient",
         "weight",
@@ -149,8 +147,9 @@ def backtest_summary(lake: Lake, as_of: dt.date) -> pl.DataFrame | None:
     frame = _latest(lake, "backtest_metrics", as_of)
     if frame is None or frame.is_empty():
         return frame
-    columns = ["as_of", "strategy_type", "trades", "evidence", "capital", "total_return", "sharpe", "sortino"]
-    columns += ["max_drawdown", "win_rate", "profit_factor", "hit_rate", "avg_holding_days", "total_pnl"]
+    columns = ["as_of", "strategy_type", "trades", "evidence", "capital", "equity", "total_return", "sharpe"]
+    columns += ["sortino", "max_drawdown", "open_positions", "unrealized_pnl", "win_rate", "profit_factor"]
+    columns += ["hit_rate", "avg_holding_days", "total_pnl"]
     return frame.select(columns).sort(
         pl.col("strategy_type") != "all", pl.col("sharpe"), descending=[False, True], nulls_last=True
     )
@@ -166,7 +165,7 @@ def champion_models(lake: Lake, as_of: dt.date) -> pl.DataFrame | None:
     return champions.select("as_of", "symbol", "horizon", "model", "recommendation", "manual_override").with_columns(
         *(
             pl.Series(name, [_number(m.get(name)) for m in metrics], dtype=pl.Float64)
-            for name in ("mase", "directional_accuracy", "coverage_95")
+            for name in ("relative_mae", "balanced_accuracy", "coverage_80", "coverage_95", "dm_pvalue")
         )
     )
 

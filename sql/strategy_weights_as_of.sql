@@ -5,6 +5,7 @@
 --             (a version number, or a UTC timestamp: the last version committed by then)
 -- parameters: none
 -- grain:      one row per (strategy_type, regime) of the latest as_of in that state of the table
+--             (regime: the symbol's regime at entry)
 -- columns:    as_of, strategy_type, regime, weight, basis, reason, days_in_table (how many
 --             as_of days that state of the table held)
 

@@ -1,20 +1,34 @@
-"""Backtest metrics of completed predictions, and accuracy by sector, symbol and regime.
+"""Backtest metrics of the ledger's positions, marked to market daily, and accuracy by sector.
 
 Each prediction is a trade of ``capital_per_trade`` opened at entry and closed at exit, net
-of costs, and trades overlap. A strategy's book holds one ``capital_per_trade`` per trade
-open at its busiest session (trades entered on or before the session and exiting on or
-after it): that is its capital, and its equity is the capital plus the realised P&L, each
-trade's booked on its exit date. Daily returns are the equity's session-to-session changes
-from the first entry to ``as_of``; ratios annualize with 252 sessions; the total return is
-the P&L over the capital. Fewer than ``min_trades`` (the original's 30) realised trades: the
-metrics are computed but flagged as not yet evidence.
+of costs, and trades overlap. A strategy's book holds one ``capital_per_trade`` per position
+alive at its busiest session (entered on or before the session and exiting on or after it,
+positions still open at ``as_of`` included): that is its capital. Its equity at each
+session's close is the capital plus the P&L of every position entered by then, *marked to
+market*: a closed position counts its realised P&L from its exit date on; an open one its
+liquidation value at that close (a directional trade at the close, a spread by
+Black–Scholes at the close, the position's volatility and the time left; costs both ways
+included; :func:`lakehouse_assets.core.book.marks`). Open losses therefore show in the
+drawdown, the volatility and the total return as they happen, not on the exit date.
+
+Daily returns are the equity's session-to-session changes from the session before the
+first entry to ``as_of``; Sharpe and Sortino are on *excess* returns over the risk-free rate
+the spreads are priced with (``risk_free_rate``, daily ``rate / 252``), annualized with 252
+sessions; the total return is the marked P&L over the capital. The curve up to a day
+depends only on the positions entered by then and the closes, so a day computed alone
+equals the same day inside a backfill. Trade statistics (win rate, profit factor, hit rate,
+holding days, ``total_pnl``) are over the trades completed by ``as_of``; fewer than
+``min_trades`` (the original's 30) of them: the metrics are computed but flagged as not yet
+evidence.
 """
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
@@ -25,18 +39,21 @@ ANNUAL = 252
 BACKTEST_SCHEMA: dict[str, pl.DataType] = {
     "as_of": pl.Date(),
     "strategy_type": pl.String(),
-    "trades": pl.Int64(),
+    "trades": pl.Int64(),  # completed by as_of
     "capital": pl.Float64(),
-    "total_return": pl.Float64(),
-    "sharpe": pl.Float64(),
+    "total_return": pl.Float64(),  # marked P&L (realised + unrealised) / capital
+    "sharpe": pl.Float64(),  # of daily excess returns over risk_free_rate / 252, annualized
     "sortino": pl.Float64(),
-    "max_drawdown": pl.Float64(),
+    "max_drawdown": pl.Float64(),  # of the marked-to-market equity
     "win_rate": pl.Float64(),
     "profit_factor": pl.Float64(),
     "hit_rate": pl.Float64(),
     "avg_holding_days": pl.Float64(),
-    "total_pnl": pl.Float64(),
+    "total_pnl": pl.Float64(),  # realised, of the completed trades
     "evidence": pl.Boolean(),
+    "open_positions": pl.Int64(),  # still open after as_of's close
+    "unrealized_pnl": pl.Float64(),  # their liquidation value's P&L at as_of's close
+    "equity": pl.Float64(),  # capital + total_pnl + unrealized_pnl
 }
 
 SECTOR_SCHEMA: dict[str, pl.DataType] = {
@@ -53,18 +70,20 @@ SECTOR_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
-def sharpe(returns: Sequence[float] | np.ndarray) -> float | None:
-    """Annualized mean over standard deviation (ddof 1) of daily returns."""
-    r = np.asarray(returns, dtype=float)
+def sharpe(returns: Sequence[float] | np.ndarray, risk_free_rate: float = 0.0) -> float | None:
+    """Annualized mean over standard deviation (ddof 1) of the daily excess returns
+    ``r - risk_free_rate / 252`` (``risk_free_rate`` annual, a fraction)."""
+    r = np.asarray(returns, dtype=float) - risk_free_rate / ANNUAL
     if r.size < 2:
         return None
     sd = r.std(ddof=1)
     return float(r.mean() / sd * math.sqrt(ANNUAL)) if sd > 0 else None
 
 
-def sortino(returns: Sequence[float] | np.ndarray) -> float | None:
-    """Annualized mean over the downside deviation sqrt(mean(min(r, 0)^2)), target 0."""
-    r = np.asarray(returns, dtype=float)
+def sortino(returns: Sequence[float] | np.ndarray, risk_free_rate: float = 0.0) -> float | None:
+    """Annualized mean over the downside deviation ``sqrt(mean(min(x, 0)^2))`` of the daily
+    excess returns ``x = r - risk_free_rate / 252`` (target: the risk-free rate)."""
+    r = np.asarray(returns, dtype=float) - risk_free_rate / ANNUAL
     if r.size < 2:
         return None
     downside = math.sqrt(float(np.mean(np.minimum(r, 0.0) ** 2)))
@@ -87,50 +106,120 @@ def profit_factor(pnls: Sequence[float] | np.ndarray) -> float | None:
     return float(p[p > 0].sum() / loss) if loss > 0 else None
 
 
-def equity_curve(trades: pl.DataFrame, sessions: Sequence[dt.date], as_of: dt.date, capital: float) -> np.ndarray:
-    """The book's equity before the first entry and at the close of each session to ``as_of``."""
-    first = trades["date"].min()
-    days = np.array([d for d in sessions if first <= d <= as_of], dtype="datetime64[D]")  # type: ignore[operator]
-    entries = np.sort(trades["date"].to_numpy().astype("datetime64[D]"))
-    exits = np.sort(trades["exit_date"].to_numpy().astype("datetime64[D]"))
-    # open on d: entered on or before d, less those that exited before d
-    busiest = int((np.searchsorted(entries, days, side="right") - np.searchsorted(exits, days, side="left")).max())
-    realised = dict(trades.group_by("exit_date").agg(pl.col("actual_pnl").sum()).iter_rows())
-    pnl = np.array([realised.get(d, 0.0) for d in days.astype(dt.date)])
-    return capital * max(busiest, 1) + np.concatenate([[0.0], np.cumsum(pnl)])
+@dataclass(frozen=True)
+class BookPath:
+    """One book (a strategy, or every strategy together) at each close of ``sessions``:
+    ``pnl`` the cumulative marked P&L (currency), ``alive`` the positions alive that session
+    (entered on or before it, exiting on or after it), ``open`` those still open after its
+    close, ``unrealized`` their marked P&L."""
+
+    sessions: tuple[dt.date, ...]
+    pnl: np.ndarray
+    alive: np.ndarray
+    open: np.ndarray
+    unrealized: np.ndarray
+
+
+def book_paths(marks: pl.DataFrame, sessions: Sequence[dt.date], labels: Sequence[str]) -> dict[str, BookPath]:
+    """The :class:`BookPath` of each label (a strategy, or :data:`ALL`) from the positions'
+    daily marks (:data:`lakehouse_assets.core.book.MARK_SCHEMA`, every date one of
+    ``sessions``). Sums run in ``prediction_id`` order, so a session's figures do not depend
+    on which later positions the marks hold."""
+    days = tuple(sessions)
+    index = pl.DataFrame({"date": list(days)}, schema={"date": pl.Date}).with_row_index("i")
+    rows = (
+        marks.sort("prediction_id", "date")
+        .with_columns(delta=pl.col("pnl") - pl.col("pnl").shift(1, fill_value=0.0).over("prediction_id"))
+        .join(index, on="date", how="left", maintain_order="left")
+    )
+    out = {}
+    for label in labels:
+        own = rows if label == ALL else rows.filter(pl.col("strategy_type") == label)
+        i = own["i"].to_numpy().astype(np.int64)
+        still = ~own["closed"].to_numpy()
+        pnl = own["pnl"].to_numpy()
+        out[label] = BookPath(
+            sessions=days,
+            pnl=np.cumsum(np.bincount(i, weights=own["delta"].to_numpy(), minlength=len(days))),
+            alive=np.bincount(i, minlength=len(days)).astype(float),
+            open=np.bincount(i[still], minlength=len(days)).astype(float),
+            unrealized=np.bincount(i[still], weights=pnl[still], minlength=len(days)),
+        )
+    return out
+
+
+def equity_curve(path: BookPath, as_of: dt.date, capital: float) -> np.ndarray | None:
+    """The book's equity before its first entry and at the close of each session to
+    ``as_of``: ``capital`` x the most positions alive in one session, plus the marked P&L.
+    None before the book's first entry."""
+    last = bisect.bisect_right(path.sessions, as_of) - 1
+    alive = np.flatnonzero(path.alive[: last + 1] > 0)
+    if last < 0 or alive.size == 0:
+        return None
+    first = int(alive[0])
+    busiest = float(path.alive[first : last + 1].max())
+    return capital * busiest + np.concatenate([[0.0], path.pnl[first : last + 1]])
 
 
 def metrics(
     trades: pl.DataFrame,
-    sessions: Sequence[dt.date],
+    path: BookPath,
     as_of: dt.date,
     label: str,
     capital: float,
     min_trades: int,
+    risk_free_rate: float,
 ) -> dict[str, object]:
-    """One ``backtest_metrics`` row. ``trades``: completed predictions (entry ``date``,
-    ``exit_date``, ``actual_pnl``, ``actual_pnl_pct``, ``predicted_return_pct``,
-    ``holding_days``) up to ``as_of``; ``sessions``: the exchange's sessions to ``as_of``."""
+    """One ``backtest_metrics`` row. ``trades``: the book's trades completed by ``as_of``
+    (entry ``date``, ``exit_date``, ``actual_pnl``, ``actual_pnl_pct``,
+    ``predicted_return_pct``, ``holding_days``); ``path``: the book marked daily
+    (:func:`book_paths`); ``risk_free_rate``: annual, for the excess returns."""
     n = trades.height
     row: dict[str, object] = {"as_of": as_of, "strategy_type": label, "trades": n, "evidence": n >= min_trades}
-    if n == 0:
-        return row | {k: None for k in BACKTEST_SCHEMA if k not in row}
-    curve = equity_curve(trades, sessions, as_of, capital)
-    daily = np.diff(curve) / curve[:-1]
-    pnl = trades["actual_pnl"].to_numpy()
-    predicted, actual = trades["predicted_return_pct"].to_numpy(), trades["actual_pnl_pct"].to_numpy()
-    return row | {
-        "capital": float(curve[0]),
-        "total_return": float(curve[-1] / curve[0] - 1.0),
-        "sharpe": sharpe(daily),
-        "sortino": sortino(daily),
-        "max_drawdown": max_drawdown(curve),
-        "win_rate": float(np.mean(pnl > 0)),
-        "profit_factor": profit_factor(pnl),
-        "hit_rate": float(np.mean(np.sign(predicted) == np.sign(actual))),
-        "avg_holding_days": float(trades["holding_days"].mean()),  # type: ignore[arg-type]
-        "total_pnl": float(pnl.sum()),
-    }
+    row |= {k: None for k in BACKTEST_SCHEMA if k not in row}
+    curve = equity_curve(path, as_of, capital)
+    if curve is not None:
+        last = bisect.bisect_right(path.sessions, as_of) - 1
+        daily = np.diff(curve) / curve[:-1]
+        row |= {
+            "capital": float(curve[0]),
+            "equity": float(curve[-1]),
+            "total_return": float(curve[-1] / curve[0] - 1.0),
+            "sharpe": sharpe(daily, risk_free_rate),
+            "sortino": sortino(daily, risk_free_rate),
+            "max_drawdown": max_drawdown(curve),
+            "open_positions": int(path.open[last]),
+            "unrealized_pnl": float(path.unrealized[last]),
+            "total_pnl": 0.0,
+        }
+    if n:
+        pnl = trades["actual_pnl"].to_numpy()
+        predicted, actual = trades["predicted_return_pct"].to_numpy(), trades["actual_pnl_pct"].to_numpy()
+        row |= {
+            "win_rate": float(np.mean(pnl > 0)),
+            "profit_factor": profit_factor(pnl),
+            "hit_rate": float(np.mean(np.sign(predicted) == np.sign(actual))),
+            "avg_holding_days": float(trades["holding_days"].mean()),  # type: ignore[arg-type]
+            "total_pnl": float(pnl.sum()),
+        }
+    return row
+
+
+def metrics_frame(
+    completed: pl.DataFrame,
+    paths: Mapping[str, BookPath],
+    as_of: dt.date,
+    strategies: Sequence[str],
+    capital: float,
+    min_trades: int,
+    risk_free_rate: float,
+) -> pl.DataFrame:
+    """``backtest_metrics`` of ``as_of``: every strategy together (:data:`ALL`), then each."""
+    rows = [metrics(completed, paths[ALL], as_of, ALL, capital, min_trades, risk_free_rate)]
+    for strategy in strategies:
+        own = completed.filter(pl.col("strategy_type") == strategy)
+        rows.append(metrics(own, paths[strategy], as_of, strategy, capital, min_trades, risk_free_rate))
+    return pl.DataFrame(rows, schema=BACKTEST_SCHEMA)
 
 
 def sector_performance(completed: pl.DataFrame, as_of: dt.date, min_predictions: int) -> pl.DataFrame:

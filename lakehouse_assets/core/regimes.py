@@ -22,8 +22,10 @@ trend strong enough, or price and averages disagree).
 ``vol_percentile_min`` of them exist. Rows whose inputs are still warming up get null
 labels, never a guess. The thresholds live in ``config/regimes.yaml``.
 
-The market-wide regime of a date is the regime (and trend) of the configured index symbol
-on that date; later stages record it as ``regime_at_entry``.
+The market-wide regime of a date (``market_regime``, ``market_trend``) is the regime (and
+trend) of the configured index symbol on that date. The prediction ledger records both at
+entry: the symbol's as ``regime_at_entry`` (what the weights are keyed by) and the market's
+as ``market_regime_at_entry``.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from lakehouse_assets.core import backtest, features, regimes, registry, scoring, variance
+from lakehouse_assets.core import backtest, book, features, regimes, registry, scoring, variance
 
 PARTITION_COLUMN = "year"
 
@@ -277,43 +277,19 @@ TABLES: dict[str, TableSpec] = {
             name="strategy_predictions",
             layer="gold",
             description="The prediction ledger: each strategy entry (at the open after its signal day) with its "
-            "predicted return and score; actuals filled by MERGE on the day it exits.",
-            schema={
-                "prediction_id": pl.String(),
-                "timestamp": UTC_TIMESTAMP,
-                "date": pl.Date(),
-                "symbol": pl.String(),
-                "strategy_type": pl.String(),
-                "predicted_score": pl.Float64(),
-                "predicted_return_pct": pl.Float64(),
-                "regime_at_entry": pl.String(),
-                "iv_rank_at_entry": pl.Float64(),
-                "dte": pl.Int64(),
-                "strike_width": pl.Float64(),
-                "entry_price": pl.Float64(),
-                "exit_date": pl.Date(),
-                "actual_pnl_pct": pl.Float64(),
-                "actual_pnl": pl.Float64(),
-                "exit_time": UTC_TIMESTAMP,
-                "exit_reason": pl.String(),
-                "prediction_error": pl.Float64(),
-                "signal_date": pl.Date(),
-                "sector": pl.String(),
-                "direction": pl.String(),
-                "confidence": pl.Float64(),
-                "weight": pl.Float64(),
-                "underlying_price": pl.Float64(),
-                "exit_price": pl.Float64(),
-                "holding_days": pl.Int64(),
-                "params": pl.String(),
-            },
+            "predicted return (the expected realized return under its own exits, in the actual's units: return "
+            "on max loss for spreads, on the notional for directional trades) and score; regime_at_entry is "
+            "the symbol's regime on the signal day, market_regime_at_entry the index's; actuals filled by MERGE "
+            "on the day it exits.",
+            schema=book.PREDICTION_SCHEMA,
             keys=("prediction_id",),
         ),
         TableSpec(
             name="variance_analysis",
             layer="gold",
             description="MAE/MSE of prediction_error over the lookback, per strategy (regime 'all') and per "
-            "(strategy, regime at entry), with the weight adjustment it implies.",
+            "(strategy, the symbol's regime at entry), the relative MAE (MAE / mean |actual|: 1 = no better than "
+            "predicting 0) and the weight adjustment it implies.",
             schema=variance.VARIANCE_SCHEMA,
             keys=("as_of", "strategy_type", "regime"),
             date_column="as_of",
@@ -321,8 +297,8 @@ TABLES: dict[str, TableSpec] = {
         TableSpec(
             name="strategy_weights",
             layer="gold",
-            description="Scoring weight per strategy and regime: base x variance adjustment x regime adjustment; "
-            "day D's weights score the entries of the next session.",
+            description="Scoring weight per strategy and regime (the symbol's, at entry): base x variance "
+            "adjustment x regime adjustment; day D's weights score the entries of the next session.",
             schema=variance.WEIGHT_SCHEMA,
             keys=("as_of", "strategy_type", "regime"),
             date_column="as_of",
@@ -330,8 +306,10 @@ TABLES: dict[str, TableSpec] = {
         TableSpec(
             name="backtest_metrics",
             layer="gold",
-            description="Per strategy and overall ('all'), over every prediction completed by as_of, net of costs: "
-            "return, Sharpe, Sortino, drawdown, win rate, profit factor, hit rate, holding; evidence once >= 30 trades.",
+            description="Per strategy and overall ('all'), every position entered by as_of marked to market at "
+            "each close (open ones included), net of costs: return, Sharpe and Sortino of excess returns over the "
+            "risk-free rate, drawdown, open positions and their unrealized P&L; win rate, profit factor, hit rate, "
+            "holding of the completed trades; evidence once >= 30 trades.",
             schema=backtest.BACKTEST_SCHEMA,
             keys=("as_of", "strategy_type"),
             date_column="as_of",
@@ -339,8 +317,8 @@ TABLES: dict[str, TableSpec] = {
         TableSpec(
             name="sector_performance",
             layer="gold",
-            description="Accuracy and P&L of completed predictions by sector, symbol and regime ('*': all), "
-            "the weakest sectors ranked.",
+            description="Accuracy and P&L of completed predictions by sector, symbol and regime (the symbol's, "
+            "at entry; '*': all), the weakest sectors ranked.",
             schema=backtest.SECTOR_SCHEMA,
             keys=("as_of", "sector", "symbol", "regime"),
             date_column="as_of",

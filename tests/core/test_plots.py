@@ -77,16 +77,19 @@ def drift(drifted_days: int) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=columns, orient="row")
 
 
-def ledger() -> pl.DataFrame:
+def metrics() -> pl.DataFrame:
+    """``backtest_metrics`` rows: realised P&L and the open positions' marks, by day."""
     rng = np.random.default_rng(5)
-    n = 80
+    rows = []
+    for strategy in ("all", "iron_condor", "swing_momentum", "mean_reversion"):
+        realised = np.cumsum(rng.normal(10, 100, 60))
+        for day, pnl, open_pnl in zip(DAYS[:60], realised, rng.normal(0, 50, 60), strict=True):
+            rows.append((day, strategy, float(pnl), float(open_pnl)))
+    rows.append((DAYS[0] - dt.timedelta(days=1), "forecast_follow", None, None))  # no position yet
     return pl.DataFrame(
-        {
-            "strategy_type": rng.choice(["iron_condor", "swing_momentum", "mean_reversion"], n).tolist(),
-            "exit_date": [DAYS[i % 60] for i in range(n - 5)] + [None] * 5,  # five still open
-            "actual_pnl": rng.normal(10, 100, n),
-        },
-        schema={"strategy_type": pl.String, "exit_date": pl.Date, "actual_pnl": pl.Float64},
+        rows,
+        schema={"as_of": pl.Date, "strategy_type": pl.String, "total_pnl": pl.Float64, "unrealized_pnl": pl.Float64},
+        orient="row",
     )
 
 
@@ -126,12 +129,14 @@ def test_drift_marks_drifted_days_in_red() -> None:
     assert image(plots.drift_statistics(drift(5), kind="prediction")).size == PLACEHOLDER  # no rows of that kind
 
 
-def test_equity_curves_ignore_open_positions() -> None:
-    frame = ledger()
+def test_equity_curves_are_marked_to_market() -> None:
+    frame = metrics()
     drawn = plots.equity_curves(frame)
     assert image(drawn).size == FULL
-    assert plots.equity_curves(frame.filter(pl.col("exit_date").is_not_null())) == drawn
-    assert image(plots.equity_curves(frame.filter(pl.col("exit_date").is_null()))).size == PLACEHOLDER
+    assert plots.equity_curves(frame.filter(pl.col("total_pnl").is_not_null())) == drawn  # days before any position
+    flat = frame.with_columns(unrealized_pnl=pl.lit(0.0))
+    assert plots.equity_curves(flat) != drawn  # the open positions' marks are drawn
+    assert image(plots.equity_curves(frame.filter(pl.col("total_pnl").is_null()))).size == PLACEHOLDER
 
 
 def test_regime_timeline_colors_each_labelled_regime() -> None:
@@ -150,7 +155,7 @@ def test_regime_timeline_colors_each_labelled_regime() -> None:
         lambda: plots.forecast_vs_actual(forecasts().clear(), bars().clear(), "^GSPC"),
         lambda: plots.strategy_weights(weights().clear()),
         lambda: plots.drift_statistics(drift(0).clear()),
-        lambda: plots.equity_curves(ledger().clear()),
+        lambda: plots.equity_curves(metrics().clear()),
         lambda: plots.regime_timeline(regimes(True).clear(), bars().clear(), "^GSPC"),
     ],
     ids=["forecast", "weights", "drift", "equity", "regimes"],

@@ -115,3 +115,25 @@ def test_rerunning_the_range_commits_nothing(small_lake: Lake, small_config: str
     versions = {name: lake.stats(name).version for name in LEDGER}
     run_ledger(lake, *SMALL_RANGE, small_config)
     assert {name: lake.stats(name).version for name in LEDGER} == versions
+
+
+def test_both_regimes_at_entry_and_a_backtest_marked_to_market(small_lake: Lake) -> None:
+    """regime_at_entry is the symbol's regime on the signal day, market_regime_at_entry the
+    index's; the last day's backtest counts the positions still open at their marks."""
+    predictions = small_lake.read("strategy_predictions")
+    regimes = small_lake.read("market_regimes").select(
+        "symbol", pl.col("date").alias("signal_date"), "regime", "market_regime"
+    )
+    joined = predictions.join(regimes, on=["symbol", "signal_date"], how="left")
+    assert (joined["regime_at_entry"] == joined["regime"].fill_null("unknown")).all()
+    assert (joined["market_regime_at_entry"] == joined["market_regime"].fill_null("unknown")).all()
+    index = small_lake.read("market_regimes").filter(pl.col("symbol") == "^GSPC").select("date", index="regime")
+    days = regimes.rename({"signal_date": "date"}).join(index, on="date", how="inner")
+    assert (days["market_regime"].fill_null("-") == days["index"].fill_null("-")).all()  # the index's regime
+
+    last = dt.date.fromisoformat(SMALL_RANGE[1])
+    row = small_lake.read("backtest_metrics", last, last).filter(pl.col("strategy_type") == "all").row(0, named=True)
+    still_open = predictions.filter(pl.col("exit_date").is_null() | (pl.col("exit_date") > last))
+    assert row["open_positions"] == still_open.height > 0
+    assert math.isclose(row["equity"], row["capital"] + row["total_pnl"] + row["unrealized_pnl"], rel_tol=1e-12)
+    assert row["trades"] == predictions.height - still_open.height

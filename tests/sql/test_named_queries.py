@@ -192,9 +192,9 @@ def test_variance_and_weight_queries_with_time_travel(lake: Lake) -> None:
 
     analysis = pl.DataFrame(
         [
-            (D(2024, 1, 3), "iron_condor", "all", 12, 0.2, 0.05, 0.1, 0.5, True, None, D(2023, 12, 5)),
-            (D(2024, 1, 3), "iron_condor", "normal", 12, 0.2, 0.05, 0.1, 0.5, True, None, D(2023, 12, 5)),
-            (D(2024, 1, 2), "iron_condor", "all", 3, 0.1, 0.01, 0.1, None, False, "3 < 10", D(2023, 12, 4)),
+            (D(2024, 1, 3), "iron_condor", "all", 12, 0.2, 0.05, 0.1, 0.5, True, None, D(2023, 12, 5), 0.2, 1.0),
+            (D(2024, 1, 3), "iron_condor", "normal", 12, 0.2, 0.05, 0.1, 0.5, True, None, D(2023, 12, 5), 0.2, 1.0),
+            (D(2024, 1, 2), "iron_condor", "all", 3, 0.1, 0.01, 0.1, None, False, "3 < 10", D(2023, 12, 4), 0.4, 0.25),
         ],
         schema=variance.VARIANCE_SCHEMA,
         orient="row",
@@ -205,8 +205,8 @@ def test_variance_and_weight_queries_with_time_travel(lake: Lake) -> None:
     lake.sync_range("strategy_weights", weights_frame(D(2024, 1, 3), 0.5), D(2024, 1, 3), D(2024, 1, 3))
 
     assert run(lake, "variance_by_strategy_regime.sql") == [
-        (D(2024, 1, 3), "iron_condor", "all", 12, 0.2, 0.05, 0.1, 0.5, True, None, None, None),
-        (D(2024, 1, 3), "iron_condor", "normal", 12, 0.2, 0.05, 0.1, 0.5, True, 0.5, "strategy_regime", None),
+        (D(2024, 1, 3), "iron_condor", "all", 12, 0.2, 0.05, 0.1, 0.2, 1.0, 0.5, True, None, None, None),
+        (D(2024, 1, 3), "iron_condor", "normal", 12, 0.2, 0.05, 0.1, 0.2, 1.0, 0.5, True, 0.5, "strategy_regime", None),
     ]
     latest = run(lake, "strategy_weights_latest.sql")
     assert [(r[0], r[2], r[3]) for r in latest] == [(D(2024, 1, 3), "crash", 0.25), (D(2024, 1, 3), "normal", 0.5)]
@@ -229,31 +229,43 @@ def test_ledger_backtest_and_sector_queries(lake: Lake) -> None:
     base = dict.fromkeys(spec.schema)
     rows = [
         base | {"prediction_id": "a", "date": D(2024, 1, 2), "symbol": "AAA", "strategy_type": "iron_condor",
-                "predicted_score": 61.23, "exit_date": D(2024, 1, 5), "actual_pnl": 10.0},
+                "predicted_score": 61.23, "exit_date": D(2024, 1, 5), "actual_pnl": 10.0,
+                "regime_at_entry": "high_volatility", "market_regime_at_entry": "normal"},
         base | {"prediction_id": "b", "date": D(2024, 1, 3), "symbol": "AAA", "strategy_type": "forecast_follow"},
         base | {"prediction_id": "c", "date": D(2024, 1, 9), "symbol": "AAA", "strategy_type": "forecast_follow"},
     ]  # fmt: skip
     lake.merge("strategy_predictions", pl.DataFrame(rows, schema=spec.schema))
     ledger = run(lake, "prediction_ledger.sql", start="2024-01-01", end="2024-01-05")
-    assert [(r[0], r[2], r[5], r[14], r[15]) for r in ledger] == [
-        (D(2024, 1, 2), "iron_condor", 61.2, "closed", "a"),
-        (D(2024, 1, 3), "forecast_follow", None, "open", "b"),
+    assert [(r[0], r[2], r[4], r[5], r[6], r[15], r[16]) for r in ledger] == [
+        (D(2024, 1, 2), "iron_condor", "high_volatility", "normal", 61.2, "closed", "a"),
+        (D(2024, 1, 3), "forecast_follow", None, None, None, "open", "b"),
     ]
 
     metrics = pl.DataFrame(
         [
-            {"as_of": D(2024, 1, 5), "strategy_type": s, "trades": n, "sharpe": sharpe, "evidence": n >= 30}
+            {
+                "as_of": D(2024, 1, 5),
+                "strategy_type": s,
+                "trades": n,
+                "sharpe": sharpe,
+                "evidence": n >= 30,
+                "open_positions": 3,
+                "unrealized_pnl": -12.5,
+                "equity": 29_987.5,
+            }
             for s, n, sharpe in (("all", 50, 0.5), ("iron_condor", 40, 1.0), ("forecast_follow", 10, None))
         ]
         + [{"as_of": D(2024, 1, 4), "strategy_type": "all", "trades": 1, "sharpe": 9.0, "evidence": False}],
         schema=backtest.BACKTEST_SCHEMA,
     )
     lake.sync_range("backtest_metrics", metrics, D(2024, 1, 4), D(2024, 1, 5))
-    assert [(r[1], r[2], r[3]) for r in run(lake, "backtest_summary.sql")] == [
+    summary = run(lake, "backtest_summary.sql")
+    assert [(r[1], r[2], r[3]) for r in summary] == [
         ("all", 50, True),
         ("iron_condor", 40, True),
         ("forecast_follow", 10, False),
     ]
+    assert summary[0][5] == 29_987.5 and (summary[0][10], summary[0][11]) == (3, -12.5)
 
     completed = pl.DataFrame(
         {

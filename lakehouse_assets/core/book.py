@@ -1,0 +1,497 @@
+"""The prediction ledger's bookkeeping: signals from the day's frames, the book of open
+positions day by day, and each position's mark at every close of its life.
+
+Pure functions and one class over frames and :mod:`lakehouse_assets.core.strategies`; the
+``strategy_ledger`` asset reads the lake, calls these, and writes what they return.
+
+- :func:`signals`: features, regimes (the symbol's and the market's), the champion
+  forecasts and the GARCH volatility forecast joined into one :class:`~strategies.Signal`
+  per symbol and session, with the volatility's percentile rank (the IV rank).
+- :class:`Book`: the open positions of a run; a session enters the positions its signal day
+  asks for and exits those whose rules say so, and keeps the ledger rows it wrote.
+- :func:`run_days`: a run of sessions in order: enter, exit, the variance analysis and
+  the weights that score the next session.
+- :func:`marks`: each position's P&L (currency, net of costs both ways) if it were closed at
+  each close of its life (its liquidation value: a directional trade at the close, a spread
+  by Black–Scholes at the close and the position's volatility), and its realised P&L on its
+  exit date. The backtest's equity is built from these (:func:`backtests`,
+  :mod:`lakehouse_assets.core.backtest`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from lakehouse_assets.core import backtest, options, strategies, variance
+from lakehouse_assets.core.calendar import TradingCalendar
+from lakehouse_assets.core.strategies import Bar, Position, Signal, StrategyRules
+from lakehouse_assets.core.variance import VarianceRules
+
+UTC_TIMESTAMP = pl.Datetime("us", "UTC")
+
+PREDICTION_SCHEMA: dict[str, pl.DataType] = {
+    "prediction_id": pl.String(),
+    "timestamp": UTC_TIMESTAMP,
+    "date": pl.Date(),
+    "symbol": pl.String(),
+    "strategy_type": pl.String(),
+    "predicted_score": pl.Float64(),
+    "predicted_return_pct": pl.Float64(),
+    "regime_at_entry": pl.String(),
+    "iv_rank_at_entry": pl.Float64(),
+    "dte": pl.Int64(),
+    "strike_width": pl.Float64(),
+    "entry_price": pl.Float64(),
+    "exit_date": pl.Date(),
+    "actual_pnl_pct": pl.Float64(),
+    "actual_pnl": pl.Float64(),
+    "exit_time": UTC_TIMESTAMP,
+    "exit_reason": pl.String(),
+    "prediction_error": pl.Float64(),
+    "signal_date": pl.Date(),
+    "sector": pl.String(),
+    "direction": pl.String(),
+    "confidence": pl.Float64(),
+    "weight": pl.Float64(),
+    "underlying_price": pl.Float64(),
+    "exit_price": pl.Float64(),
+    "holding_days": pl.Int64(),
+    "params": pl.String(),
+    "market_regime_at_entry": pl.String(),
+}
+
+ACTUALS = ("exit_date", "actual_pnl_pct", "actual_pnl", "exit_time", "exit_reason", "prediction_error")
+ACTUALS += ("exit_price", "holding_days")
+
+MARK_SCHEMA: dict[str, pl.DataType] = {
+    "prediction_id": pl.String(),
+    "strategy_type": pl.String(),
+    "date": pl.Date(),
+    "pnl": pl.Float64(),  # currency: the liquidation value's P&L at that close, the realised P&L on the exit date
+    "closed": pl.Boolean(),  # the exit date's row
+}
+
+
+# --- signals ---------------------------------------------------------------------------------
+
+
+def percentile_rank(window: np.ndarray, least: int) -> float | None:
+    """Percent of the window's values below its last one; None with too short a history.
+
+    >>> percentile_rank(np.array([1.0, 3.0, 2.0]), 2)
+    33.33333333333333
+    """
+    if len(window) < least or not np.isfinite(window[-1]):
+        return None
+    past = window[np.isfinite(window)]
+    return float(100.0 * np.mean(past < window[-1]))
+
+
+def iv_ranks(garch: pl.DataFrame, horizon: int, window: int, least: int) -> pl.DataFrame:
+    """``symbol, date, iv, iv_rank``: the GARCH ``horizon``-day volatility forecast annualized
+    (``volatility x sqrt(252 / horizon)``, the implied-volatility proxy) and its percentile
+    rank over the last ``window`` sessions of the symbol (at least ``least``, else null)."""
+    iv = garch.sort("symbol", "date").with_columns(iv=pl.col("volatility") * math.sqrt(252 / horizon))
+    ranked = []
+    for _, group in iv.group_by("symbol"):
+        values = group["iv"].to_numpy()
+        ranks = [percentile_rank(values[max(0, i - window + 1) : i + 1], least) for i in range(len(values))]
+        ranked.append(group.select("symbol", "date", "iv").with_columns(iv_rank=pl.Series(ranks, dtype=pl.Float64)))
+    if not ranked:
+        return pl.DataFrame(schema={"symbol": pl.String, "date": pl.Date, "iv": pl.Float64, "iv_rank": pl.Float64})
+    return pl.concat(ranked)
+
+
+def signals(
+    features: pl.DataFrame,
+    regimes: pl.DataFrame,
+    champion: pl.DataFrame,
+    longest: pl.DataFrame,
+    iv: pl.DataFrame,
+) -> dict[dt.date, list[Signal]]:
+    """The signals by session, symbols in order.
+
+    ``features``: ``symbol, date, close, rsi_14, momentum_20, sma_20, sma_50, adx_14,
+    realized_vol_21, sentiment_score``; ``regimes``: ``symbol, date, regime, trend,
+    market_regime`` (the symbol's regime, and the index's that day); ``champion``: the
+    champion forecast at the strategies' horizon, ``symbol, date, point, volatility,
+    prob_up``; ``longest``: ``symbol, date, drift`` (the champion's daily drift at the
+    longest horizon); ``iv``: :func:`iv_ranks`. A feature row without the others gets nulls.
+    """
+    joined = (
+        features.join(regimes, on=["symbol", "date"], how="left")
+        .join(champion, on=["symbol", "date"], how="left")
+        .join(longest, on=["symbol", "date"], how="left")
+        .join(iv, on=["symbol", "date"], how="left")
+    )
+    out: dict[dt.date, list[Signal]] = {}
+    for row in joined.sort("date", "symbol").iter_rows(named=True):
+        out.setdefault(row["date"], []).append(
+            Signal(
+                symbol=row["symbol"],
+                date=row["date"],
+                close=row["close"],
+                rsi_14=row["rsi_14"],
+                momentum_20=row["momentum_20"],
+                sma_20=row["sma_20"],
+                sma_50=row["sma_50"],
+                adx_14=row["adx_14"],
+                realized_vol_21=row["realized_vol_21"],
+                regime=row["regime"],
+                trend=row["trend"],
+                sentiment=row["sentiment_score"],
+                point=row["point"],
+                volatility=row["volatility"],
+                prob_up=row["prob_up"],
+                drift=row["drift"],
+                iv=row["iv"],
+                iv_rank=row["iv_rank"],
+                market_regime=row["market_regime"],
+            )
+        )
+    return out
+
+
+def bars(frame: pl.DataFrame) -> dict[tuple[str, dt.date], Bar]:
+    """``ohlcv_daily`` rows (``symbol, date, open, high, low, close``) by (symbol, date)."""
+    rows = frame.select("symbol", "date", "open", "high", "low", "close").iter_rows()
+    return {(s, d): Bar(d, o, h, lo, c) for s, d, o, h, lo, c in rows}
+
+
+# --- the book --------------------------------------------------------------------------------
+
+
+class Book:
+    """The open positions and the ledger rows of a run, day by day.
+
+    ``still_open``: ledger rows of positions entered before the run and not exited before
+    its first day (their actuals are cleared: the run decides them again). ``sector``: a
+    symbol's sector. Weights are looked up by (strategy, the symbol's regime at entry).
+    """
+
+    def __init__(
+        self,
+        rules: StrategyRules,
+        variance_rules: VarianceRules,
+        calendar: TradingCalendar,
+        sector: Callable[[str], str],
+        still_open: pl.DataFrame,
+    ) -> None:
+        self.rules, self.variance_rules, self.calendar, self.sector = rules, variance_rules, calendar, sector
+        self.rows: dict[str, dict] = {}  # prediction_id -> ledger row (entries and exits of the run)
+        self.open: dict[str, Position] = {}  # prediction_id -> position
+        for row in still_open.iter_rows(named=True):
+            self.open[row["prediction_id"]] = position_from_row(row)
+            self.rows[row["prediction_id"]] = {**row, **dict.fromkeys(ACTUALS)}
+        self._done: list[dict] = []
+        self._lives: dict[dt.date, list[dt.date]] = {}
+
+    def open_count(self) -> int:
+        return len(self.open)
+
+    def life(self, entry: dt.date) -> list[dt.date]:
+        """The sessions from ``entry`` to a spread's expiry (``dte`` calendar days later);
+        weekdays beyond the calendar's horizon."""
+        if entry not in self._lives:
+            expiry = entry + dt.timedelta(days=self.rules.dte)
+            days = self.calendar.sessions(entry, expiry)
+            after = max(days[-1] if days else entry, self.calendar.last_session)
+            extra = (after + dt.timedelta(days=i) for i in range(1, (expiry - after).days + 1))
+            self._lives[entry] = days + [d for d in extra if d.weekday() < 5]
+        return self._lives[entry]
+
+    def enter(
+        self,
+        day: dt.date,
+        signal_day: dt.date | None,
+        signals: Mapping[dt.date, list[Signal]],
+        bars: Mapping[tuple[str, dt.date], Bar],
+        weights: Mapping[tuple[str, str], float],
+    ) -> None:
+        """Open, at ``day``'s open, every position that ``signal_day``'s signals ask for,
+        scored with ``weights`` ((strategy, regime) -> weight: the previous session's)."""
+        if signal_day is None:
+            return
+        for signal in signals.get(signal_day, []):
+            bar = bars.get((signal.symbol, day))
+            if bar is None:
+                continue
+            for strategy in self.rules.enabled:
+                decision = strategies.decide(strategy, signal, self.rules)
+                if decision is None:
+                    continue
+                life = self.life(day) if strategy in strategies.SPREADS else None
+                position = strategies.open_position(strategy, signal, decision, day, bar.open, self.rules, life)
+                if position is None:
+                    continue
+                regime = signal.regime or strategies.UNKNOWN_REGIME
+                rules = self.variance_rules  # a strategy enabled since yesterday has no weight yet
+                fallback = rules.strategy_weights.get(strategy, 1.0) * rules.regime_adjustments.get(regime, 1.0)
+                weight = weights.get((strategy, regime), fallback)
+                self.open[position.prediction_id] = position
+                self.rows[position.prediction_id] = self._entry_row(position, signal, regime, weight)
+
+    def _entry_row(self, p: Position, s: Signal, regime: str, weight: float) -> dict:
+        spread = p.strategy in strategies.SPREADS
+        return {
+            "prediction_id": p.prediction_id,
+            "timestamp": self.calendar.open_time(p.entry_date),
+            "date": p.entry_date,
+            "symbol": p.symbol,
+            "strategy_type": p.strategy,
+            "predicted_score": min(100.0, 100.0 * p.confidence * weight),
+            "predicted_return_pct": p.predicted_return_pct,
+            "regime_at_entry": regime,
+            "iv_rank_at_entry": s.iv_rank if s.iv_rank is not None else 50.0,
+            "dte": self.rules.dte if spread else None,
+            "strike_width": self.rules.width(p.underlying_entry) if spread else None,
+            "entry_price": p.entry_price,
+            **dict.fromkeys(ACTUALS),
+            "signal_date": p.signal_date,
+            "sector": self.sector(p.symbol),
+            "direction": p.direction,
+            "confidence": p.confidence,
+            "weight": weight,
+            "underlying_price": p.underlying_entry,
+            "params": p.params(),
+            "market_regime_at_entry": s.market_regime or strategies.UNKNOWN_REGIME,
+        }
+
+    def exit(self, day: dt.date, bars: Mapping[tuple[str, dt.date], Bar]) -> None:
+        """Close the positions whose exit rules fire on ``day``'s bar; fill their actuals."""
+        for key, position in list(self.open.items()):
+            bar = bars.get((position.symbol, day))
+            if bar is None:
+                continue
+            held = len(self.calendar.sessions(position.entry_date, day))
+            last = position.expiry is not None and self.calendar.shift_sessions(day, 1) > position.expiry
+            done = strategies.check_exit(position, bar, held, last, self.rules)
+            if done is None:
+                continue
+            row = self.rows[position.prediction_id]
+            row |= {
+                "exit_date": done.date,
+                "actual_pnl_pct": done.pnl_pct,
+                "actual_pnl": done.pnl_pct * self.rules.capital,
+                "exit_time": self.calendar.close_time(done.date),
+                "exit_reason": done.reason,
+                "prediction_error": row["predicted_return_pct"] - done.pnl_pct,
+                "exit_price": done.price,
+                "holding_days": done.holding_days,
+            }
+            self._done.append(row)
+            del self.open[key]
+
+    def completed_frame(self) -> pl.DataFrame:
+        """The rows of the positions this run closed so far."""
+        return (
+            pl.DataFrame(self._done, schema=PREDICTION_SCHEMA) if self._done else pl.DataFrame(schema=PREDICTION_SCHEMA)
+        )
+
+    def frame(self, ledger: pl.DataFrame, end: dt.date) -> pl.DataFrame:
+        """The run's rows, where a position the run left open keeps an exit that a later run
+        (after ``end``) already recorded: re-running a past range never erases actuals."""
+        schema = PREDICTION_SCHEMA
+        rows = pl.DataFrame(list(self.rows.values()), schema=schema) if self.rows else pl.DataFrame(schema=schema)
+        later = ledger.filter(pl.col("exit_date") > end).select(
+            "prediction_id", *[pl.col(c).alias(f"_{c}") for c in ACTUALS]
+        )
+        rows = rows.join(later, on="prediction_id", how="left")
+        keep = pl.col("exit_date").is_null() & pl.col("_exit_date").is_not_null()
+        return rows.with_columns(
+            [pl.when(keep).then(pl.col(f"_{c}")).otherwise(pl.col(c)).alias(c) for c in ACTUALS]
+        ).select(list(schema))
+
+
+def position_from_row(row: Mapping[str, object]) -> Position:
+    """A ledger row back to the open position it records."""
+    params = json.loads(row["params"])  # type: ignore[arg-type]
+    legs = tuple((kind, float(k), int(q)) for kind, k, q in params.get("legs", []))
+    entry: dt.date = row["date"]  # type: ignore[assignment]
+    expiry = entry + dt.timedelta(days=row["dte"]) if row["dte"] is not None else None  # type: ignore[arg-type]
+    return Position(
+        prediction_id=row["prediction_id"],  # type: ignore[arg-type]
+        symbol=row["symbol"],  # type: ignore[arg-type]
+        strategy=row["strategy_type"],  # type: ignore[arg-type]
+        signal_date=row["signal_date"],  # type: ignore[arg-type]
+        entry_date=entry,
+        direction=row["direction"],  # type: ignore[arg-type]
+        confidence=row["confidence"],  # type: ignore[arg-type]
+        entry_price=row["entry_price"],  # type: ignore[arg-type]
+        underlying_entry=row["underlying_price"],  # type: ignore[arg-type]
+        predicted_return_pct=row["predicted_return_pct"],  # type: ignore[arg-type]
+        stop=params["stop"],
+        target=params["target"],
+        expiry=expiry,
+        legs=legs,
+        iv=params.get("iv"),
+        max_loss=params.get("max_loss"),
+    )
+
+
+# --- marks -----------------------------------------------------------------------------------
+
+_MAX_LEGS = 4
+
+
+def marks(
+    positions: pl.DataFrame, closes: pl.DataFrame, sessions: Sequence[dt.date], rules: StrategyRules
+) -> pl.DataFrame:
+    """Each position's P&L at the close of every session of its life up to the last of
+    ``sessions`` (:data:`MARK_SCHEMA`), ordered by ``prediction_id`` and ``date``.
+
+    ``positions``: ledger rows entered on one of ``sessions``; a position is alive from its
+    entry date to its exit date, or to the last session when its exit is later or not yet
+    known. ``closes``: ``symbol, date, close``; a session without a close keeps the last one
+    (the entry price before the first). Before the exit, the P&L is the liquidation value's,
+    in currency (``capital_per_trade`` x the return if closed at that close, costs both ways
+    included): directional ``sign (close - entry) / entry - cost (1 + close / entry)``,
+    spreads ``(credit - value - cost (premium at entry + premium now)) / max loss`` with
+    Black–Scholes at the close, the position's volatility and the time left (intrinsic at
+    expiry). On the exit date it is the realised ``actual_pnl``.
+    """
+    if positions.is_empty() or not sessions:
+        return pl.DataFrame(schema=MARK_SCHEMA)
+    end = sessions[-1]
+    grid = pl.DataFrame({"date": list(sessions)}, schema={"date": pl.Date}).with_row_index("i")
+    alive = positions.filter(pl.col("date") <= end).with_columns(
+        closed=pl.col("exit_date").is_not_null() & (pl.col("exit_date") <= end),
+    )
+    alive = alive.with_columns(last=pl.when(pl.col("closed")).then(pl.col("exit_date")).otherwise(pl.lit(end)))
+    alive = alive.join(grid.rename({"date": "date", "i": "i0"}), on="date", how="inner")
+    alive = alive.join(grid.rename({"date": "last", "i": "i1"}), on="last", how="inner")
+    rows = (
+        alive.with_columns(i=pl.int_ranges("i0", pl.col("i1") + 1, dtype=pl.UInt32))
+        .explode("i")
+        .rename({"date": "entry_date"})
+        .join(grid, on="i", how="left")
+        .join(closes.select("symbol", "date", "close"), on=["symbol", "date"], how="left")
+        .sort("prediction_id", "date")
+        .with_columns(close=pl.col("close").forward_fill().over("prediction_id"))
+        .with_columns(close=pl.coalesce("close", "underlying_price"))
+    )
+    if rows.is_empty():
+        return pl.DataFrame(schema=MARK_SCHEMA)
+    returns = np.full(rows.height, np.nan)
+    spread = rows["strategy_type"].is_in(list(strategies.SPREADS)).to_numpy()
+    close = rows["close"].to_numpy()
+    entry = rows["entry_price"].to_numpy()
+    sign = np.where(rows["direction"].to_numpy() == "short", -1.0, 1.0)
+    cost = rules.cost_per_side
+    returns[~spread] = (sign * (close - entry) / entry - cost * (1.0 + close / entry))[~spread]
+    if spread.any():
+        returns[spread] = _spread_marks(rows.filter(pl.Series(spread)), rules)
+    pnl = returns * rules.capital
+    on_exit = (rows["closed"] & (rows["date"] == rows["exit_date"])).to_numpy()
+    pnl = np.where(on_exit, rows["actual_pnl"].fill_null(np.nan).to_numpy(), pnl)
+    return pl.DataFrame(
+        {
+            "prediction_id": rows["prediction_id"],
+            "strategy_type": rows["strategy_type"],
+            "date": rows["date"],
+            "pnl": pnl,
+            "closed": on_exit,
+        },
+        schema=MARK_SCHEMA,
+    )
+
+
+def _spread_marks(rows: pl.DataFrame, rules: StrategyRules) -> np.ndarray:
+    """The liquidation return at each row's close of the spreads in ``rows`` (vectorized)."""
+    n, r = rows.height, rules.risk_free_rate
+    call = np.ones((n, _MAX_LEGS), dtype=bool)
+    strike = np.ones((n, _MAX_LEGS))
+    qty = np.zeros((n, _MAX_LEGS))
+    iv, max_loss = np.empty(n), np.empty(n)
+    parsed: dict[str, tuple[list, float, float]] = {}
+    for i, (pid, text) in enumerate(rows.select("prediction_id", "params").iter_rows()):
+        if pid not in parsed:
+            p = json.loads(text)
+            parsed[pid] = (p["legs"], float(p["iv"]), float(p["max_loss"]))
+        legs, iv[i], max_loss[i] = parsed[pid]
+        for j, (kind, k, q) in enumerate(legs):
+            call[i, j], strike[i, j], qty[i, j] = kind == "call", k, q
+    close = rows["close"].to_numpy()[:, None]
+    spot = rows["underlying_price"].to_numpy()[:, None]
+    credit = rows["entry_price"].to_numpy()
+    expiry = pl.col("entry_date") + pl.duration(days=pl.col("dte"))
+    days_left = rows.select((expiry - pl.col("date")).dt.total_days())[:, 0].to_numpy()
+    t = (days_left / 365.0)[:, None]
+    used = qty != 0.0
+    sigma = iv[:, None]
+    entry_prices = options.black_scholes_array(call, spot, strike, rules.dte / 365.0, r, sigma)
+    live = options.black_scholes_array(call, close, strike, np.maximum(t, 1e-12), r, sigma)
+    intrinsic = np.where(call, np.maximum(close - strike, 0.0), np.maximum(strike - close, 0.0))
+    prices = np.where(t > 0.0, live, intrinsic)
+    value = -(qty * prices).sum(axis=1)
+    entry_premium = np.where(used, entry_prices, 0.0).sum(axis=1)
+    premium = np.where(used, prices, 0.0).sum(axis=1)
+    return (credit - value - rules.cost_per_side * (entry_premium + premium)) / max_loss
+
+
+# --- a run of days -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LedgerDays:
+    """What a run of days produced, day by day: the variance analysis, the weights, and the
+    predictions completed by that day (sorted by ``prediction_id``)."""
+
+    variance: list[pl.DataFrame]
+    weights: list[pl.DataFrame]
+    completed: list[pl.DataFrame]
+
+
+def run_days(
+    book: Book,
+    days: Sequence[dt.date],
+    signals: Mapping[dt.date, list[Signal]],
+    bars: Mapping[tuple[str, dt.date], Bar],
+    completed: pl.DataFrame,
+    weights: pl.DataFrame,
+    regimes: Sequence[str],
+) -> LedgerDays:
+    """Each session of ``days`` in order: enter at its open what the previous session's
+    signals ask for, scored with the previous session's ``weights`` (``strategy_weights``
+    rows), exit what its bar closes, then analyse the variance of everything completed
+    (``completed``: before the run) and derive the weights that score the next session."""
+    enabled = list(book.rules.enabled)
+    out = LedgerDays([], [], [])
+    for day in days:
+        table = {(s, r): w for s, r, w in weights.select("strategy_type", "regime", "weight").iter_rows()}
+        book.enter(day, book.calendar.previous_session(day), signals, bars, table)
+        book.exit(day, bars)
+        # one order however the days were split into runs: sums are then the same to the last bit
+        done = pl.concat([completed, book.completed_frame()], how="vertical_relaxed").sort("prediction_id")
+        analysis = variance.analyze(done, day, enabled, book.variance_rules)
+        weights = variance.weights(analysis, day, enabled, list(regimes), book.variance_rules)
+        out.variance.append(analysis)
+        out.weights.append(weights)
+        out.completed.append(done)
+    return out
+
+
+def backtests(
+    positions: pl.DataFrame,
+    closes: pl.DataFrame,
+    sessions: Sequence[dt.date],
+    days: Sequence[dt.date],
+    completed: Sequence[pl.DataFrame],
+    rules: StrategyRules,
+) -> list[pl.DataFrame]:
+    """``backtest_metrics`` of each of ``days`` (``completed``: the predictions completed by
+    each), from every position's daily marks (:func:`marks`) over ``sessions`` (from the
+    first position's entry to the last day)."""
+    marked = marks(positions, closes, sessions, rules)
+    paths = backtest.book_paths(marked, sessions, [backtest.ALL, *rules.enabled])
+    return [
+        backtest.metrics_frame(done, paths, day, rules.enabled, rules.capital, rules.min_trades, rules.risk_free_rate)
+        for day, done in zip(days, completed, strict=True)
+    ]
