@@ -8,7 +8,7 @@ their min/max statistics. Small tables (quarantine) are not partitioned.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import polars as pl
 
@@ -31,6 +31,7 @@ class TableSpec:
         partitioned: partition by ``year`` of ``date_column``.
         volatile: columns whose change alone does not make a row different (lineage
             timestamps); a re-run that changes only these leaves the row as it was.
+        notes: column -> what it means (units, conventions), shown in ``docs/tables.md``.
     """
 
     name: str
@@ -41,6 +42,7 @@ class TableSpec:
     date_column: str = "date"
     partitioned: bool = True
     volatile: tuple[str, ...] = ()
+    notes: dict[str, str] = field(default_factory=dict, hash=False)
 
     @property
     def partition_by(self) -> list[str]:
@@ -192,8 +194,9 @@ TABLES: dict[str, TableSpec] = {
         TableSpec(
             name="forecast_scores",
             layer="gold",
-            description="Each forecast scored once its target date has a close, with rolling metrics per model, "
-            "symbol and horizon (RMSE, MAE, sMAPE, MASE, direction, coverage, tracking error, DM vs naive).",
+            description="Each forecast scored once its target date has a close (error, sMAPE of the implied price, "
+            "CRPS, direction hit, coverage), with rolling metrics per model, symbol and horizon (RMSE, MAE, sMAPE, "
+            "CRPS, MAE relative to naive, directional and balanced accuracy, 80%/95% coverage, tracking error, DM vs naive).",
             schema={
                 "symbol": pl.String(),
                 "date": pl.Date(),
@@ -207,6 +210,7 @@ TABLES: dict[str, TableSpec] = {
                 "abs_error": pl.Float64(),
                 "squared_error": pl.Float64(),
                 "smape": pl.Float64(),
+                "crps": pl.Float64(),
                 "hit": pl.Boolean(),
                 "covered_80": pl.Boolean(),
                 "covered_95": pl.Boolean(),
@@ -214,6 +218,7 @@ TABLES: dict[str, TableSpec] = {
             },
             keys=("symbol", "date", "model", "horizon"),
             date_column="target_date",
+            notes=scoring.COLUMN_NOTES,
         ),
         TableSpec(
             name="model_registry",
@@ -221,6 +226,7 @@ TABLES: dict[str, TableSpec] = {
             description="Promotion-gate decisions per day, symbol, horizon and model: approved, champion, checks "
             "passed and failed with their metrics, manual override.",
             schema=registry.SCHEMA,
+            notes=registry.COLUMN_NOTES,
             keys=("as_of", "symbol", "horizon", "model"),
             date_column="as_of",
         ),
@@ -381,10 +387,11 @@ def markdown() -> str:
         lines.append(
             f"Layer `{spec.layer}`; key ({', '.join(f'`{k}`' for k in spec.keys)}); date column `{spec.date_column}`."
         )
-        lines += ["", "| column | type | |", "|---|---|---|"]
+        lines += ["", "| column | type | | meaning |", "|---|---|---|---|"]
         for column, dtype in spec.schema.items():
             role = "key" if column in spec.keys else "volatile" if column in spec.volatile else ""
-            lines.append(f"| `{column}` | {_type_name(dtype)} | {role} |")
+            note = _cell(spec.notes.get(column, ""))
+            lines.append(f"| `{column}` | {_type_name(dtype)} | {role} | {note} |")
     return "\n".join(lines) + "\n"
 
 

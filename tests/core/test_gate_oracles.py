@@ -13,6 +13,7 @@ import dataclasses
 import datetime as dt
 import json
 from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import polars as pl
@@ -49,8 +50,9 @@ def synthetic_bars(sessions: list[dt.date], returns: np.ndarray, symbol: str) ->
     ).with_columns(log_return=(pl.col("close") / pl.col("close").shift(1)).log())
 
 
-def champions_on(returns: np.ndarray, calendar: TradingCalendar, symbol: str) -> tuple[pl.DataFrame, list[dt.date]]:
+def champions_on(returns: np.ndarray, symbol: str) -> tuple[pl.DataFrame, list[dt.date]]:
     """Forecast, score and judge a synthetic symbol; the decision rows of the days after warm-up."""
+    calendar = TradingCalendar("XNYS", dt.date(2009, 1, 2))
     sessions = calendar.sessions(dt.date(2010, 1, 4), dt.date(2016, 12, 30))[: len(returns)]
     bars = synthetic_bars(sessions, returns, symbol)
     feats = F.compute_features(bars)
@@ -90,28 +92,40 @@ def champion_share(decisions: pl.DataFrame, horizon: int) -> Counter:
     return Counter(chosen["model"].to_list())
 
 
-@pytest.mark.slow
-def test_arima_family_wins_on_an_ar1_series_with_a_significant_dm(calendar: TradingCalendar) -> None:
-    rng = np.random.default_rng(11)
-    n = SETTINGS.fit_window + ORIGINS + 10
+def ar1_returns(n: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
     shocks = rng.normal(0.0, 0.01, n + 200)
     returns = np.zeros_like(shocks)
     for t in range(1, len(shocks)):
         returns[t] = 0.5 * returns[t - 1] + shocks[t]
-    decisions, days = champions_on(returns[-n:], calendar, "AR1")
+    return returns[-n:]
+
+
+@pytest.fixture(scope="module")
+def judged() -> dict[str, tuple[pl.DataFrame, list[dt.date]]]:
+    """Both series at once, one process each (the suite otherwise runs on one core)."""
+    n = SETTINGS.fit_window + ORIGINS + 10
+    series = {"AR1": ar1_returns(n, 11), "IID": np.random.default_rng(5).normal(0.0, 0.01, n)}
+    with ProcessPoolExecutor(2) as pool:
+        futures = {name: pool.submit(champions_on, returns, name) for name, returns in series.items()}
+        return {name: future.result() for name, future in futures.items()}
+
+
+@pytest.mark.slow
+def test_arima_family_wins_on_an_ar1_series_with_a_significant_dm(judged: dict) -> None:
+    decisions, days = judged["AR1"]
     wins = champion_share(decisions, 1)
     assert sum(wins[m] for m in ARIMA_FAMILY) >= 0.8 * len(days), wins
     arima = decisions.filter((pl.col("horizon") == 1) & pl.col("champion") & pl.col("model").is_in(list(ARIMA_FAMILY)))
+    assert arima.height
     for row in arima.iter_rows(named=True):
         evidence = json.loads(row["metrics"])["evidence"]["beats_baseline"]
         assert evidence["dm_pvalue"] <= evidence["holm_threshold"] <= CONFIG.gate.dm_alpha
 
 
 @pytest.mark.slow
-def test_iid_returns_rarely_crown_a_model(calendar: TradingCalendar) -> None:
-    rng = np.random.default_rng(5)
-    n = SETTINGS.fit_window + ORIGINS + 10
-    decisions, days = champions_on(rng.normal(0.0, 0.01, n), calendar, "IID")
+def test_iid_returns_rarely_crown_a_model(judged: dict) -> None:
+    decisions, days = judged["IID"]
     for horizon in SETTINGS.horizons:
         wins = champion_share(decisions, horizon)
         assert len(days) - wins["naive"] <= 0.10 * len(days), (horizon, wins)
