@@ -289,6 +289,17 @@ TABLES: dict[str, TableSpec] = {
             "on the day it exits.",
             schema=book.PREDICTION_SCHEMA,
             keys=("prediction_id",),
+            notes={
+                "predicted_return_pct": "expected net return of the position under its own exits and holding "
+                "period, on the capital at risk (spreads: max loss; directional: the notional), a fraction "
+                "(docs/ledger.md)",
+                "actual_pnl_pct": "realized net return, same units as predicted_return_pct",
+                "prediction_error": "predicted_return_pct - actual_pnl_pct",
+                "regime_at_entry": "the symbol's own regime on the signal day (market_regimes.regime); "
+                "the weights are keyed by it",
+                "market_regime_at_entry": "the index's regime on the signal day (market_regimes.market_regime)",
+                "entry_price": "the underlying's open (directional) or the spread's credit",
+            },
         ),
         TableSpec(
             name="variance_analysis",
@@ -298,6 +309,12 @@ TABLES: dict[str, TableSpec] = {
             "predicting 0) and the weight adjustment it implies.",
             schema=variance.VARIANCE_SCHEMA,
             keys=("as_of", "strategy_type", "regime"),
+            notes={
+                "mae": "mean |prediction_error| over the lookback, in the strategy's own return units",
+                "mean_abs_actual": "mean |actual_pnl_pct|: the MAE of predicting 0 on the same predictions",
+                "relative_mae": "mae / mean_abs_actual: 0 exact, 1 no better than predicting 0, in any units",
+                "weight_adjustment": "1 - min(relative_mae / relative_mae_scale, weight_adjustment_factor)",
+            },
             date_column="as_of",
         ),
         TableSpec(
@@ -318,6 +335,17 @@ TABLES: dict[str, TableSpec] = {
             "holding of the completed trades; evidence once >= 30 trades.",
             schema=backtest.BACKTEST_SCHEMA,
             keys=("as_of", "strategy_type"),
+            notes={
+                "total_return": "marked P&L (realized + unrealized) over capital",
+                "sharpe": "annualized mean over sd of the daily excess returns (marked equity, over "
+                "risk_free_rate / 252)",
+                "sortino": "annualized mean daily excess return over its downside deviation",
+                "max_drawdown": "largest fall of the marked-to-market equity from its running peak, a fraction",
+                "total_pnl": "realized P&L of the completed trades (currency)",
+                "open_positions": "positions still open after as_of's close",
+                "unrealized_pnl": "their liquidation value's P&L at as_of's close (spreads by Black-Scholes)",
+                "equity": "capital + total_pnl + unrealized_pnl",
+            },
             date_column="as_of",
         ),
         TableSpec(
