@@ -38,25 +38,6 @@ def refit_triggers(
     return out
 
 
-def drift_scores(reports: pl.DataFrame, symbols: Iterable[str]) -> dict[tuple[str, dt.date], float]:
-    """The gate's drift score of a symbol on a day: the largest feature statistic reported that
-    day for the symbol or for all symbols."""
-    per_day = (
-        reports.filter((pl.col("kind") == "feature") & pl.col("statistic").is_not_null())
-        .group_by("symbol", "as_of")
-        .agg(pl.col("statistic").max())
-    )
-    found = {(s, d): float(v) for s, d, v in per_day.iter_rows()}
-    days = {d for _, d in found}
-    out = {}
-    for symbol in symbols:
-        for day in days:
-            values = [v for v in (found.get((symbol, day)), found.get((ALL_SYMBOLS, day))) if v is not None]
-            if values:
-                out[(symbol, day)] = max(values)
-    return out
-
-
 def drift_evidence(reports: pl.DataFrame, symbols: Iterable[str]) -> dict[tuple[str, dt.date], dict[str, object]]:
     """Per (symbol, as_of) that has feature rows for the symbol or for ALL_SYMBOLS: the calibrated verdicts of that day:
     {"tested": number of features with a verdict (non-null p_value), "drifted": sorted list of drifted feature names,

@@ -37,21 +37,6 @@ def test_refit_triggers_fall_on_the_next_session_and_market_wide_flags_reach_eve
     assert got == {"AAPL": (D(2024, 4, 1), D(2024, 4, 3)), "MSFT": (D(2024, 4, 3),)}
 
 
-def test_drift_score_is_the_largest_feature_statistic_of_the_symbol_or_the_market() -> None:
-    frame = reports(
-        [
-            (D(2024, 4, 1), "feature", "rsi_14", "AAPL", 0.12, False),
-            (D(2024, 4, 1), "feature", "adx_14", "AAPL", 0.31, True),
-            (D(2024, 4, 1), "feature", "rsi_14", drift.ALL_SYMBOLS, 0.2, False),
-            (D(2024, 4, 1), "regime", "regime", "AAPL", 0.9, False),  # not a feature statistic
-        ]
-    )
-    assert drift.drift_scores(frame, ["AAPL", "MSFT"]) == {
-        ("AAPL", D(2024, 4, 1)): 0.31,
-        ("MSFT", D(2024, 4, 1)): 0.2,
-    }
-
-
 def evidence_reports(rows: list[tuple]) -> pl.DataFrame:
     columns = ["as_of", "kind", "name", "symbol", "p_value", "drifted"]
     frame = pl.DataFrame(rows, schema=columns, orient="row")
