@@ -156,22 +156,34 @@ def quarantine_growth(rejected: int, delivered: int, rules: CheckRules) -> Outco
     return Outcome(True, f"{rejected} of {delivered} rows quarantined ({share:.1%})", figures)
 
 
-def no_drift(reports: pl.DataFrame, kind: str) -> Outcome:
-    """No ``kind`` drift flagged on the latest day of the reports."""
+def no_drift(reports: pl.DataFrame, kind: str, sustained_days: int) -> Outcome:
+    """No sustained ``kind`` drift on the latest day of the reports: no row drifted on at least
+    ``sustained_days`` consecutive sessions (the state in which the monitor asks for a refit).
+
+    A single drifted day is not an alert: the calibrated test flags a stationary series on
+    about alpha (5%) of its sessions, so with eight features per symbol one of them is
+    flagged on a quarter of a symbol's days; a run of ``sustained_days`` is rare under no drift.
+    """
     rows = reports.filter(pl.col("kind") == kind)
     if rows.is_empty():
         return Outcome(True, f"no {kind} drift reports", {"drifted": 0})
     latest = rows.get_column("as_of").max()
     today = rows.filter(pl.col("as_of") == latest)
-    drifted = today.filter(pl.col("drifted"))
+    drifted = today.filter(pl.col("drifted") & (pl.col("sustained") >= sustained_days))
     days = rows.filter(pl.col("drifted")).get_column("as_of").n_unique()
     figures = {
         "as_of": str(latest),
-        "drifted": drifted.height,
+        "drifted": today.filter(pl.col("drifted")).height,
+        "sustained": drifted.height,
+        "sustained_days": sustained_days,
         "days_with_drift": days,
         "days": rows["as_of"].n_unique(),
     }
     if drifted.is_empty():
-        return Outcome(True, f"no {kind} drift on {latest}", figures)
+        return Outcome(True, f"no sustained {kind} drift on {latest}", figures)
     names = ", ".join(f"{s}:{n} ({v:.3g})" for s, n, v in drifted.select("symbol", "name", "statistic").iter_rows())
-    return Outcome(False, f"{kind} drift on {latest}: {names}", {**figures, "sample": _sample(drifted)})
+    return Outcome(
+        False,
+        f"{kind} drift sustained {sustained_days}+ sessions on {latest}: {names}",
+        {**figures, "sample": _sample(drifted)},
+    )

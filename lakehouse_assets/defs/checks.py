@@ -76,11 +76,19 @@ CHECKS: dict[str, tuple[Check, ...]] = {
     "backtest_metrics": _table(False),
     "sector_performance": (*_table(False), Check("accuracy_bounds", "Accuracy in [0, 1].")),
     "drift_reports": (
-        Check("feature_drift", "No feature drift (KS over the threshold, significant) on the latest day.", warn=True),
-        Check("regime_drift", "No regime-distribution drift on the latest day.", warn=True),
+        Check(
+            "feature_drift",
+            "No feature drifted (calibrated KS) on sustained_days consecutive sessions up to the latest day.",
+            warn=True,
+        ),
+        Check("regime_drift", "No regime-distribution drift sustained up to the latest day.", warn=True),
     ),
     "prediction_drift": (
-        Check("prediction_drift", "No drift of predicted returns or confidence on the latest day.", warn=True),
+        Check(
+            "prediction_drift",
+            "No sustained drift of a strategy's predicted returns or confidence up to the latest day.",
+            warn=True,
+        ),
     ),
 }
 

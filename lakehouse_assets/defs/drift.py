@@ -56,7 +56,10 @@ def drift_reports(
     context.log.info(
         f"drift {start}..{end}: {frame.height} tests, {drifted.height} drifted, {refits.height} refits asked"
     )
-    outcomes = {kind: checks.no_drift(frame, kind.removesuffix("_drift")) for kind in ("feature_drift", "regime_drift")}
+    outcomes = {
+        kind: checks.no_drift(frame, kind.removesuffix("_drift"), rules.sustained_days)
+        for kind in ("feature_drift", "regime_drift")
+    }
     return dg.MaterializeResult(
         metadata={
             **write_metadata(result, frame, start, end),
@@ -93,6 +96,6 @@ def prediction_drift(context: dg.AssetExecutionContext, lakehouse: LakehouseReso
             **plot_metadata(context, lake, config, "prediction_drift", end),
         },
         check_results=asset_checks.results(
-            "prediction_drift", {"prediction_drift": checks.no_drift(frame, "prediction")}
+            "prediction_drift", {"prediction_drift": checks.no_drift(frame, "prediction", rules.sustained_days)}
         ),
     )

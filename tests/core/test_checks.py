@@ -89,3 +89,21 @@ def test_quarantine_growth_threshold_is_a_share_of_the_delivery() -> None:
     floor = checks.CheckRules(max_quarantine_share=0.05, min_quarantined_rows=10)
     assert checks.quarantine_growth(9, 10, floor).passed  # 90%, but under the floor
     assert not checks.quarantine_growth(10, 11, floor).passed
+
+
+def test_drift_alerts_only_when_sustained() -> None:
+    from lakehouse_assets.lake.catalog import table
+
+    def reports(sustained_today: int) -> pl.DataFrame:
+        rows = [
+            (dt.date(2024, 4, 1), "feature", "rsi_14", "AAA", 0.9, 0.01, 0.5, True, 1, False, None),
+            (dt.date(2024, 4, 2), "feature", "rsi_14", "AAA", 0.9, 0.01, 0.5, True, sustained_today, False, None),
+            (dt.date(2024, 4, 2), "feature", "adx_14", "AAA", 0.1, 0.60, 0.5, False, 0, False, None),
+        ]
+        return pl.DataFrame(rows, schema=table("drift_reports").schema, orient="row")
+
+    one_day = checks.no_drift(reports(2), "feature", 5)
+    assert one_day.passed and one_day.metadata["drifted"] == 1 and one_day.metadata["sustained"] == 0
+    lasting = checks.no_drift(reports(5), "feature", 5)
+    assert not lasting.passed and "AAA:rsi_14" in lasting.description and "sustained 5+" in lasting.description
+    assert checks.no_drift(reports(5), "regime", 5).passed  # no regime rows
