@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import multiprocessing
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 
@@ -106,7 +107,8 @@ def judged() -> dict[str, tuple[pl.DataFrame, list[dt.date]]]:
     """Both series at once, one process each (the suite otherwise runs on one core)."""
     n = SETTINGS.fit_window + ORIGINS + 10
     series = {"AR1": ar1_returns(n, 11), "IID": np.random.default_rng(5).normal(0.0, 0.01, n)}
-    with ProcessPoolExecutor(2) as pool:
+    spawn = multiprocessing.get_context("spawn")  # no fork: polars and DuckDB hold threads
+    with ProcessPoolExecutor(2, mp_context=spawn) as pool:
         futures = {name: pool.submit(champions_on, returns, name) for name, returns in series.items()}
         return {name: future.result() for name, future in futures.items()}
 
