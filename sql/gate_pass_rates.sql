@@ -17,29 +17,33 @@ with decisions as (
     where as_of between cast($start as date) and cast($end as date)
 ),
 
-final as (
+shares as (
+    select model, horizon, count(*) as decisions, avg(cast(champion as double)) as champion
+    from decisions
+    group by model, horizon
+),
+
+passes as (
     select
         model,
         horizon,
-        count(*) as decisions,
-        avg(cast(champion as double)) as champion,
-        avg(cast(approved as double)) filter (where recommendation <> 'BASELINE') as approved,
-        avg(cast(not list_contains(failed, 'history') as double))
-            filter (where recommendation <> 'BASELINE') as history,
-        avg(cast(not list_contains(failed, 'directional_skill') as double))
-            filter (where recommendation <> 'BASELINE') as directional_skill,
-        avg(cast(not list_contains(failed, 'regime_floor') as double))
-            filter (where recommendation <> 'BASELINE') as regime_floor,
-        avg(cast(not list_contains(failed, 'sector_floor') as double))
-            filter (where recommendation <> 'BASELINE') as sector_floor,
-        avg(cast(not list_contains(failed, 'drift') as double))
-            filter (where recommendation <> 'BASELINE') as drift,
-        avg(cast(not list_contains(failed, 'beats_baseline') as double))
-            filter (where recommendation <> 'BASELINE') as beats_baseline,
-        avg(cast(not list_contains(failed, 'coverage') as double))
-            filter (where recommendation <> 'BASELINE') as coverage
+        avg(cast(approved as double)) as approved,
+        avg(cast(not list_contains(failed, 'history') as double)) as history,
+        avg(cast(not list_contains(failed, 'directional_skill') as double)) as directional_skill,
+        avg(cast(not list_contains(failed, 'regime_floor') as double)) as regime_floor,
+        avg(cast(not list_contains(failed, 'sector_floor') as double)) as sector_floor,
+        avg(cast(not list_contains(failed, 'drift') as double)) as drift,
+        avg(cast(not list_contains(failed, 'beats_baseline') as double)) as beats_baseline,
+        avg(cast(not list_contains(failed, 'coverage') as double)) as coverage
     from decisions
+    where recommendation <> 'BASELINE'
     group by model, horizon
+),
+
+final as (
+    select shares.*, passes.* exclude (model, horizon)
+    from shares
+    left join passes using (model, horizon)
 )
 
 select * from final
