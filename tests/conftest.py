@@ -94,11 +94,12 @@ def small_config(tmp_path_factory: pytest.TempPathFactory) -> str:
         ("window: 126 ", "window: 30 "),
     )
     # nine months are too short for the gate to find skill: naive, whose forecast is 0, would be
-    # every champion and forecast_follow would never trade; a manual champion keeps it exercised
+    # every champion and forecast_follow would never trade; a manual champion with a drift (GARCH's
+    # constant mean) keeps it exercised
     edit(
         folder / "registry.yaml",
         ("min_scored: 40", "min_scored: 20"),
-        ("overrides: []", "overrides: [{symbol: ^GSPC, horizon: 5, model: auto_arima}]"),
+        ("overrides: []", "overrides: [{symbol: ^GSPC, horizon: 5, model: garch}]"),
     )
     return str(folder)
 
