@@ -28,7 +28,15 @@ from lakehouse_assets.core.calendar import TradingCalendar
 from tests.conftest import REPO
 
 CONFIG = load_config(REPO / "config")
-SETTINGS = dataclasses.replace(CONFIG.forecasting, horizons=(1, 5), fit_window=500, min_observations=250)
+# monthly refits: the gate, not the refit cadence, is under test, and fits are most of the cost
+SETTINGS = dataclasses.replace(
+    CONFIG.forecasting,
+    horizons=(1, 5),
+    fit_window=500,
+    min_observations=250,
+    cadence="monthly",
+    order_selection="monthly",
+)
 WINDOW = CONFIG.score_window
 ORIGINS = 260  # forecast origins; the first WINDOW + 5 of them only build up the scores
 ARIMA_FAMILY = {"auto_arima", "sarimax"}
@@ -105,7 +113,7 @@ def ar1_returns(n: int, seed: int) -> np.ndarray:
 @pytest.fixture(scope="module")
 def judged() -> dict[str, tuple[pl.DataFrame, list[dt.date]]]:
     """Both series at once, one process each (the suite otherwise runs on one core)."""
-    n = SETTINGS.fit_window + ORIGINS + 10
+    n = SETTINGS.fit_window + ORIGINS + 70  # the first two monthly refits need full windows too
     series = {"AR1": ar1_returns(n, 11), "IID": np.random.default_rng(5).normal(0.0, 0.01, n)}
     spawn = multiprocessing.get_context("spawn")  # no fork: polars and DuckDB hold threads
     with ProcessPoolExecutor(2, mp_context=spawn) as pool:
