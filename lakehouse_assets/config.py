@@ -7,7 +7,9 @@ Every problem is reported as :class:`ConfigError` naming the file and the key, e
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,7 @@ from lakehouse_assets.core.forecasting import CADENCES, GARCH_KINDS, MODELS, For
 from lakehouse_assets.core.regimes import RegimeRules
 from lakehouse_assets.core.registry import GateRules
 from lakehouse_assets.core.strategies import STRATEGIES, StrategyRules
+from lakehouse_assets.core.symbols import SYMBOL_PATTERN, is_symbol
 from lakehouse_assets.core.variance import VarianceRules
 from lakehouse_assets.lake.maintenance import MIB, MaintenanceSettings
 
@@ -111,13 +114,26 @@ def default_config_dir() -> Path:
     return local if (local / "exchange.yaml").exists() else REPO_ROOT / "config"
 
 
+_loading = threading.local()  # the mappings read by the load_config of this thread
+
+
 class _File:
-    """One YAML mapping with error messages that name the file and the key."""
+    """One YAML mapping with error messages that name the file and the key.
+
+    Every key read (or declared with :meth:`known`) is recorded; :func:`load_config` then
+    rejects the keys nobody read, so a misspelt ``min_severty`` fails instead of leaving
+    the default silently in force.
+    """
 
     def __init__(self, path: Path, data: Any, prefix: str = "") -> None:
         self.path, self.data, self.prefix = path, data, prefix
+        self.read: set[str] = set()
+        self.parts: dict[str, _File] = {}
         if not isinstance(data, dict):
             self.fail("", f"expected a mapping, got {type(data).__name__}")
+        opened = getattr(_loading, "files", None)
+        if opened is not None:
+            opened.append(self)
 
     @classmethod
     def load(cls, directory: Path, name: str) -> _File:
@@ -133,7 +149,20 @@ class _File:
     def fail(self, key: str, message: str) -> None:
         raise ConfigError(f"{self.path}: {self.prefix}{key}: {message}")
 
+    def known(self, *keys: str) -> None:
+        """Declare keys valid though not read (e.g. read only under another setting)."""
+        self.read.update(keys)
+
+    def unknown(self) -> None:
+        """Fail on the first key that was never read, suggesting the closest known key."""
+        for key in self.data:
+            if str(key) not in self.read:
+                close = difflib.get_close_matches(str(key), sorted(self.read), n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(sorted(self.read))}"
+                self.fail(str(key), f"unknown key{hint}")
+
     def get(self, key: str, kind: type | tuple[type, ...], default: Any = ...) -> Any:
+        self.read.add(key)
         if key not in self.data:
             if default is ...:
                 self.fail(key, "required key is missing")
@@ -143,8 +172,17 @@ class _File:
             self.fail(key, f"expected {_names(kind)}, got {value!r}")
         return value
 
+    def symbol(self, key: str) -> str:
+        """A symbol (``core.symbols``): a ticker, never a path."""
+        value = self.get(key, str)
+        if not is_symbol(value):
+            self.fail(key, f"{value!r} is not a symbol (expected {SYMBOL_PATTERN}: a ticker, not a path)")
+        return value
+
     def sub(self, key: str) -> _File:
-        return _File(self.path, self.get(key, dict), f"{self.prefix}{key}.")
+        if key not in self.parts:  # one _File per mapping, so reads through repeated sub() calls add up
+            self.parts[key] = _File(self.path, self.get(key, dict), f"{self.prefix}{key}.")
+        return self.parts[key]
 
     def date(self, key: str) -> dt.date:
         value = self.get(key, (dt.date, str))
@@ -203,21 +241,19 @@ def _universe(directory: Path) -> UniverseConfig:
         dataset = entry.get("dataset", str)
         if dataset not in BUNDLED_SOURCES:
             entry.fail("dataset", f"unknown dataset {dataset!r}; one of {', '.join(BUNDLED_SOURCES)}")
-        bundled.append(BundledSymbol(entry.get("symbol", str), dataset))
+        bundled.append(BundledSymbol(entry.symbol("symbol"), dataset))
     run = f.sub("default_run")
     start, end = run.date("start"), run.date("end")
     if end < start:
         run.fail("end", f"{end} is before start {start}")
-    return UniverseConfig(f.get("index_symbol", str), tuple(bundled), start, end)
+    return UniverseConfig(f.symbol("index_symbol"), tuple(bundled), start, end)
 
 
 def _sources(directory: Path) -> SourcesConfig:
     f = _File.load(directory, "sources.yaml")
     sentiment = f.sub("sentiment")
-    weights = sentiment.get("provider_weights", dict)
-    parsed = {}
-    for name in weights:
-        parsed[str(name)] = _File(f.path, weights, "sentiment.provider_weights.").number(name, minimum=0.0)
+    weights = sentiment.sub("provider_weights")
+    parsed = {str(name): weights.number(name, minimum=0.0) for name in weights.data}
     ohlcv = f.sub("ohlcv")
     return SourcesConfig(
         provider_weights=parsed,
@@ -359,7 +395,7 @@ def _gate(directory: Path, models: tuple[str, ...]) -> GateRules:
         model = entry.get("model", str)
         if model not in models:
             entry.fail("model", f"{model!r} is not one of the configured models: {', '.join(models)}")
-        overrides[(entry.get("symbol", str), int(entry.get("horizon", int)))] = model
+        overrides[(entry.symbol("symbol"), int(entry.get("horizon", int)))] = model
     return GateRules(
         min_scored=int(f.number("min_scored", minimum=3)),
         min_balanced_accuracy=_between(f, "min_balanced_accuracy", 0.0, 1.0),
@@ -375,10 +411,15 @@ def _gate(directory: Path, models: tuple[str, ...]) -> GateRules:
 def _sectors(directory: Path) -> SectorMap:
     f = _File.load(directory, "sectors.yaml")
     indexes = f.get("indexes", list, [])
+    for symbol in indexes:
+        if not (isinstance(symbol, str) and is_symbol(symbol)):
+            f.fail("indexes", f"{symbol!r} is not a symbol (expected {SYMBOL_PATTERN})")
     sectors: dict[str, str] = {}
     listed = f.sub("sectors")
     for sector in listed.data:
         for symbol in listed.get(sector, list):
+            if not (isinstance(symbol, str) and is_symbol(symbol)):
+                listed.fail(sector, f"{symbol!r} is not a symbol (expected {SYMBOL_PATTERN})")
             if symbol in sectors:
                 listed.fail(sector, f"{symbol} is also listed under {sectors[symbol]}")
             sectors[str(symbol)] = str(sector)
@@ -411,6 +452,7 @@ def _strategies(directory: Path) -> StrategyRules:
     strikes = opts.get("strikes", str)
     if strikes not in ("delta", "width"):
         opts.fail("strikes", f"unknown {strikes!r}; delta or width")
+    opts.known("short_delta")  # read only when strikes is delta
     min_hold, max_hold = int(directional.number("min_hold", minimum=1)), int(directional.number("max_hold", minimum=1))
     if max_hold < min_hold:
         directional.fail("max_hold", f"{max_hold} is below min_hold {min_hold}")
@@ -557,6 +599,17 @@ def load_config(directory: str | Path | None = None) -> Config:
     path = Path(directory) if directory is not None else default_config_dir()
     if not path.is_dir():
         raise ConfigError(f"{path}: configuration directory not found")
+    _loading.files = []
+    try:
+        config = _load(path)
+        for opened in _loading.files:
+            opened.unknown()
+    finally:
+        _loading.files = None
+    return config
+
+
+def _load(path: Path) -> Config:
     forecasting, score_window, forecast_pool = _forecasting(path)
     return Config(
         path,

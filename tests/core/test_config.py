@@ -52,6 +52,20 @@ def test_the_shipped_configuration_loads() -> None:
             "max_drift: no longer used; see max_drifted_share",
         ),
         ("registry.yaml", "coverage_alpha: 0.01", "coverage_alpha: 1.5", "coverage_alpha: must be between 0.0 and 1.0"),
+        # a misspelt or unknown key is an error, never a default silently left in force (issue 16)
+        (
+            "monitoring.yaml",
+            "min_severity: warning",
+            "min_severty: error",
+            "alerts.min_severty: unknown key; did you mean 'min_severity'?",
+        ),
+        ("exchange.yaml", "calendar: XNYS", "calendar: XNYS\ncalender: XLON", "calender: unknown key; did you mean"),
+        ("strategies.yaml", "rules:", "rules:\n  iron_condr: {max_adx: 1}", "rules.iron_condr: unknown key"),
+        ("forecasting.yaml", "seed: 0", "seed: 0\nsead: 1", "sead: unknown key; did you mean 'seed'?"),
+        # symbols are names, not paths
+        ("universe.yaml", "symbol: MSFT", "symbol: ../good/MSFT", "bundled[2].symbol: '../good/MSFT' is not a symbol"),
+        ("universe.yaml", "index_symbol: ^GSPC", "index_symbol: /etc/passwd", "index_symbol: '/etc/passwd' is not"),
+        ("registry.yaml", "overrides: []", "overrides: [{symbol: ../x, horizon: 5, model: naive}]", "overrides[0].symbol"),
     ],
 )
 def test_a_bad_value_names_the_file_and_key(config_dir: Path, file: str, old: str, new: str, message: str) -> None:
@@ -67,3 +81,9 @@ def test_a_missing_file_is_named(config_dir: Path) -> None:
     (config_dir / "sources.yaml").unlink()
     with pytest.raises(ConfigError, match=r"sources\.yaml: configuration file not found"):
         load_config(config_dir)
+
+
+def test_strike_width_mode_accepts_the_unused_short_delta(config_dir: Path) -> None:
+    path = config_dir / "strategies.yaml"
+    path.write_text(path.read_text().replace("strikes: delta", "strikes: width"))
+    assert load_config(config_dir).strategies.short_delta is None
