@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+from collections.abc import Iterator
 
 import dagster as dg
 import polars as pl
@@ -12,6 +14,7 @@ from lakehouse_assets.config import Config
 from lakehouse_assets.core.calendar import TradingCalendar
 from lakehouse_assets.defs.settings import calendar_of, config_at, default_lake_uri
 from lakehouse_assets.lake.delta import Lake
+from lakehouse_assets.lake.lock import LakeLock
 from lakehouse_assets.sources import ohlcv as ohlcv_source
 from lakehouse_assets.sources.ohlcv import FileProblem
 from lakehouse_assets.sources.sentiment import LINES_SCHEMA, landed_lines
@@ -22,6 +25,19 @@ class LakehouseResource(dg.ConfigurableResource):
 
     lake_uri: str = Field(default_factory=default_lake_uri, description="Local path or s3://bucket/prefix.")
     config_dir: str | None = Field(default=None, description="Configuration directory (default: config/).")
+
+    @contextlib.contextmanager
+    def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator[LakehouseResource]:
+        """Inside a run, every step holds the lake's writer lock (``lake/lock.py``): a second
+        run on the same lake fails at its first step with "lake is busy: run ...".
+        Sensors and schedules (no run) only read, and take no lock."""
+        if context.dagster_run is None:
+            yield self
+            return
+        instance = context.instance
+        lock = LakeLock(self.lake().root, context.dagster_run.run_id, lambda run_id: _finished(instance, run_id))
+        with lock.held():
+            yield self
 
     def lake(self) -> Lake:
         return Lake(self.lake_uri)
@@ -79,3 +95,9 @@ class SourcesResource(dg.ConfigurableResource):
         if not self.sentiment_dir:
             return pl.DataFrame(schema=LINES_SCHEMA), [], []
         return landed_lines(self.sentiment_dir, self.universe(config), start, end)
+
+
+def _finished(instance: dg.DagsterInstance | None, run_id: str) -> bool | None:
+    """Whether the instance knows the run as finished (True), in progress (False), or not at all."""
+    run = instance.get_run_by_id(run_id) if instance is not None else None
+    return None if run is None else run.is_finished

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import os
 from functools import lru_cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import dagster as dg
 
 from lakehouse_assets.config import Config, load_config
 from lakehouse_assets.core.calendar import TradingCalendar
@@ -28,3 +32,34 @@ def calendar_for(code: str, first: str) -> TradingCalendar:
 
 def calendar_of(config: Config) -> TradingCalendar:
     return calendar_for(config.exchange.calendar, config.exchange.partitions_start.isoformat())
+
+
+def instance_at(home: str | os.PathLike[str]) -> dg.DagsterInstance:
+    """The Dagster instance at ``home`` (created if new, with telemetry off: this machine may
+    be offline), its storages initialized under a file lock.
+
+    SQLite storages create their tables on first use; two processes doing that at once
+    die with ``IntegrityError: UNIQUE constraint failed: alembic_version`` or "table run_tags
+    already exists" (issue 16). The lock makes the first use serial; later uses pass at once.
+    """
+    import fcntl
+    from pathlib import Path
+
+    import dagster as dg
+
+    folder = Path(home).resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    os.environ["DAGSTER_HOME"] = str(folder)
+    with open(folder / ".lakehouse-init.lock", "a") as guard:
+        fcntl.flock(guard, fcntl.LOCK_EX)
+        try:
+            settings = folder / "dagster.yaml"
+            if not settings.exists():
+                settings.write_text("telemetry:\n  enabled: false\n")
+            instance = dg.DagsterInstance.get()
+            instance.get_runs(limit=1)  # run storage
+            instance.get_latest_materialization_event(dg.AssetKey("_lakehouse_init"))  # event log index
+            instance.all_instigator_state()  # schedule storage
+        finally:
+            fcntl.flock(guard, fcntl.LOCK_UN)
+    return instance
