@@ -144,16 +144,58 @@ def one_per_group(frame: pl.DataFrame, flag: str, groups: list[str]) -> Outcome:
     return _fail_or_pass(counts, f"groups without exactly one {flag}", f"one {flag} in each group")
 
 
-def quarantine_growth(rejected: int, delivered: int, rules: CheckRules) -> Outcome:
+def quarantine_growth(rejected: int | Mapping[str, int], delivered: int, rules: CheckRules) -> Outcome:
     """Fails when more than ``max_quarantine_share`` of a delivery's rows, and at least
     ``min_quarantined_rows`` of them, went to quarantine (the floor keeps one bad row of a
-    one-day run from blocking the day)."""
+    one-day run from blocking the day).
+
+    ``rejected`` counts every row of the delivery that will not reach the validated table,
+    whatever the reason; given as a mapping (kind -> rows, e.g. ``parse``, ``rules``,
+    ``duplicates``, ``outside calendar``) the kinds are summed and shown.
+
+    Examples
+    --------
+    >>> quarantine_growth({"parse": 0, "duplicates": 990}, 1000, CheckRules()).description
+    '990 of 1000 rows quarantined (99.0% > 5.0%): duplicates 990'
+    """
+    kinds = dict(rejected) if isinstance(rejected, Mapping) else {}
+    total = sum(kinds.values()) if isinstance(rejected, Mapping) else rejected
     max_share, min_rows = rules.max_quarantine_share, rules.min_quarantined_rows
-    share = rejected / delivered if delivered else 0.0
-    figures = {"rejected": rejected, "delivered": delivered, "share": round(share, 6), "max_share": max_share}
-    if share > max_share and rejected >= min_rows:
-        return Outcome(False, f"{rejected} of {delivered} rows quarantined ({share:.1%} > {max_share:.1%})", figures)
-    return Outcome(True, f"{rejected} of {delivered} rows quarantined ({share:.1%})", figures)
+    share = total / delivered if delivered else 0.0
+    figures: dict[str, object] = {
+        "rejected": total,
+        "delivered": delivered,
+        "share": round(share, 6),
+        "max_share": max_share,
+        **{f"rejected_{kind.replace(' ', '_')}": n for kind, n in kinds.items()},
+    }
+    said = ", ".join(f"{kind} {n}" for kind, n in kinds.items() if n)
+    said = f": {said}" if said else ""
+    if share > max_share and total >= min_rows:
+        return Outcome(False, f"{total} of {delivered} rows quarantined ({share:.1%} > {max_share:.1%}){said}", figures)
+    return Outcome(True, f"{total} of {delivered} rows quarantined ({share:.1%}){said}", figures)
+
+
+def files_read(unread: Iterable[tuple[str, str]]) -> Outcome:
+    """Every file and folder of a landing directory was read: ``unread`` lists the
+    ``(path, reason)`` of those no run will read (misnamed, not a symbol, outside the
+    calendar)."""
+    unread = list(unread)
+    if not unread:
+        return Outcome(True, "every landed file read", {"unread": 0})
+    said = "; ".join(f"{path}: {reason}" for path, reason in unread[:SAMPLE_ROWS])
+    more = f" (and {len(unread) - SAMPLE_ROWS} more)" if len(unread) > SAMPLE_ROWS else ""
+    return Outcome(False, f"{len(unread)} landed files not read: {said}{more}", {"unread": len(unread)})
+
+
+def warmed_up(frame: pl.DataFrame, warm_up: Mapping[str, int], keys: list[str], bar: str = "bar") -> Outcome:
+    """No feature null once its warm-up is over: ``frame[bar]`` numbers each symbol's bars
+    from 0 at its first bar, and a column of ``warm_up`` must be non-null from bar
+    ``warm_up[column]`` on. A null there means an input that should never have been
+    validated (a missing or non-finite close); a null in the warm-up is expected."""
+    late = [pl.col(c).is_null() & (pl.col(bar) >= n) for c, n in warm_up.items()]
+    bad = frame.filter(pl.any_horizontal(late)).select(*keys, bar, *warm_up) if late else frame.clear()
+    return _fail_or_pass(bad, "rows with a feature null after its warm-up", f"{frame.height} rows warmed up where due")
 
 
 def no_drift(reports: pl.DataFrame, kind: str, sustained_days: int) -> Outcome:

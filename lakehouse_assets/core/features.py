@@ -51,6 +51,12 @@ FEATURE_COLUMNS = (
     "realized_vol_21",
     "drawdown_252",
 )
+WARM_UP: dict[str, int] = {"sma_20": 19, "sma_50": 49, "ema_50": 49, "momentum_20": 20, "drawdown_252": 251}
+"""The features computed from closes alone, with the number of bars before their first
+value (0-based index of a symbol's first non-null row). From there on they are null only
+if a close is missing or not finite, which validation forbids: the ``features`` asset's
+``feature_bounds`` check fails on such a null (the other features may be null for good
+reasons: no volume, a flat price, a missing session's return)."""
 SENTIMENT_COLUMNS = ("sentiment_score", "sentiment_confidence")
 SCHEMA: dict[str, pl.DataType] = {
     "symbol": pl.String(),
@@ -238,6 +244,12 @@ def indicator_expressions() -> dict[str, pl.Expr]:
         "realized_vol_21": realized_vol(21),
         "drawdown_252": drawdown(252),
     }
+
+
+def bar_number() -> pl.Expr:
+    """Each bar's 0-based position in its symbol's history, on a frame sorted by symbol and
+    date (as :func:`compute_features` returns it); compare with :data:`WARM_UP`."""
+    return pl.int_range(pl.len()).over("symbol").alias("bar")
 
 
 def compute_features(bars: pl.DataFrame, sentiment: pl.DataFrame | None = None) -> pl.DataFrame:

@@ -6,10 +6,14 @@ fractional units survive), ``log_return`` is the natural log of close over the p
 
 Every function returns the rows it rejects next to the rows it keeps, as a frame of
 quarantine records (see :mod:`lakehouse_assets.core.quarantine`), so nothing is dropped
-silently.
+silently. Every number kept is finite: ``NaN``, ``inf``, ``-inf`` and overflowing text
+such as ``1e400`` are rejected with the text as delivered.
 """
 
 from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
 
 import polars as pl
 
@@ -31,6 +35,7 @@ ALIASES: dict[str, str] = {
     "vol": "volume",
 }
 LINEAGE = ("symbol", "source", "file", "line")
+SUPERSEDED = "duplicate (symbol, date): superseded by a later row"
 SOURCE_COLUMN = "source"  # optional in a delivery: the row's source lineage (e.g. ``simulated``)
 
 
@@ -86,12 +91,28 @@ def parse_trading_date(values: pl.Expr, timezone: str) -> pl.Expr:
     )
 
 
-def parse_bars(raw: pl.DataFrame, timezone: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+def parse_bars(
+    raw: pl.DataFrame, timezone: str, *, calendar: TradingCalendar | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Type a delivery: trading ``date`` and float prices/volume.
 
     ``raw`` holds the REQUIRED columns (any dtype, usually text) and the LINEAGE columns.
-    Returns ``(bars, rejected)``; a row is rejected when its timestamp is not a date or a
-    value is missing or non-numeric.
+    Returns ``(bars, rejected)``; a row is rejected (for the first reason that applies,
+    with its values as delivered in ``raw``) when its timestamp is not a date, a value is
+    missing, non-numeric or not finite (``NaN``, ``inf``, ``1e400``), or, given a
+    ``calendar``, its date lies outside the calendar's range: before its first session
+    (the first partition) or after its horizon, where no partition will ever read it.
+
+    Examples
+    --------
+    >>> frame = pl.DataFrame(
+    ...     {"timestamp": ["2024-01-02", "2024-01-03"], "open": ["10", "10"], "high": ["11", "inf"],
+    ...      "low": ["9", "9"], "close": ["10.5", "NaN"], "volume": ["100", "100"],
+    ...      "symbol": "AAA", "source": "t", "file": "a.csv", "line": [2, 3]}
+    ... )
+    >>> bars, rejected = parse_bars(frame, "America/New_York")
+    >>> bars["close"].to_list(), rejected["reason"].to_list(), rejected["raw"].item()
+    ([10.5], ["non-finite high: 'inf'"], '{"timestamp":"2024-01-03","open":"10","high":"inf","low":"9","close":"NaN","volume":"100"}')
     """
     typed = raw.with_columns(
         parse_trading_date(pl.col("timestamp"), timezone).alias("date"),
@@ -101,10 +122,13 @@ def parse_bars(raw: pl.DataFrame, timezone: str) -> tuple[pl.DataFrame, pl.DataF
     checks: list[tuple[pl.Expr, pl.Expr]] = [
         (pl.col("date").is_null(), pl.format("unparseable timestamp: '{}'", pl.col("timestamp").fill_null("")))
     ]
+    if calendar is not None:
+        checks += outside_calendar(calendar)
     for c in NUMERIC:
         text = pl.col(c).cast(pl.String).str.strip_chars()
         checks.append((text.is_null() | (text == ""), pl.lit(f"missing {c}")))
         checks.append((pl.col(f"_{c}").is_null(), pl.format(f"non-numeric {c}: '{{}}'", pl.col(c).cast(pl.String))))
+        checks.append((~pl.col(f"_{c}").is_finite(), pl.format(f"non-finite {c}: '{{}}'", pl.col(c).cast(pl.String))))
     typed = typed.with_columns(_first_reason(checks))
     rejected = quarantine_records(typed.filter(pl.col("reason").is_not_null()), "ohlcv_bronze", REQUIRED)
     bars = (
@@ -116,20 +140,115 @@ def parse_bars(raw: pl.DataFrame, timezone: str) -> tuple[pl.DataFrame, pl.DataF
     return bars, rejected
 
 
+OUTSIDE_CALENDAR = "date outside the calendar"
+"""The rule (reason up to its ``:``) of a row dated where no partition will ever read it."""
+
+
+def outside_calendar(calendar: TradingCalendar) -> list[tuple[pl.Expr, pl.Expr]]:
+    """Checks (condition, reason) for a ``date`` before the calendar's first session or after
+    its horizon. The reasons name the fixed first session, not the horizon, which moves
+    every day: the same row gets the same reason (and quarantine id) on every run."""
+    date, first = pl.col("date"), calendar.first_session
+    return [
+        (
+            date < calendar.first_session,
+            pl.format(f"{OUTSIDE_CALENDAR}: {{}} is before the {calendar.code} calendar's first session {first}", date),
+        ),
+        (
+            date > calendar.last_session,
+            pl.format(f"{OUTSIDE_CALENDAR}: {{}} is beyond the {calendar.code} calendar's horizon", date),
+        ),
+    ]
+
+
+@dataclass(frozen=True)
+class Screened:
+    """A delivery screened for one partition range (see :func:`screen_delivery`)."""
+
+    bars: pl.DataFrame
+    """Typed bars dated in the range: what bronze holds for it."""
+    quarantined: pl.DataFrame
+    """Quarantine records of bronze: untypable rows of the range or undated, rows outside the calendar."""
+    rejected: dict[str, int]
+    """Rows of the delivery that will not reach ``ohlcv_daily``, by kind: ``parse`` (untypable,
+    non-finite), ``outside calendar``, ``rules`` (price, volume and session rules) and
+    ``duplicates`` (superseded by a later row of the same delivery)."""
+    delivered: int
+    """Rows of the delivery that concern the range: dated in it, undated, or outside the calendar."""
+
+
+def screen_delivery(
+    raw: pl.DataFrame, timezone: str, calendar: TradingCalendar, start: dt.date, end: dt.date
+) -> Screened:
+    """Type a raw delivery and account for every row that concerns ``[start, end]``.
+
+    Rows dated in another partition range of the calendar are left for that range's run.
+    Rows dated outside the calendar are rejected by every run that reads them, since no
+    run would otherwise. The bars of the range are also put through :func:`validate_bars`
+    (as ``ohlcv_daily`` will) so that the quarantine gate counts the rows the rules and the
+    de-duplication will reject, not only the untypable ones; those rows are quarantined by
+    ``ohlcv_daily``, not here.
+    """
+    bars, rejected = parse_bars(raw, timezone, calendar=calendar)
+    in_range = pl.col("date").is_between(start, end)
+    rejected = rejected.filter(pl.col("date").is_null() | in_range | pl.col("reason").str.starts_with(OUTSIDE_CALENDAR))
+    bars = bars.filter(in_range)
+    _, ruled = validate_bars(bars, calendar)
+    duplicates = ruled.filter(pl.col("reason") == SUPERSEDED).height
+    outside = rejected.filter(pl.col("reason").str.starts_with(OUTSIDE_CALENDAR)).height
+    counts = {
+        "parse": rejected.height - outside,
+        "outside calendar": outside,
+        "rules": ruled.height - duplicates,
+        "duplicates": duplicates,
+    }
+    return Screened(bars, rejected, counts, bars.height + rejected.height)
+
+
+def keep_replaced(bars: pl.DataFrame, rejected: pl.DataFrame, previous: pl.DataFrame) -> pl.DataFrame:
+    """``bars`` plus the ``previous`` rows that a re-delivered file would lose to a bad row.
+
+    ``previous`` holds what bronze had for the files now re-read. When a file comes back
+    with a rejected row (say ``NaN`` for a close) for a (symbol, date) where it now has no
+    good row, the file's earlier good row for that (symbol, date) is kept: the bad value
+    goes to quarantine and replaces nothing. A row the file no longer holds at all is
+    dropped as before (the delivery withdrew it). Returns ``bars``' columns.
+
+    Examples
+    --------
+    >>> import datetime as dt
+    >>> old = pl.DataFrame({"symbol": ["A", "A"], "date": [dt.date(2024, 1, 2), dt.date(2024, 1, 3)],
+    ...                     "file": "a.csv", "close": [10.0, 11.0]})
+    >>> new = old.head(1).with_columns(close=pl.lit(10.5))
+    >>> bad = pl.DataFrame({"symbol": ["A"], "date": [dt.date(2024, 1, 3)], "file": ["a.csv"]})
+    >>> keep_replaced(new, bad, old)["close"].to_list()
+    [10.5, 11.0]
+    """
+    key = ["symbol", "date", "file"]
+    lost = rejected.filter(pl.col("date").is_not_null()).select(key).unique().join(bars.select(key), on=key, how="anti")
+    kept = previous.join(lost, on=key, how="semi")
+    return pl.concat([bars, kept.select(bars.columns).cast(bars.schema)]) if kept.height else bars
+
+
 def validate_bars(bars: pl.DataFrame, calendar: TradingCalendar) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Apply the bar rules and de-duplicate; returns ``(valid, rejected)``.
 
-    Rules, in order (a row is rejected for the first it breaks): the date is a session of
-    ``calendar``; every price > 0; ``high >= max(open, close)``; ``low <= min(open, close)``;
-    ``volume >= 0``. Among valid rows with the same (symbol, date) the last delivered wins
-    (order: ``ingest_order`` if present, else file then line); the others are rejected as
-    superseded duplicates.
+    Rules, in order (a row is rejected for the first it breaks): every value finite (rows
+    typed before finiteness was required may still be in bronze); the date inside the
+    calendar's range and a session of ``calendar``; every price > 0;
+    ``high >= max(open, close)``; ``low <= min(open, close)``; ``volume >= 0``. Among valid
+    rows with the same (symbol, date) the last delivered wins (order: ``ingest_order`` if
+    present, else file then line); the others are rejected as superseded duplicates. A
+    rejected row never supersedes a valid one.
     """
     if bars.is_empty():
         return bars, quarantine_records(bars.with_columns(reason=pl.lit(None, pl.String)), "ohlcv_daily", NUMERIC)
     dates = bars.get_column("date").unique().drop_nulls().to_list()
-    sessions = [d for d in dates if calendar.is_session(d)]
+    first, last = calendar.first_session, calendar.last_session
+    sessions = [d for d in dates if first <= d <= last and calendar.is_session(d)]
     checks = [
+        *[(~pl.col(c).is_finite(), pl.format(f"non-finite {c}: {{}}", pl.col(c))) for c in NUMERIC],
+        *outside_calendar(calendar),
         (~pl.col("date").is_in(sessions), pl.format("not a {} session: {}", pl.lit(calendar.code), pl.col("date"))),
         *[(pl.col(c) <= 0, pl.format(f"{c} <= 0: {{}}", pl.col(c))) for c in PRICES],
         (
@@ -146,12 +265,7 @@ def validate_bars(bars: pl.DataFrame, calendar: TradingCalendar) -> tuple[pl.Dat
     checked = bars.sort(order).with_columns(_first_reason(checks))
     good = checked.filter(pl.col("reason").is_null())
     is_last = pl.int_range(pl.len()).over("symbol", "date") == pl.len().over("symbol", "date") - 1
-    good = good.with_columns(
-        pl.when(is_last)
-        .then(None)
-        .otherwise(pl.lit("duplicate (symbol, date): superseded by a later row"))
-        .alias("reason")
-    )
+    good = good.with_columns(pl.when(is_last).then(None).otherwise(pl.lit(SUPERSEDED)).alias("reason"))
     rejected_rows = pl.concat(
         [checked.filter(pl.col("reason").is_not_null()), good.filter(pl.col("reason").is_not_null())]
     )

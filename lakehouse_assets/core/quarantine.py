@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Sequence
 
 import polars as pl
@@ -13,9 +14,11 @@ QUARANTINE_COLUMNS = ("quarantine_id", "table_name", "key", "date", "symbol", "r
 def quarantine_records(rows: pl.DataFrame, table_name: str, value_columns: Sequence[str]) -> pl.DataFrame:
     """Turn rejected rows (with ``reason`` and lineage columns) into quarantine records.
 
-    ``raw`` is a JSON object of ``value_columns`` as they were seen. ``quarantine_id`` is a
-    SHA-1 of (table, file, line, key, reason), so re-processing the same input yields the
-    same ids and a MERGE on it never duplicates a record.
+    ``raw`` is a JSON object of ``value_columns`` as they were seen (see :func:`raw_json`:
+    a non-finite float shows as the string ``"NaN"``, ``"inf"`` or ``"-inf"``, never as
+    ``null``). ``quarantine_id`` is a SHA-1 of (table, file, line, key, reason), so
+    re-processing the same input yields the same ids and a MERGE on it never duplicates a
+    record.
     """
 
     def col(name: str, dtype: pl.DataType) -> pl.Expr:
@@ -31,12 +34,36 @@ def quarantine_records(rows: pl.DataFrame, table_name: str, value_columns: Seque
         col("date", pl.Date).alias("date"),
         col("symbol", pl.String).alias("symbol"),
         pl.col("reason").cast(pl.String),
-        (pl.struct(present).struct.json_encode() if present else pl.lit("{}")).alias("raw"),
+        raw_json(rows, present).alias("raw"),
         col("source", pl.String).alias("source"),
         col("file", pl.String).alias("file"),
         col("line", pl.Int64).alias("line"),
     )
     return with_quarantine_ids(records)
+
+
+def raw_json(rows: pl.DataFrame, columns: Sequence[str]) -> pl.Expr:
+    """A JSON object of ``columns``, one per row. Finite floats are JSON numbers; JSON has no
+    ``NaN`` or infinity (``json_encode`` writes ``null``), so those are written as strings,
+    ``"NaN"``, ``"inf"``, ``"-inf"``, and the record still says what was delivered.
+
+    Examples
+    --------
+    >>> rows = pl.DataFrame({"close": [1.5, float("nan"), float("inf")], "note": ["a", "b", None]})
+    >>> rows.select(raw_json(rows, ["close", "note"])).to_series().to_list()
+    ['{"close":1.5,"note":"a"}', '{"close":"NaN","note":"b"}', '{"close":"inf","note":null}']
+    """
+    if not columns:
+        return pl.lit("{}")
+    parts = []
+    for name in columns:
+        encoded = pl.struct(name).struct.json_encode().str.strip_prefix("{").str.strip_suffix("}")
+        if rows.schema[name].is_float():
+            value = pl.col(name)
+            as_text = pl.format('{}:"{}"', pl.lit(json.dumps(name)), value.cast(pl.String))
+            encoded = pl.when(value.is_finite().fill_null(True)).then(encoded).otherwise(as_text)
+        parts.append(encoded)
+    return pl.concat_str([pl.lit("{"), pl.concat_str(parts, separator=","), pl.lit("}")])
 
 
 def file_record(table_name: str, file: str, reason: str, raw: str, source: str, symbol: str | None) -> pl.DataFrame:

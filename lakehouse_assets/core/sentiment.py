@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 from collections.abc import Mapping
 from functools import lru_cache
 
@@ -24,6 +25,7 @@ import polars as pl
 from lakehouse_assets.core.quarantine import quarantine_records
 
 STUB = "stub"
+LANDING_SOURCE = "sentiment_jsonl"  # the source lineage of a rejected landed line
 DAILY_SCHEMA = {
     "symbol": pl.String,
     "date": pl.Date,
@@ -112,14 +114,20 @@ def parse_snapshot_lines(lines: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFram
     """Parse landed JSON Lines into ``sentiment_bronze`` rows; returns ``(rows, rejected)``.
 
     ``lines`` has ``symbol`` (the folder), ``file_date`` (from the file name), ``text``,
-    ``file`` and ``line``. A line with ``score`` is a provider snapshot (score in [-1, 1],
-    confidence in [0, 1], default 1.0 when absent); a line with ``headline`` instead is
-    scored by VADER. Anything else is rejected with its reason.
+    ``file`` and ``line``, and optionally ``problem``: a reason the source already found
+    (e.g. ``not UTF-8``), which rejects the line as it is, its ``text`` (the bytes shown
+    escaped) kept as the raw value. A line with ``score`` is a provider snapshot (score in
+    [-1, 1], confidence in [0, 1], default 1.0 when absent; both finite: ``NaN``,
+    ``Infinity`` and ``1e400`` are rejected); a line with ``headline`` instead is scored by
+    VADER. Anything else is rejected with its reason, the line's text as raw value.
     """
     rows: list[dict[str, object]] = []
     bad: list[dict[str, object]] = []
     for rec in lines.iter_rows(named=True):
         base = {"symbol": rec["symbol"], "date": rec["file_date"], "file": rec["file"], "line": rec["line"]}
+        if rec.get("problem"):
+            bad.append({**base, "reason": rec["problem"], "text": rec["text"]})
+            continue
         try:
             obj = json.loads(rec["text"])
             if not isinstance(obj, dict):
@@ -138,7 +146,7 @@ def parse_snapshot_lines(lines: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFram
             "reason": pl.String,
             "text": pl.String,
         },
-    ).with_columns(pl.lit("sentiment_jsonl").alias("source"))
+    ).with_columns(pl.lit(LANDING_SOURCE).alias("source"))
     return parsed, quarantine_records(rejected_rows, "sentiment_bronze", ["text"])
 
 
@@ -195,6 +203,12 @@ def _number(obj: dict[str, object], key: str, lo: float, hi: float) -> float:
     value = obj[key]
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueError(f"{key} {value!r} is not a number")
-    if not lo <= float(value) <= hi:
+    try:
+        number = float(value)
+    except OverflowError:  # an integer beyond the float range
+        number = math.inf
+    if not math.isfinite(number):
+        raise ValueError(f"{key} {value} is not finite")
+    if not lo <= number <= hi:
         raise ValueError(f"{key} {value} outside [{lo}, {hi}]")
-    return float(value)
+    return number

@@ -43,24 +43,38 @@ def _table(blocking: bool) -> tuple[Check, ...]:
 
 
 QUARANTINE = Check(
-    "quarantine_growth", "Rows quarantined from this delivery stay below checks.max_quarantine_share.", True
+    "quarantine_growth",
+    "Rows of this delivery rejected for any reason (untypable or non-finite, dated outside the calendar, breaking "
+    "a rule, superseded duplicates) stay below checks.max_quarantine_share.",
+    True,
+)
+FILES_READ = Check(
+    "landed_files_read",
+    "Every file and folder of the landing directory is read: none misnamed, none outside a symbol folder, none "
+    "dated outside the calendar (those are quarantined with the reason).",
+    warn=True,
 )
 
 CHECKS: dict[str, tuple[Check, ...]] = {
-    "ohlcv_bronze": (*_table(True), QUARANTINE),
+    "ohlcv_bronze": (*_table(True), QUARANTINE, FILES_READ),
     "ohlcv_daily": (
         *_table(True),
         Check("ohlc_bounds", "high >= max(open, close), low <= min(open, close), low > 0, volume >= 0.", True),
         Check("symbols_present", "Every symbol of the universe has a bar on every trading session.", warn=True),
     ),
-    "sentiment_bronze": (*_table(True), QUARANTINE),
+    "sentiment_bronze": (*_table(True), QUARANTINE, FILES_READ),
     "sentiment_daily": (
         *_table(True),
         Check("score_bounds", "score in [-1, 1], confidence in [0, 1].", True),
     ),
     "features": (
         *_table(True),
-        Check("feature_bounds", "Features finite; RSI and ADX in [0, 100]; realized volatility >= 0.", True),
+        Check(
+            "feature_bounds",
+            "Features finite; RSI and ADX in [0, 100]; realized volatility >= 0; close finite; no close-based "
+            "feature null after its warm-up.",
+            True,
+        ),
     ),
     "market_regimes": (*_table(True), Check("known_labels", "Regime and trend labels from the configured set.", True)),
     "forecasts": (*_table(False), Check("ordered_intervals", "Finite forecasts; 95% within 80% within point order.")),

@@ -29,6 +29,8 @@ def features(
     the range: the recursive indicators (EMA, Wilder RSI/ADX) start at the first bar, so
     a day's features come out the same whether the day runs alone or in a backfill.
     Bars landed later for earlier dates change those indicators; re-materialize then.
+    ``feature_bounds`` also fails on a close-based feature null after its warm-up (defence
+    in depth: only a missing or non-finite close, which validation rejects, makes one).
     """
     start, end = partition_dates(context)
     config, lake = lakehouse.config(), lakehouse.lake()
@@ -38,14 +40,20 @@ def features(
     sentiment = lake.read(
         "sentiment_daily", start, end, where=in_universe, columns=["symbol", "date", "score", "confidence", "source"]
     )
-    frame = feature_math.compute_features(bars, sentiment).filter(pl.col("date").is_between(start, end))
+    numbered = feature_math.compute_features(bars, sentiment).with_columns(feature_math.bar_number())
+    numbered = numbered.filter(pl.col("date").is_between(start, end))
+    frame = numbered.drop("bar")
     result = lake.sync_range("features", frame, start, end, {"symbol": symbols})
     warm_up = frame.filter(pl.any_horizontal(pl.col(c).is_null() for c in feature_math.FEATURE_COLUMNS)).height
     context.log.info(f"features {start}..{end}: {frame.height} rows from {bars.height} bars of history")
     table, outcomes = asset_checks.table_outcomes(lake, "features", start, end, in_universe)
     bounds: dict[str, tuple[float | None, float | None]] = {c: (None, None) for c in feature_math.FEATURE_COLUMNS}
-    bounds |= {"rsi_14": (0, 100), "adx_14": (0, 100), "realized_vol_21": (0, None)}
-    outcomes["feature_bounds"] = checks.within(table, bounds, ["symbol", "date"])
+    bounds |= {"rsi_14": (0, 100), "adx_14": (0, 100), "realized_vol_21": (0, None), "close": (0, None)}
+    verdicts = [
+        checks.within(table, bounds, ["symbol", "date"]),
+        checks.warmed_up(numbered, feature_math.WARM_UP, ["symbol", "date"]),
+    ]
+    outcomes["feature_bounds"] = next((o for o in verdicts if not o.passed), verdicts[0])
     return dg.MaterializeResult(
         metadata={
             **write_metadata(result, frame, start, end),

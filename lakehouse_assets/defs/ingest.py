@@ -12,7 +12,9 @@ from lakehouse_assets.defs.common import partitioned_asset, quarantine, utc_now,
 from lakehouse_assets.defs.partitions import partition_dates
 from lakehouse_assets.defs.resources import LakehouseResource, SourcesResource
 from lakehouse_assets.lake.catalog import TABLES
-from lakehouse_assets.sources.ohlcv import LANDING_SOURCE
+from lakehouse_assets.sources import ohlcv as ohlcv_source
+from lakehouse_assets.sources import sentiment as sentiment_source
+from lakehouse_assets.sources.ohlcv import LANDING_SOURCE, FileProblem
 
 
 @partitioned_asset(
@@ -27,37 +29,59 @@ def ohlcv_bronze(
 
     The range's rows of every file read are replaced by what the file now holds; rows of
     files not delivered this time are kept (landing directories are often incremental).
-    Rows that cannot be typed go to quarantine. A file that cannot be read at all (e.g.
-    no ``close`` column) is quarantined whole and its earlier rows are left as they were;
-    the rest is written, then the asset fails naming the file and the column.
+    Rows that cannot be typed (a value missing, non-numeric or not finite: ``NaN``,
+    ``inf``, ``1e400``) and rows dated outside the calendar go to quarantine; a re-delivered
+    file's bad row never replaces its earlier good row. A file that cannot be read at all
+    (e.g. no ``close`` column, or not UTF-8) is quarantined whole and its earlier rows are
+    left as they were; the rest is written, then the asset fails naming the file. Files
+    and folders no run reads (misnamed, not a symbol) are quarantined with the reason and
+    fail the ``landed_files_read`` warning. ``quarantine_growth`` counts every row of the
+    delivery that will not reach ``ohlcv_daily``, whatever the reason.
     """
     start, end = partition_dates(context)
-    config, lake = lakehouse.config(), lakehouse.lake()
+    config, lake, calendar = lakehouse.config(), lakehouse.lake(), lakehouse.calendar()
     raw, files, problems = sources.ohlcv_deliveries(config, start, end)
-    bars, rejected = ohlcv.parse_bars(raw, config.exchange.timezone)
-    bars = bars.filter(pl.col("date").is_between(start, end)).with_columns(ingested_at=pl.lit(utc_now()))
+    screened = ohlcv.screen_delivery(raw, config.exchange.timezone, calendar, start, end)
+    previous = lake.read("ohlcv_bronze", start, end, where=pl.col("file").is_in(files))
+    bars = ohlcv.keep_replaced(
+        screened.bars.with_columns(ingested_at=pl.lit(utc_now())), screened.quarantined, previous
+    )
     result = lake.sync_range("ohlcv_bronze", bars, start, end, {"file": files})
-    rejected = rejected.filter(pl.col("date").is_null() | pl.col("date").is_between(start, end))
-    records = [file_record("ohlcv_bronze", p.file, p.reason, p.header, LANDING_SOURCE, p.symbol) for p in problems]
-    quarantined = quarantine(lake, pl.concat([rejected, *records]))
+    folder = sources.ohlcv_dir
+    unread = ohlcv_source.landing_problems(folder, sources.universe(config)) if folder else []
+    records = _file_records("ohlcv_bronze", problems + unread, LANDING_SOURCE)
+    quarantined = quarantine(lake, pl.concat([screened.quarantined, *records]))
     if problems:
         raise dg.Failure(
-            description="; ".join(f"{Path(sources.ohlcv_dir or '') / p.file}: {p.reason}" for p in problems),
+            description="; ".join(f"{Path(folder or '') / p.file}: {p.reason}" for p in problems),
             metadata={"bad_files": [p.file for p in problems], "rows_written": bars.height},
         )
-    context.log.info(f"ohlcv_bronze {start}..{end}: {bars.height} bars, {rejected.height} rejected")
+    rejected = screened.quarantined.height
+    context.log.info(f"ohlcv_bronze {start}..{end}: {bars.height} bars, rejected {screened.rejected}")
+    _warn_unread(context, unread)
     _, outcomes = asset_checks.table_outcomes(lake, "ohlcv_bronze", start, end)
-    outcomes["quarantine_growth"] = checks.quarantine_growth(
-        rejected.height, bars.height + rejected.height, config.checks
-    )
+    outcomes["quarantine_growth"] = checks.quarantine_growth(screened.rejected, screened.delivered, config.checks)
+    outcomes["landed_files_read"] = checks.files_read((p.file, p.reason) for p in unread)
     return dg.MaterializeResult(
         metadata={
             **write_metadata(result, bars, start, end),
-            "rejected_rows": rejected.height,
+            "rejected_rows": rejected,
+            "rejected_by_kind": dg.MetadataValue.json(screened.rejected),
+            "unread_files": len(unread),
             "quarantined_new": quarantined,
         },
         check_results=asset_checks.results("ohlcv_bronze", outcomes),
     )
+
+
+def _file_records(table_name: str, problems: list[FileProblem], source: str) -> list[pl.DataFrame]:
+    return [file_record(table_name, p.file, p.reason, p.raw_value, source, p.symbol or None) for p in problems]
+
+
+def _warn_unread(context: dg.AssetExecutionContext, unread: list[FileProblem]) -> None:
+    if unread:
+        said = "; ".join(f"{p.file}: {p.reason}" for p in unread[:5])
+        context.log.warning(f"{len(unread)} landed files not read (quarantined): {said}")
 
 
 @partitioned_asset(
@@ -110,24 +134,33 @@ def sentiment_bronze(
     """Landed sentiment snapshots and VADER-scored headlines of the partition range.
 
     As for bars, the rows of each file read are replaced and other files' rows are kept.
+    Lines that are not valid (not JSON, not UTF-8, a score not finite or out of bounds)
+    are quarantined with the line as delivered; files no run reads (misnamed, dated
+    outside the calendar, in a folder that is not a symbol) are quarantined with the
+    reason and fail the ``landed_files_read`` warning.
     """
     start, end = partition_dates(context)
-    config, lake = lakehouse.config(), lakehouse.lake()
-    lines, files, misnamed = sources.sentiment_lines(config, start, end)
-    if misnamed:
-        context.log.warning(f"ignored {len(misnamed)} sentiment files not named YYYY-MM-DD.jsonl: {misnamed[:5]}")
+    config, lake, calendar = lakehouse.config(), lakehouse.lake(), lakehouse.calendar()
+    lines, files, _misnamed = sources.sentiment_lines(config, start, end)  # reported with the rest below
     rows, rejected = sentiment.parse_snapshot_lines(lines)
     rows = rows.with_columns(ingested_at=pl.lit(utc_now()))
     result = lake.sync_range("sentiment_bronze", rows, start, end, {"file": files})
-    quarantined = quarantine(lake, rejected)
+    folder, universe = sources.sentiment_dir, sources.universe(config)
+    unread = sentiment_source.landing_problems(folder, universe, calendar) if folder else []
+    quarantined = quarantine(
+        lake, pl.concat([rejected, *_file_records("sentiment_bronze", unread, sentiment.LANDING_SOURCE)])
+    )
+    _warn_unread(context, unread)
     _, outcomes = asset_checks.table_outcomes(lake, "sentiment_bronze", start, end)
     outcomes["quarantine_growth"] = checks.quarantine_growth(
         rejected.height, rows.height + rejected.height, config.checks
     )
+    outcomes["landed_files_read"] = checks.files_read((p.file, p.reason) for p in unread)
     return dg.MaterializeResult(
         metadata={
             **write_metadata(result, rows, start, end),
             "rejected_rows": rejected.height,
+            "unread_files": len(unread),
             "quarantined_new": quarantined,
             "landing": sources.sentiment_dir or "(none: stub sentiment downstream)",
         },

@@ -4,16 +4,22 @@ Both return *raw* deliveries: the OHLCV columns as delivered plus lineage (symbo
 source, file, line), ready for :func:`lakehouse_assets.core.ohlcv.parse_bars`. Files that
 cannot be read at all come back as :class:`FileProblem` records, never silently skipped.
 
-Landing layout: ``{dir}/{SYMBOL}/1day/*.csv`` or ``*.csv.gz``. Files are read in name
-order and rows in file order, which is the order "the last duplicate wins" refers to.
-A file named like ``2024-01-15.csv``, ``2024-01-01_to_2024-01-31.csv`` or
-``2024-01_to_2024-03.csv`` is skipped when its dates lie wholly outside the window.
+Landing layout: ``{dir}/{SYMBOL}/1day/*.csv`` or ``*.csv.gz`` (extensions in any case:
+``.CSV``, ``.csv.GZ``). Files are read in name order and rows in file order, which is the
+order "the last duplicate wins" refers to. A file named like ``2024-01-15.csv``,
+``2024-01-01_to_2024-01-31.csv`` or ``2024-01_to_2024-03.csv`` is skipped when its dates
+lie wholly outside the window.
+
+Folder names are symbols (:func:`lakehouse_assets.core.symbols.is_symbol`), never paths: a
+folder whose name is not a symbol is never read, and :func:`landing_problems` reports it,
+with every other file of the landing directory that no run would read.
 """
 
 from __future__ import annotations
 
 import calendar
 import datetime as dt
+import gzip
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -30,6 +36,7 @@ from lakehouse_assets.core.ohlcv import (
     parse_bars,
     source_column,
 )
+from lakehouse_assets.core.symbols import SYMBOL_PATTERN, check_symbol, is_symbol
 
 
 def _load_sp500() -> pd.DataFrame:
@@ -57,6 +64,8 @@ BUNDLED_SOURCES: dict[str, tuple[str, str, Callable[[], pd.DataFrame]]] = {
     "pmdarima.msft": ("pmdarima.datasets.load_msft", "pmdarima/datasets/data/msft.tar.gz", _load_msft),
 }
 LANDING_SOURCE = "csv_landing"
+FOLDER = "1day"
+CSV_SUFFIXES = (".csv", ".csv.gz")
 RAW_SCHEMA = {
     **{c: pl.String for c in REQUIRED},
     "symbol": pl.String,
@@ -68,13 +77,24 @@ RAW_SCHEMA = {
 
 @dataclass(frozen=True)
 class FileProblem:
-    """A landed file that could not be read; ``column`` is set for a missing column."""
+    """A landed file or folder that could not be read, or that no run reads.
+
+    ``file`` is the path relative to the landing directory; ``symbol`` is empty where the
+    path names none. ``column`` is set for a missing column and ``header`` holds the file's
+    header then; ``raw`` is what the quarantine shows as the raw value (default: ``header``),
+    e.g. the first line that is not UTF-8, its bytes escaped.
+    """
 
     symbol: str
     file: str
     reason: str
     column: str | None = None
     header: str = ""
+    raw: str = ""
+
+    @property
+    def raw_value(self) -> str:
+        return self.raw or self.header
 
 
 def load_bundled(dataset: str, symbol: str) -> pl.DataFrame:
@@ -97,17 +117,30 @@ def bundled_bars(datasets: Iterable[tuple[str, str]], timezone: str) -> pl.DataF
 
 
 def landing_symbols(directory: str | Path) -> list[str]:
-    """Symbols with a ``1day`` folder under a landing directory, sorted."""
+    """Folders of a landing directory that are symbols and hold a ``1day`` folder, sorted.
+
+    Other folders are never symbols of a run; :func:`landing_problems` reports them.
+    """
     root = Path(directory)
     if not root.is_dir():
         raise FileNotFoundError(f"OHLCV landing directory not found: {root}")
-    return sorted(p.name for p in root.iterdir() if (p / "1day").is_dir())
+    return sorted(p.name for p in root.iterdir() if is_symbol(p.name) and (p / FOLDER).is_dir())
+
+
+def is_csv_name(name: str) -> bool:
+    """``*.csv`` or ``*.csv.gz``, extensions in any case (``.CSV``, ``.Csv.GZ``)."""
+    return name.lower().endswith(CSV_SUFFIXES)
 
 
 def landing_files(directory: str | Path, symbol: str, start: dt.date, end: dt.date) -> list[Path]:
-    """The symbol's CSV files whose name does not rule out ``[start, end]``, in name order."""
-    folder = Path(directory) / symbol / "1day"
-    files = sorted(p for p in folder.glob("*") if p.name.endswith((".csv", ".csv.gz")))
+    """The symbol's CSV files whose name does not rule out ``[start, end]``, in name order.
+
+    Raises ValueError when ``symbol`` is not a symbol (e.g. ``../other/MSFT`` or an absolute
+    path): a symbol names a folder inside the landing directory, never a path out of it.
+    """
+    check_symbol(symbol, "OHLCV landing symbol")
+    folder = Path(directory) / symbol / FOLDER
+    files = sorted(p for p in folder.glob("*") if p.is_file() and is_csv_name(p.name))
     keep = []
     for path in files:
         span = file_date_span(path.name)
@@ -128,6 +161,10 @@ def read_landing_file(root: str | Path, path: Path, symbol: str) -> pl.DataFrame
     try:
         frame = pl.read_csv(path, infer_schema=False, truncate_ragged_lines=False)
     except Exception as exc:  # polars raises several error types for unreadable files
+        bad = first_non_utf8_line(path)
+        if bad is not None:
+            number, line = bad
+            return FileProblem(symbol, file, f"not UTF-8: line {number}", raw=line)
         return FileProblem(symbol, file, f"unreadable CSV: {str(exc).splitlines()[0]}")
     try:
         normalized = normalize_columns(frame)
@@ -143,9 +180,58 @@ def read_landing_file(root: str | Path, path: Path, symbol: str) -> pl.DataFrame
     )
 
 
+def first_non_utf8_line(path: Path) -> tuple[int, str] | None:
+    """The first line of a (possibly gzipped) file that is not UTF-8, as ``(number, text)``
+    with the undecodable bytes escaped (``caf\\xe9``); None when every line decodes.
+
+    A CSV is rejected whole when a line is not UTF-8: replacing the bytes would change
+    the values silently, and guessing another encoding could read a different number.
+    """
+    with path.open("rb") as head:
+        gzipped = head.read(2) == b"\x1f\x8b"
+    with gzip.open(path, "rb") if gzipped else path.open("rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError:
+                return number, line.rstrip(b"\r\n").decode("utf-8", errors="backslashreplace")
+    return None
+
+
+def landing_problems(directory: str | Path, symbols: Iterable[str]) -> list[FileProblem]:
+    """What the landing directory holds that no run will read, each with its reason.
+
+    Reported: a folder whose name is not a symbol (never read as one, whatever it holds);
+    a symbol folder without a ``1day`` folder; a file outside any symbol folder; and, in
+    the ``1day`` folders of ``symbols``, anything that is not a ``*.csv`` or ``*.csv.gz``
+    file (in any case). Sorted by path; reasons read ``rule: detail``.
+    """
+    root = Path(directory)
+    problems: list[FileProblem] = []
+    for entry in sorted(root.iterdir()):
+        name = entry.name
+        if not entry.is_dir():
+            problems.append(FileProblem("", name, f"not in a symbol folder: expected {{SYMBOL}}/{FOLDER}/*.csv"))
+        elif not is_symbol(name):
+            problems.append(
+                FileProblem("", name + "/", f"not a symbol folder: {name!r} does not match {SYMBOL_PATTERN}")
+            )
+        elif not (entry / FOLDER).is_dir():
+            problems.append(FileProblem(name, name + "/", f"no {FOLDER} folder: expected {name}/{FOLDER}/*.csv"))
+    for symbol in symbols:
+        folder = root / check_symbol(symbol, "OHLCV landing symbol") / FOLDER
+        if not folder.is_dir():
+            continue
+        for entry in sorted(folder.iterdir()):
+            if not (entry.is_file() and is_csv_name(entry.name)):
+                file = entry.relative_to(root).as_posix() + ("/" if entry.is_dir() else "")
+                problems.append(FileProblem(symbol, file, "not a CSV delivery: expected *.csv or *.csv.gz"))
+    return problems
+
+
 def file_date_span(name: str) -> tuple[dt.date, dt.date] | None:
     """Dates a file covers judging by its name, or None when the name says nothing."""
-    stem = re.sub(r"\.csv(\.gz)?$", "", name)
+    stem = re.sub(r"\.csv(\.gz)?$", "", name, flags=re.IGNORECASE)
     parts = stem.split("_to_")
     if len(parts) > 2:
         return None
