@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import urllib.parse
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -22,14 +23,90 @@ SEVERITIES = ("info", "warning", "error", "critical")
 RUN_FAILURE = "run_failure"
 
 
+WEBHOOK_SCHEMES = ("http", "https")
+
+
+def origin(url: str) -> str | None:
+    """``scheme://host[:port]`` of an absolute URL (lower case), or None without a scheme or host.
+
+    Examples
+    --------
+    >>> origin("HTTPS://user:pw@Hooks.Example.com:8443/services/T0/B1?token=x#f")
+    'https://hooks.example.com:8443'
+    >>> (origin("ftp://[::1]:2121/pub"), origin("/relative/path"), origin("hooks.example.com/x"))
+    ('ftp://[::1]:2121', None, None)
+    """
+    try:
+        parts = urllib.parse.urlsplit(url.strip())
+        port, host = parts.port, parts.hostname
+    except ValueError:  # a bracketed host that is not IPv6, a port out of range
+        return None
+    if not parts.scheme or not host:
+        return None
+    host = f"[{host}]" if ":" in host else host
+    return f"{parts.scheme.lower()}://{host}" + (f":{port}" if port is not None else "")
+
+
+def redacted(url: str) -> str:
+    """A webhook target as it may be logged, shown and stored: scheme, host and port only.
+
+    Webhook URLs carry their secret in the path (Slack's ``/services/T…/B…/…``), the query
+    (``?token=``), the userinfo or the fragment, so none of those is kept; an address that is
+    not an http(s) URL is not echoed at all (a missing scheme may be a secret path's host).
+
+    Examples
+    --------
+    >>> redacted("https://hooks.example.com/services/T0/B1/xyz?token=abc")
+    'https://hooks.example.com/...'
+    >>> redacted("hooks.example.com/services/T0/B1/xyz")
+    '(not an http(s) URL)'
+    """
+    where = origin(url)
+    if where is None or not where.startswith(("http://", "https://")):
+        return "(not an http(s) URL)"
+    return f"{where}/..."
+
+
+def unsafe_target(url: str) -> str | None:
+    """Why ``url`` may not be a webhook target, or None when it may: an http or https URL
+    with a host, a valid port, no credentials (``user:password@``: send them as a header) and
+    no whitespace or control characters. The reason never quotes the URL.
+
+    Examples
+    --------
+    >>> unsafe_target("https://hooks.example.com/services/T0/B1/xyz") is None
+    True
+    >>> unsafe_target("ftp://files.example.com/x"), unsafe_target("https://u:pw@hooks.example.com/x")
+    ('not an http:// or https:// URL', 'credentials in the URL (user:password@); send them in the headers')
+    """
+    if not url.lower().startswith(tuple(f"{scheme}://" for scheme in WEBHOOK_SCHEMES)):
+        return "not an http:// or https:// URL"
+    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
+        return "whitespace or control characters in the URL"
+    if origin(url) is None:
+        return "no host or an invalid port in the URL"
+    if "@" in urllib.parse.urlsplit(url).netloc:
+        return "credentials in the URL (user:password@); send them in the headers"
+    return None
+
+
 @dataclass(frozen=True)
 class Webhook:
+    """One webhook channel. Its ``url`` and ``headers`` are secrets: the repr shows the
+    redacted target and the header names only."""
+
     url: str
     format: str = "json"  # json | slack
     headers: dict[str, str] = field(default_factory=dict, hash=False)
     retries: int = 3
     backoff_seconds: float = 0.5
-    timeout_seconds: float = 5.0
+    timeout_seconds: float = 5.0  # a whole attempt: connect, send and the reply's status and headers
+
+    def __repr__(self) -> str:
+        return (
+            f"Webhook({redacted(self.url)!r}, format={self.format!r}, headers=<{', '.join(self.headers)}>, "
+            f"retries={self.retries}, backoff_seconds={self.backoff_seconds}, timeout_seconds={self.timeout_seconds})"
+        )
 
 
 @dataclass(frozen=True)

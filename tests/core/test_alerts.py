@@ -54,3 +54,40 @@ def test_min_severity_and_payload_formats() -> None:
     slack = alerts.payload(row, "slack")
     assert slack["text"].startswith("[ERROR] check:ohlc_bounds on ohlcv_daily (2024-01-02)")
     assert json.dumps(slack) and slack["blocks"][0]["type"] == "header"
+
+
+def test_a_webhook_target_is_redacted_to_scheme_host_and_port() -> None:
+    cases = {
+        "https://hooks.slack.com/services/T0/B1/xyz": "https://hooks.slack.com/...",
+        "https://U:P@Hooks.Example.com:8443/a?token=t#f": "https://hooks.example.com:8443/...",
+        "http://[::1]:8080/hook": "http://[::1]:8080/...",
+        "hooks.slack.com/services/T0/B1/xyz": "(not an http(s) URL)",  # no scheme: the host may be the path's
+        "ftp://files.example.com/pub": "(not an http(s) URL)",
+        "https://hooks.example.com:99999/x": "(not an http(s) URL)",  # an invalid port
+        "https://[hooks.example.com/x": "(not an http(s) URL)",  # urlsplit raises on it
+    }
+    assert {url: alerts.redacted(url) for url in cases} == cases
+
+
+def test_only_plain_http_targets_are_safe_and_the_reason_never_quotes_the_url() -> None:
+    assert alerts.unsafe_target("https://hooks.example.com/services/T0?token=t") is None
+    assert alerts.unsafe_target("http://127.0.0.1:8080/") is None
+    refused = {
+        "ftp://files.example.com/pub": "not an http",
+        "file:///etc/passwd": "not an http",
+        "javascript:alert(1)": "not an http",
+        "hooks.example.com/secret-path": "not an http",
+        " https://hooks.example.com/secret-path": "not an http",
+        "https:///secret-path": "no host",
+        "https://hooks.example.com:99999/secret-path": "invalid port",
+        "https://[not-ipv6]/secret-path": "no host",
+        "https://user:secret-pw@hooks.example.com/x": "credentials",
+        "https://hooks.example.com/secret path": "whitespace",
+        "https://hooks.example.com/secret\npath": "control",
+    }
+    for url, why in refused.items():
+        reason = alerts.unsafe_target(url)
+        assert reason is not None and why in reason, url
+        assert "secret" not in reason and "passwd" not in reason
+    assert alerts.origin("https://hooks.example.com/x") == "https://hooks.example.com"
+    assert alerts.origin("/relative?x=1") is None

@@ -119,41 +119,43 @@ def test_a_failed_check_alerts_once_then_dedupes_then_ack_silences_until_the_ttl
     landing = bad_landing(tmp_path)
     instance = dg.DagsterInstance.ephemeral()
     resource = LakehouseResource(lake_uri=lake.root, config_dir=config_dir)
-    context = dg.build_sensor_context(instance=instance, resources={"lakehouse": resource})
-    alerts_sensor(context)  # switched on: it watches runs that end from now on
+    # the resource may hold state for a run (a generator resource): the context opens and closes it
+    with dg.build_sensor_context(instance=instance, resources={"lakehouse": resource}) as context:
+        alerts_sensor(context)  # switched on: it watches runs that end from now on
 
-    def fail_and_sense(at: dt.datetime) -> None:
-        assert not run_pipeline(
-            lake.root, DAY, DAY, ohlcv_dir=landing, config_dir=config_dir, instance=instance
-        ).success
-        clock[0] = at
-        alerts_sensor(context)
+        def fail_and_sense(at: dt.datetime) -> None:
+            assert not run_pipeline(
+                lake.root, DAY, DAY, ohlcv_dir=landing, config_dir=config_dir, instance=instance
+            ).success
+            clock[0] = at
+            alerts_sensor(context)
 
-    start = clock[0]
-    fail_and_sense(start)
-    assert len(receiver.bodies) == 1  # the check's alert; the run failure it caused is not a second one
-    alert = receiver.bodies[0]
-    assert (alert["asset"], alert["partition"], alert["context"]["check"]) == ("ohlcv_bronze", DAY, "quarantine_growth")
-    assert alert["rule"] == "check:quarantine_growth" and alert["severity"] == "error"
-    assert "1 of 2 rows quarantined" in alert["message"]
-    stored = lake.read("alerts")
-    assert stored.get_column("alert_id").to_list() == [alert["alert_id"]]
+        start = clock[0]
+        fail_and_sense(start)
+        assert len(receiver.bodies) == 1  # the check's alert; the run failure it caused is not a second one
+        alert = receiver.bodies[0]
+        where = (alert["asset"], alert["partition"], alert["context"]["check"])
+        assert where == ("ohlcv_bronze", DAY, "quarantine_growth")
+        assert alert["rule"] == "check:quarantine_growth" and alert["severity"] == "error"
+        assert "1 of 2 rows quarantined" in alert["message"]
+        stored = lake.read("alerts")
+        assert stored.get_column("alert_id").to_list() == [alert["alert_id"]]
 
-    fail_and_sense(start + dt.timedelta(seconds=30))  # inside the 60 s de-duplication window
-    assert len(receiver.bodies) == 1
-    assert lake.read("alerts").height == 1
+        fail_and_sense(start + dt.timedelta(seconds=30))  # inside the 60 s de-duplication window
+        assert len(receiver.bodies) == 1
+        assert lake.read("alerts").height == 1
 
-    assert main(["alerts", "ack", alert["alert_id"][:8], "--lake", lake.root, "--by", "tester",
-                 "--reason", "known bad vendor file", "--ttl-hours", "1"]) == 0  # fmt: skip
-    acked = lake.read("alerts").row(0, named=True)
-    assert acked["acknowledged"] and acked["acknowledged_by"] == "tester"
-    fail_and_sense(start + dt.timedelta(seconds=120))  # the window has passed; the acknowledgement has not
-    assert len(receiver.bodies) == 1
+        assert main(["alerts", "ack", alert["alert_id"][:8], "--lake", lake.root, "--by", "tester",
+                     "--reason", "known bad vendor file", "--ttl-hours", "1"]) == 0  # fmt: skip
+        acked = lake.read("alerts").row(0, named=True)
+        assert acked["acknowledged"] and acked["acknowledged_by"] == "tester"
+        fail_and_sense(start + dt.timedelta(seconds=120))  # the window has passed; the acknowledgement has not
+        assert len(receiver.bodies) == 1
 
-    fail_and_sense(acked["ack_until"] + dt.timedelta(seconds=1))  # the TTL has passed
-    assert len(receiver.bodies) == 2
-    assert receiver.bodies[1]["alert_id"] != alert["alert_id"]
-    assert lake.read("alerts").height == 2
+        fail_and_sense(acked["ack_until"] + dt.timedelta(seconds=1))  # the TTL has passed
+        assert len(receiver.bodies) == 2
+        assert receiver.bodies[1]["alert_id"] != alert["alert_id"]
+        assert lake.read("alerts").height == 2
 
 
 def test_webhook_delivery_retries_server_errors_with_backoff() -> None:
