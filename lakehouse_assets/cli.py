@@ -1,7 +1,8 @@
 """The ``lakehouse`` command: run the pipeline, query the lake, list its tables, write a report.
 
-Exit status: 0 success; 1 the run failed (an asset failed, e.g. on bad input) or the
-query failed; 2 bad usage or arguments (unknown option, bad date, bad configuration).
+Exit status: 0 success; 1 the run failed (an asset failed, e.g. on bad input), the
+query failed or was stopped (timeout, Ctrl-C), or a table cannot be read; 2 bad usage or
+arguments (unknown option, bad date, bad symbol, bad configuration, no lake at the path).
 """
 
 from __future__ import annotations
@@ -42,9 +43,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if getattr(args, "json", False):
         args.format = "json"
-    if args.config:
-        os.environ["LAKEHOUSE_CONFIG"] = str(Path(args.config).resolve())
     try:
+        if args.config:
+            if not Path(args.config).is_dir():
+                raise UsageError(f"--config {args.config}: no such directory")
+            os.environ["LAKEHOUSE_CONFIG"] = str(Path(args.config).resolve())
         return int(args.handler(args))
     except UsageError as exc:
         print(f"lakehouse {args.command}: {exc}", file=sys.stderr)
@@ -101,8 +104,9 @@ def _parser() -> argparse.ArgumentParser:
         "query",
         parents=[common],
         help="run DuckDB SQL; every lake table is a view by its name",
-        description="Run DuckDB SQL over the lake. Every table is a view by its name; $name parameters "
-        "take values from --param name=value.",
+        description="Run read-only DuckDB SQL over the lake. Every table is a view by its name; $name "
+        "parameters take values from --param name=value. Only SELECT (and EXPLAIN) statements run; files "
+        "outside the lake, the network and extensions are out of reach (docs/operations.md).",
         epilog='examples:\n  lakehouse query "select * from quarantine limit 5"\n'
         "  lakehouse query -f sql/latest_bars.sql --param as_of=2018-06-29 --format json",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -118,6 +122,12 @@ def _parser() -> argparse.ArgumentParser:
         metavar="[TABLE=]VERSION|TIMESTAMP",
         help="time travel: every table as of a UTC timestamp (YYYY-MM-DD[THH:MM[:SS]]), or one table "
         "as of a version or timestamp, e.g. strategy_weights=12 (repeatable)",
+    )
+    query.add_argument(
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        help="stop the query after this many seconds, exit status 1 (default: 300; 0: no limit); Ctrl-C stops it too",
     )
     query.set_defaults(handler=_query)
 
@@ -162,10 +172,18 @@ def _parser() -> argparse.ArgumentParser:
         help="compact small files, vacuum old ones, checkpoint: every table (what the weekly job does)",
         description="Compact each table's crowded partitions, vacuum files older than the retention "
         "(config monitoring.yaml maintenance.retention_days; time travel keeps working inside it), checkpoint.",
-        epilog="examples:\n  lakehouse maintain\n  lakehouse maintain --retention-days 30",
+        epilog="examples:\n  lakehouse maintain\n  lakehouse maintain --retention-days 30\n"
+        "  lakehouse maintain --retention-days 0 --force   # reclaim disk now: no reader may hold an old version",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    maintain.add_argument("--retention-days", type=float, help="override the configured retention (days, >= 0)")
+    maintain.add_argument(
+        "--retention-days",
+        type=float,
+        help="override the configured retention (days; at least 1 unless --force: readers of older versions fail)",
+    )
+    maintain.add_argument(
+        "--force", action="store_true", help="allow a retention below the 1-day minimum (nothing may read the lake)"
+    )
     maintain.set_defaults(handler=_maintain)
 
     simulate = sub.add_parser(
@@ -209,11 +227,26 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _lake(args: argparse.Namespace) -> Any:
+def _lake(args: argparse.Namespace, *, create: bool = False) -> Any:
+    """The lake of ``--lake`` (default $LAKEHOUSE_LAKE or data/lake). Only ``run`` creates
+    one (``create``); for every other verb a local path that is not a directory is a usage
+    error, not an empty lake (an ``s3://`` prefix cannot be told from an empty one)."""
     from lakehouse_assets.defs.settings import default_lake_uri
     from lakehouse_assets.lake.delta import Lake
 
-    return Lake(args.lake or default_lake_uri())
+    lake = Lake(args.lake or default_lake_uri())
+    if not create and "://" not in lake.root and not Path(lake.root).is_dir():
+        source = "--lake" if args.lake else "$LAKEHOUSE_LAKE or the default data/lake"
+        raise UsageError(f"no lake at {lake.root} (from {source}; lakehouse run creates one)")
+    return lake
+
+
+def _finite(value: float | None, name: str, *, minimum: float = 0.0) -> None:
+    """``--name`` must be a finite number >= ``minimum`` (argparse's float accepts nan and inf)."""
+    import math
+
+    if value is not None and not (math.isfinite(value) and value >= minimum):
+        raise UsageError(f"--{name} must be a finite number >= {minimum:g}, got {value}")
 
 
 def _config() -> Any:
@@ -257,12 +290,12 @@ def _run(args: argparse.Namespace) -> int:
         folder = getattr(args, name)
         if folder and not Path(folder).is_dir():
             raise UsageError(f"--{name.replace('_', '-')} {folder}: no such directory")
-    symbols = [s.strip() for s in args.symbols.split(",") if s.strip()] if args.symbols else None
+    symbols = _symbols(args.symbols, config, bundled=not args.ohlcv_dir)
 
     from lakehouse_assets.definitions import build_definitions
     from lakehouse_assets.defs.resources import LakehouseResource, SourcesResource
 
-    lake = _lake(args)
+    lake = _lake(args, create=True)
     defs = build_definitions(
         LakehouseResource(lake_uri=lake.root, config_dir=str(config.directory)),
         SourcesResource(ohlcv_dir=_abs(args.ohlcv_dir), sentiment_dir=_abs(args.sentiment_dir), symbols=symbols),
@@ -297,6 +330,32 @@ def _run(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(f"lakehouse run: done in {elapsed:.1f}s (run {result.run_id[:8]})", file=sys.stderr)
     return 0
+
+
+def _symbols(given: str | None, config: Any, *, bundled: bool) -> list[str] | None:
+    """``--symbols`` checked: each a symbol (core/symbols.py: a name, never a path), and,
+    without ``--ohlcv-dir``, one of the bundled series (config universe.yaml)."""
+    from lakehouse_assets.core.symbols import check_symbol
+
+    if given is None:
+        return None
+    symbols = [s.strip() for s in given.split(",") if s.strip()]
+    if not symbols:
+        raise UsageError(f"--symbols {given!r}: no symbol given (comma-separated, e.g. ^GSPC,MSFT)")
+    for symbol in symbols:
+        try:
+            check_symbol(symbol, "--symbols")
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+    if bundled:
+        known = config.universe.bundled_symbols
+        unknown = [s for s in symbols if s not in known]
+        if unknown:
+            raise UsageError(
+                f"--symbols: no bundled data for {', '.join(unknown)}; bundled: {', '.join(known)} "
+                "(give --ohlcv-dir for other symbols)"
+            )
+    return symbols
 
 
 def _alert(instance: Any, lake: Any, config: Any, run_id: str) -> None:
@@ -453,28 +512,45 @@ class _Progress:
 def _query(args: argparse.Namespace) -> int:
     import duckdb
 
-    from lakehouse_assets.lake.duck import query
+    from lakehouse_assets.lake.duck import DEFAULT_TIMEOUT, QueryError, QueryUsageError, query
 
     if bool(args.sql) == bool(args.file):
         raise UsageError("give the SQL as an argument or with -f FILE (one of them)")
+    _finite(args.timeout, "timeout")
     sql = args.sql
     if args.file:
         try:
-            sql = Path(args.file).read_text()
+            sql = Path(args.file).read_text(encoding="utf-8")
         except OSError as exc:
             raise UsageError(f"-f {args.file}: {exc.strerror}") from None
+        except UnicodeDecodeError as exc:
+            raise UsageError(f"-f {args.file}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     params: dict[str, str] = {}
     for item in args.param:
         name, sep, value = item.partition("=")
         if not sep or not name:
             raise UsageError(f"--param {item!r}: expected NAME=VALUE")
         params[name.lstrip("$")] = value
+    pins = _as_of(args.as_of)
+    lake = _lake(args)
+    timeout = DEFAULT_TIMEOUT if args.timeout is None else args.timeout
     try:
-        columns, rows = query(_lake(args), sql, params, _as_of(args.as_of))
-    except KeyError as exc:
-        raise UsageError(exc.args[0]) from None
-    except duckdb.Error as exc:
+        columns, rows = query(lake, sql, params, pins, timeout=timeout or None)
+    except QueryUsageError as exc:
+        raise UsageError(str(exc)) from None
+    except QueryError as exc:
         print(f"lakehouse query: {exc}", file=sys.stderr)
+        return 1
+    except duckdb.PermissionException as exc:
+        first, _, rest = str(exc).partition("\n")
+        hint = "a query reads the lake's own files only, with no network (docs/operations.md)"
+        print(f"lakehouse query: {first} ({hint})\n{rest}".rstrip(), file=sys.stderr)
+        return 1
+    except duckdb.Error as exc:
+        said = str(exc)
+        if isinstance(exc, duckdb.CatalogException) and "Table with name" in said:
+            said += "\n(a view exists for each table the SQL names; lakehouse tables lists the lake's tables)"
+        print(f"lakehouse query: {said}", file=sys.stderr)
         return 1
     _emit(columns, rows, args.format)
     return 0
@@ -501,18 +577,25 @@ def _as_of(items: list[str]) -> dict[str, int | dt.datetime]:
 
 def _tables(args: argparse.Namespace) -> int:
     from lakehouse_assets.lake.catalog import TABLES
+    from lakehouse_assets.lake.duck import first_line
 
     lake = _lake(args)
-    rows = []
+    rows, broken = [], 0
     for name, spec in TABLES.items():
-        if lake.exists(name):
-            s = lake.stats(name)
-            modified = s.last_modified.strftime("%Y-%m-%d %H:%M:%S") if s.last_modified else ""
-            rows.append((name, spec.layer, s.version, s.rows, s.files, _size(s.bytes, args.format), modified))
-        else:
+        try:  # one table whose log cannot be read is reported; the others are still listed
+            s = lake.stats(name) if lake.exists(name) else None
+        except Exception as exc:
+            broken += 1
+            print(f"lakehouse tables: table {name} cannot be read: {first_line(exc)}", file=sys.stderr)
+            rows.append((name, spec.layer, "", "", "", "", f"ERROR: {first_line(exc)}"))
+            continue
+        if s is None:
             rows.append((name, spec.layer, "", "", "", "", "not created"))
+            continue
+        modified = s.last_modified.strftime("%Y-%m-%d %H:%M:%S") if s.last_modified else ""
+        rows.append((name, spec.layer, s.version, s.rows, s.files, _size(s.bytes, args.format), modified))
     _emit(["table", "layer", "version", "rows", "files", "size", "last_modified"], rows, args.format)
-    return 0
+    return 1 if broken else 0
 
 
 def _alerts(args: argparse.Namespace) -> int:
@@ -550,8 +633,8 @@ def _alerts(args: argparse.Namespace) -> int:
     same = frame.filter((pl.col("rule") == row["rule"]) & (pl.col("asset") == row["asset"]))
     if args.action == "ack":
         hours = args.ttl_hours if args.ttl_hours is not None else _config().alerts.ack_ttl_hours
-        if hours <= 0:
-            raise UsageError(f"--ttl-hours must be positive, got {hours}")
+        if not 0 < hours < 24 * 366 * 100:  # also nan and inf, which no datetime can add
+            raise UsageError(f"--ttl-hours must be positive (and under a century), got {hours}")
         until = now + dt.timedelta(hours=hours)
         updated = same.with_columns(
             acknowledged=pl.lit(True),
@@ -576,14 +659,19 @@ def _alerts(args: argparse.Namespace) -> int:
 def _maintain(args: argparse.Namespace) -> int:
     import dataclasses
 
-    from lakehouse_assets.lake.maintenance import maintain_all, table_health
+    from lakehouse_assets.lake.maintenance import RetentionTooShortError, check_retention, maintain_all, table_health
 
+    _finite(args.retention_days, "retention-days")
     settings = _config().maintenance
     if args.retention_days is not None:
-        if args.retention_days < 0:
-            raise UsageError(f"--retention-days must be >= 0, got {args.retention_days}")
         settings = dataclasses.replace(settings, retention_days=args.retention_days)
     lake = _lake(args)
+    try:
+        warning = check_retention(settings.retention_days, force=args.force)
+    except RetentionTooShortError as exc:
+        raise UsageError(str(exc)) from None
+    if warning:
+        print(f"lakehouse maintain: {warning}", file=sys.stderr)
     results = maintain_all(lake, settings, log=lambda line: print(f"  {line}", file=sys.stderr))
     health = [table_health(lake, r.name, settings) for r in results]
     rows = [

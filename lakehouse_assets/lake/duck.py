@@ -1,8 +1,32 @@
-"""DuckDB over the lake: every existing table is a view by its name (native ``delta_scan``).
+"""DuckDB over the lake, read-only: each table a view by its name (native ``delta_scan``).
 
-The Delta extension (and, for an ``s3://`` lake, httpfs, which defines S3 secrets) is
-loaded from its ``duckdb-extension-*`` package by file path, with extension auto-install
-and auto-load off, so queries work offline.
+What a query may do: read the lake's tables, one ``SELECT`` (``WITH``, ``FROM``,
+``DESCRIBE``, ``SHOW``, ``SUMMARIZE``, ``PIVOT ... IN (...)``, ``VALUES``) or ``EXPLAIN
+[ANALYZE]`` of one, or several of them separated by ``;`` (the last one's rows are the
+answer), and read files under the lake's root (``read_parquet``, ``read_text`` there).
+
+What it may not do, and how that is enforced, from the outside in:
+
+* **Statements**: anything but the above is refused before it runs (:class:`QueryRefused`):
+  ``COPY``, ``EXPORT``, ``ATTACH``, ``CREATE``, ``INSERT``/``UPDATE``/``DELETE``, ``SET``,
+  ``PRAGMA``, ``CALL``, ``INSTALL``/``LOAD``. The lake's root has to stay readable, and
+  DuckDB's allow-list does not tell reads from writes, so this is what keeps ``COPY ... TO
+  '<lake>/<table>/_delta_log/...'`` from rewriting a table's log.
+* **Files and network**: the Delta extension (and, for an ``s3://`` lake, httpfs, which
+  defines S3 secrets) is loaded from its ``duckdb-extension-*`` package by file path, with
+  extension auto-install and auto-load off; then ``enable_external_access`` is turned off
+  with the lake's root as the only ``allowed_directories`` entry, and the configuration is
+  locked. ``read_csv('/etc/passwd')``, an ``http(s)://`` URL, ``ATTACH 'x.db'``,
+  ``INSTALL httpfs`` (which would download) and ``LOAD`` fail with DuckDB's "Permission
+  Error"; ``SET`` cannot undo it.
+* **Tables**: a view is created only for the tables the SQL names, each on its own, so a
+  table whose log cannot be read breaks only the queries that name it
+  (:class:`TableUnavailable`, naming the table), and ``--as-of`` pins only those tables.
+* **Time**: :func:`query` stops a statement after ``timeout`` seconds and on Ctrl-C
+  (``connection.interrupt()``), raising :class:`QueryStopped`.
+
+DuckDB may still spill intermediate results of a large query to its temporary directory
+(``.tmp`` in the working directory), as any DuckDB does; it never writes elsewhere.
 """
 
 from __future__ import annotations
@@ -10,15 +34,47 @@ from __future__ import annotations
 import datetime as dt
 import importlib
 import re
-from collections.abc import Mapping
+import threading
+import time
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import duckdb
+from deltalake.exceptions import TableNotFoundError
 
-from lakehouse_assets.lake.catalog import PARTITION_COLUMN, table
+from lakehouse_assets.lake.catalog import PARTITION_COLUMN, TABLES, table
 from lakehouse_assets.lake.delta import Lake, sql_literal
 
 PARAMETER = re.compile(r"(?<![\w$])\$([A-Za-z_]\w*)")
+ALL_TABLES = "*"
+DEFAULT_TIMEOUT = 300.0
+"""Seconds a query may run (``lakehouse query --timeout``; 0 or None: no limit)."""
+STOP_GRACE = 10.0
+"""Seconds to wait for an interrupted statement to unwind before giving up on it."""
+
+Pin = int | dt.datetime
+
+
+class QueryUsageError(ValueError):
+    """A bad argument to a query: a ``$name`` without a value, an ``--as-of`` naming an
+    unknown table or a version the table does not have (the CLI's exit status 2)."""
+
+
+class QueryError(Exception):
+    """A query that could not run or finish (the CLI's exit status 1)."""
+
+
+class QueryRefused(QueryError):
+    """A statement that could write (``COPY``, ``ATTACH``, ``CREATE``, ``SET``...): not run."""
+
+
+class TableUnavailable(QueryError):
+    """A table the query names cannot be read (its log is broken, it did not exist at the
+    ``--as-of`` time, or it has not been created in this lake)."""
+
+
+class QueryStopped(QueryError):
+    """The statement was interrupted: by its timeout or by Ctrl-C."""
 
 
 def extension_path(name: str) -> Path:
@@ -35,63 +91,298 @@ def extension_path(name: str) -> Path:
     return candidates[-1]
 
 
-ALL_TABLES = "*"
+def connect(
+    lake: Lake, as_of: Mapping[str, Pin] | None = None, *, tables: Iterable[str] | None = None
+) -> duckdb.DuckDBPyConnection:
+    """A read-only in-memory DuckDB with one view per table (partition column hidden).
 
+    ``tables``: the views to create (default: every table of the lake). ``as_of`` pins
+    tables to a past state (time travel): table name, or ``*`` for every table, to a
+    version number or a UTC timestamp (the last version committed at or before it).
+    The session cannot write files, reach the network, load extensions or change its
+    configuration (see the module docstring). Raises :class:`TableUnavailable` when one
+    of ``tables`` cannot be read and :class:`QueryUsageError` for a bad pin.
 
-def connect(lake: Lake, as_of: Mapping[str, int | dt.datetime] | None = None) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB with one view per lake table (partition column hidden).
-
-    ``as_of`` pins tables to a past state (time travel): table name, or ``*`` for every
-    table, to a version number or a timestamp (the last version committed at or before
-    it; a table created after it has no view).
+    Examples
+    --------
+    >>> import tempfile, polars as pl
+    >>> from lakehouse_assets.lake.catalog import TABLES
+    >>> lake = Lake(tempfile.mkdtemp())
+    >>> _ = lake.ensure("alerts")
+    >>> con = connect(lake)
+    >>> con.execute("select count(*) from alerts").fetchall()
+    [(0,)]
+    >>> con.execute("select * from read_csv('/etc/passwd')")  # doctest: +IGNORE_EXCEPTION_DETAIL
+    Traceback (most recent call last):
+    duckdb.PermissionException: Permission Error: Cannot access file "/etc/passwd" ...
     """
-    con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
-    con.execute(f"LOAD {sql_literal(str(extension_path('delta')))}")
-    if lake.root.startswith("s3://"):
-        con.execute(f"LOAD {sql_literal(str(extension_path('httpfs')))}")
-        _s3_secret(con, lake.storage_options)
-    pins = dict(as_of or {})
-    unknown = [name for name in pins if name != ALL_TABLES and not lake.exists(name)]
-    if unknown:
-        raise KeyError(f"--as-of: no table {unknown[0]!r} in the lake")
-    for name in lake.tables():
-        pin = pins.get(name, pins.get(ALL_TABLES))
-        version = lake.version_at(name, pin) if isinstance(pin, dt.datetime) else pin
-        if isinstance(pin, dt.datetime) and version is None:
-            continue  # the table did not exist yet
-        at = f", version => {int(version)}" if version is not None else ""
-        hidden = f" EXCLUDE ({PARTITION_COLUMN})" if table(name).partitioned else ""
-        con.execute(f"CREATE VIEW {name} AS SELECT *{hidden} FROM delta_scan({sql_literal(lake.uri(name))}{at})")
+    pins = check_pins(lake, as_of or {})
+    con = _session(lake)
+    names = lake.tables() if tables is None else list(tables)
+    problems = _views(con, lake, names, pins)
+    if problems:
+        con.close()
+        raise TableUnavailable(next(iter(problems.values())))
     return con
 
 
 def query(
-    lake: Lake, sql: str, params: Mapping[str, str] | None = None, as_of: Mapping[str, int | dt.datetime] | None = None
+    lake: Lake,
+    sql: str,
+    params: Mapping[str, str] | None = None,
+    as_of: Mapping[str, Pin] | None = None,
+    *,
+    timeout: float | None = None,
 ) -> tuple[list[str], list[tuple[object, ...]]]:
-    """Run ``sql`` with ``$name`` parameters bound; returns (column names, rows).
+    """Run read-only ``sql`` with ``$name`` parameters bound; returns (column names, rows).
 
     Only the parameters the statement mentions are bound, so a file can be run with a
-    superset; a parameter it needs but was not given raises ``KeyError`` naming it.
-    ``as_of``: see :func:`connect`.
+    superset; a parameter it needs but was not given raises :class:`QueryUsageError`
+    naming it, as does a bad ``as_of`` (see :func:`connect`). Only the tables the SQL
+    names get a view (and a pin). ``timeout``: seconds before the statement is
+    interrupted (None or 0: no limit). Raises :class:`QueryRefused` for a statement that
+    could write, :class:`TableUnavailable` for a named table that cannot be read,
+    :class:`QueryStopped` on timeout or Ctrl-C, ``duckdb.Error`` for bad SQL.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> lake = Lake(tempfile.mkdtemp())
+    >>> _ = lake.ensure("alerts")
+    >>> query(lake, "select count(*) as n, $who as who from alerts", {"who": "me", "unused": "x"})
+    (['n', 'who'], [(0, 'me')])
+    >>> query(lake, "create table t as select 1")  # doctest: +IGNORE_EXCEPTION_DETAIL
+    Traceback (most recent call last):
+    QueryRefused: only SELECT (and EXPLAIN of a SELECT) may run: CREATE refused ...
     """
-    con = connect(lake, as_of)
+    _check_statements(sql)
+    wanted = dict.fromkeys(PARAMETER.findall(_strip_comments_and_strings(sql)))
+    given = dict(params or {})
+    missing = [p for p in wanted if p not in given]
+    if missing:
+        raise QueryUsageError(f"missing --param for ${', $'.join(missing)}")
+    deadline = time.monotonic() + timeout if timeout else None
+    pins = check_pins(lake, as_of or {})
+    con: duckdb.DuckDBPyConnection | None = None
     try:
-        wanted = dict.fromkeys(PARAMETER.findall(_strip_comments_and_strings(sql)))
-        given = dict(params or {})
-        missing = [p for p in wanted if p not in given]
-        if missing:
-            raise KeyError(f"missing --param for ${', $'.join(missing)}")
-        result = con.execute(sql, {k: given[k] for k in wanted} if wanted else None)
-        columns = [d[0] for d in result.description or []]
-        return columns, result.fetchall()
+        con = _session(lake)
+        problems = _views(con, lake, named_tables(sql), pins)
+        running, con = con, None  # _execute closes it
+        try:
+            return _execute(running, sql, {k: given[k] for k in wanted} if wanted else None, deadline, timeout)
+        except duckdb.CatalogException as exc:
+            missing_table = re.search(r"Table with name (\w+) does not exist", str(exc))
+            name = missing_table.group(1).lower() if missing_table else None
+            if name in problems:
+                raise TableUnavailable(problems[name]) from None
+            raise
+    except KeyboardInterrupt:
+        raise QueryStopped("interrupted (Ctrl-C): the query was stopped") from None
     finally:
+        if con is not None:
+            con.close()
+
+
+def named_tables(sql: str) -> list[str]:
+    """The lake tables whose names appear as words in ``sql`` (comments aside; quoted
+    names and strings count, so ``"OHLCV_Daily"`` and ``query_table('features')`` do).
+
+    >>> named_tables("select * from ohlcv_daily join Features using (symbol) -- alerts")
+    ['ohlcv_daily', 'features']
+    """
+    words = {w.lower() for w in re.findall(r"\w+", _strip_comments(sql))}
+    return [name for name in TABLES if name in words]
+
+
+def check_pins(lake: Lake, as_of: Mapping[str, Pin]) -> dict[str, Pin]:
+    """``as_of`` checked against the lake: a named table must be catalogued and exist, a
+    version must be one the table has, a timestamp must not precede the table's first
+    version. A ``*`` pin (every table) must be a timestamp; it is resolved per table
+    when the table is read. Raises :class:`QueryUsageError` saying what exists."""
+    pins = dict(as_of)
+    for name, pin in pins.items():
+        if name == ALL_TABLES:
+            if not isinstance(pin, dt.datetime):
+                raise QueryUsageError(f"--as-of {pin}: a version needs a table, e.g. ohlcv_daily={pin}")
+            continue
+        if name not in TABLES:
+            raise QueryUsageError(f"--as-of {name}={_said(pin)}: unknown table {name!r}; known: {', '.join(TABLES)}")
+        try:
+            history = lake.history(name)
+        except TableNotFoundError:
+            raise QueryUsageError(
+                f"--as-of {name}={_said(pin)}: no table {name!r} in the lake {lake.root} (not created yet)"
+            ) from None
+        except Exception as exc:
+            raise TableUnavailable(f"table {name} cannot be read: {first_line(exc)}") from None
+        versions = sorted((int(e["version"]), e["timestamp"]) for e in history)  # type: ignore[call-overload]
+        (first, created), (last, _) = versions[0], versions[-1]
+        if isinstance(pin, dt.datetime):
+            if pin < created:  # type: ignore[operator]
+                raise QueryUsageError(
+                    f"--as-of {name}={_said(pin)}: table {name} did not exist yet "
+                    f"(version {first} was committed {_said(created)})"
+                )
+        elif not first <= pin <= last:
+            raise QueryUsageError(
+                f"--as-of {name}={pin}: table {name} has versions {first}..{last} (the current one is {last})"
+            )
+    return pins
+
+
+def _session(lake: Lake) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB that may read files under the lake's root only, nothing else."""
+    con = duckdb.connect(
+        config={
+            "autoinstall_known_extensions": False,
+            "autoload_known_extensions": False,
+            "allow_community_extensions": False,
+            "allow_persistent_secrets": False,
+        }
+    )
+    con.execute(f"LOAD {sql_literal(str(extension_path('delta')))}")
+    if lake.root.startswith("s3://"):
+        con.execute(f"LOAD {sql_literal(str(extension_path('httpfs')))}")
+        _s3_secret(con, lake.storage_options)
+    con.execute(f"SET allowed_directories = [{sql_literal(lake.root + '/')}]")
+    con.execute("SET enable_external_access = false")
+    con.execute("SET lock_configuration = true")
+    return con
+
+
+def _views(con: duckdb.DuckDBPyConnection, lake: Lake, names: Iterable[str], pins: Mapping[str, Pin]) -> dict[str, str]:
+    """A view per table of ``names``, each on its own; returns table -> why it has none."""
+    problems = {}
+    for name in names:
+        pin = pins.get(name, pins.get(ALL_TABLES))
+        try:
+            version = lake.version_at(name, pin) if isinstance(pin, dt.datetime) else pin
+        except TableNotFoundError:
+            problems[name] = _not_created(lake, name)
+            continue
+        except Exception as exc:
+            problems[name] = f"table {name} cannot be read: {first_line(exc)}"
+            continue
+        if isinstance(pin, dt.datetime) and version is None:
+            problems[name] = f"table {name} does not exist as of {_said(pin)} (it was created later)"
+            continue
+        at = f", version => {int(version)}" if version is not None else ""
+        hidden = f" EXCLUDE ({PARTITION_COLUMN})" if table(name).partitioned else ""
+        try:
+            con.execute(f"CREATE VIEW {name} AS SELECT *{hidden} FROM delta_scan({sql_literal(lake.uri(name))}{at})")
+        except duckdb.Error as exc:
+            problems[name] = _why_unreadable(lake, name, exc)
+    return problems
+
+
+def _why_unreadable(lake: Lake, name: str, exc: Exception) -> str:
+    try:
+        if not lake.exists(name):
+            return _not_created(lake, name)
+    except Exception as opened:  # the log itself is broken: delta-rs says how
+        return f"table {name} cannot be read: {first_line(opened)}"
+    return f"table {name} cannot be read: {first_line(exc)}"
+
+
+def _not_created(lake: Lake, name: str) -> str:
+    return f"table {name} does not exist in the lake {lake.root} (not created yet: see lakehouse tables)"
+
+
+def _execute(
+    con: duckdb.DuckDBPyConnection,
+    sql: str,
+    params: dict[str, str] | None,
+    deadline: float | None,
+    timeout: float | None,
+) -> tuple[list[str], list[tuple[object, ...]]]:
+    """Run and fetch in a worker thread, so that this thread stays free to interrupt the
+    statement at the deadline or on Ctrl-C (DuckDB checks for an interrupt between vectors)."""
+    outcome: dict[str, object] = {}
+    done = threading.Event()
+
+    def work() -> None:
+        try:
+            result = con.execute(sql, params)
+            outcome["value"] = ([d[0] for d in result.description or []], result.fetchall())
+        except BaseException as exc:  # handed to the waiting thread
+            outcome["error"] = exc
+        finally:
+            done.set()
+
+    worker = threading.Thread(target=work, name="lakehouse-query", daemon=True)
+    worker.start()
+    try:
+        finished = done.wait(None if deadline is None else max(0.0, deadline - time.monotonic()))
+    except KeyboardInterrupt:
+        _stop(con, done)
+        raise
+    if not finished:
+        _stop(con, done)
+        raise QueryStopped(f"stopped after {timeout:g} s (--timeout SECONDS; 0 for no limit)")
+    con.close()
+    if "error" in outcome:
+        raise outcome["error"]  # type: ignore[misc]
+    return outcome["value"]  # type: ignore[return-value]
+
+
+def _stop(con: duckdb.DuckDBPyConnection, done: threading.Event) -> None:
+    """Interrupt the running statement and close the connection once it has unwound (if it
+    does not within ``STOP_GRACE``, the worker thread keeps it until the process ends)."""
+    con.interrupt()
+    if done.wait(STOP_GRACE):
         con.close()
 
 
-def _strip_comments_and_strings(sql: str) -> str:
+def _check_statements(sql: str) -> None:
+    """Refuse every statement but SELECT and EXPLAIN [ANALYZE] of a SELECT (EXPLAIN ANALYZE
+    runs its statement). Parse errors are left to DuckDB's own message."""
+    try:
+        statements = duckdb.extract_statements(sql)
+    except duckdb.Error:
+        return  # DuckDB says what is wrong when it runs
+    for statement in statements:
+        kind = statement.type
+        if kind == duckdb.StatementType.SELECT:
+            continue
+        if kind == duckdb.StatementType.EXPLAIN and _explained_is_select(statement.query):
+            continue
+        name = kind.name if kind != duckdb.StatementType.LOAD else "INSTALL/LOAD"
+        hint = ""
+        if kind == duckdb.StatementType.CREATE and re.search(r"\bpivot\b", statement.query, flags=re.I):
+            name, hint = "PIVOT without IN (...)", "; list the values: PIVOT t ON column IN ('a', 'b') USING ..."
+        raise QueryRefused(
+            f"only SELECT (and EXPLAIN of a SELECT) may run: {name} refused (the query surface is read-only){hint}"
+        )
+
+
+def _explained_is_select(text: str) -> bool:
+    rest = re.sub(r"^\s*explain\s+(analy[sz]e\s+)?", "", _strip_comments(text), flags=re.I)
+    try:
+        inner = duckdb.extract_statements(rest)
+    except duckdb.Error:
+        return False
+    return bool(inner) and all(s.type == duckdb.StatementType.SELECT for s in inner)
+
+
+def _said(value: Pin | object) -> str:
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return str(value)
+
+
+def first_line(exc: BaseException) -> str:
+    """The message without delta-rs's Rust backtrace (printed when RUST_BACKTRACE is set)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
+
+
+def _strip_comments(sql: str) -> str:
     sql = re.sub(r"--[^\n]*", " ", sql)
-    sql = re.sub(r"/\*.*?\*/", " ", sql, flags=re.S)
-    return re.sub(r"'(?:[^']|'')*'", "''", sql)
+    return re.sub(r"/\*.*?\*/", " ", sql, flags=re.S)
+
+
+def _strip_comments_and_strings(sql: str) -> str:
+    return re.sub(r"'(?:[^']|'')*'", "''", _strip_comments(sql))
 
 
 def _s3_secret(con: duckdb.DuckDBPyConnection, options: Mapping[str, str]) -> None:
