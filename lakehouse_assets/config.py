@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from lakehouse_assets.compute import POOLS, SCHEDULER_ADDRESS, SCHEDULER_ENV, PoolSettings
-from lakehouse_assets.core.alerts import SEVERITIES, AlertRules, Smtp, Webhook
+from lakehouse_assets.core.alerts import SEVERITIES, AlertRules, Smtp, Webhook, redacted, unsafe_target
 from lakehouse_assets.core.checks import CheckRules
 from lakehouse_assets.core.drift import DriftRules
 from lakehouse_assets.core.features import FEATURE_COLUMNS
@@ -369,8 +369,8 @@ def _pool(f: _File, n_workers: int) -> PoolSettings:
     return PoolSettings(kind=kind, workers=n_workers, scheduler=address)
 
 
-def _between(part: _File, key: str, low: float, high: float) -> float:
-    value = part.number(key)
+def _between(part: _File, key: str, low: float, high: float, default: Any = ...) -> float:
+    value = part.number(key, default)
     if not low <= value <= high:
         part.fail(key, f"must be between {low} and {high}, got {value}")
     return value
@@ -519,21 +519,21 @@ def _monitoring(directory: Path) -> tuple[CheckRules, AlertRules, DriftRules, Ma
         if fmt not in ("json", "slack"):
             h.fail("format", f"expected json or slack, got {fmt!r}")
         url = h.get("url", str)
-        if not url.startswith(("http://", "https://")):
-            h.fail("url", f"expected an http(s):// URL, got {url!r}")
+        if problem := unsafe_target(url):  # the URL is a secret: the message names its origin at most
+            h.fail("url", f"{problem}: {redacted(url)}")
         hooks.append(
             Webhook(
                 url=url,
                 format=fmt,
                 headers={str(k): str(v) for k, v in h.get("headers", dict, {}).items()},
-                retries=int(h.number("retries", 3, minimum=0)),
-                backoff_seconds=h.number("backoff_seconds", 0.5, minimum=0.0),
-                timeout_seconds=h.number("timeout_seconds", 5.0, minimum=0.1),
+                retries=int(_between(h, "retries", 0, 10, 3)),
+                backoff_seconds=_between(h, "backoff_seconds", 0.0, 60.0, 0.5),
+                timeout_seconds=_between(h, "timeout_seconds", 0.1, 120.0, 5.0),
             )
         )
     if url := os.environ.get("LAKEHOUSE_ALERT_WEBHOOK"):
-        if not url.startswith(("http://", "https://")):
-            raise ConfigError(f"$LAKEHOUSE_ALERT_WEBHOOK: expected an http(s):// URL, got {url!r}")
+        if problem := unsafe_target(url):
+            raise ConfigError(f"$LAKEHOUSE_ALERT_WEBHOOK: {problem}: {redacted(url)}")
         hooks.append(Webhook(url=url))
     smtp = None
     if "smtp" in a.data:

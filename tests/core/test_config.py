@@ -87,3 +87,28 @@ def test_strike_width_mode_accepts_the_unused_short_delta(config_dir: Path) -> N
     path = config_dir / "strategies.yaml"
     path.write_text(path.read_text().replace("strikes: delta", "strikes: width"))
     assert load_config(config_dir).strategies.short_delta is None
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("ftp://hooks.example.com/T0/SECRET", "not an http:// or https:// URL"),
+        ("https://user:SECRET@hooks.example.com/x", "credentials in the URL"),
+        ("https://hooks.example.com/T0/SECRET path", "whitespace or control characters"),
+    ],
+)
+def test_a_bad_webhook_url_is_refused_without_echoing_its_secret(config_dir: Path, url: str, problem: str) -> None:
+    path = config_dir / "monitoring.yaml"
+    path.write_text(path.read_text().replace("webhooks: []", f"webhooks: [{{url: '{url}'}}]"))
+    with pytest.raises(ConfigError, match=problem) as info:
+        load_config(config_dir)
+    assert "SECRET" not in str(info.value)
+
+
+def test_a_bad_webhook_url_in_the_environment_is_refused_without_its_secret(
+    monkeypatch: pytest.MonkeyPatch, config_dir: Path
+) -> None:
+    monkeypatch.setenv("LAKEHOUSE_ALERT_WEBHOOK", "ftp://hooks.example.com/SECRET")
+    with pytest.raises(ConfigError, match=r"\$LAKEHOUSE_ALERT_WEBHOOK: not an http") as info:
+        load_config(config_dir)
+    assert "SECRET" not in str(info.value)
