@@ -30,7 +30,8 @@ class LakehouseResource(dg.ConfigurableResource):
     def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator[LakehouseResource]:
         """Inside a run, every step holds the lake's writer lock (``lake/lock.py``): a second
         run on the same lake fails at its first step with "lake is busy: run ...".
-        Sensors and schedules (no run) only read, and take no lock."""
+        Sensors and schedules (no run) take no lock: the alerts sensor only appends to
+        ``alerts`` (insert-only MERGE, retried on a commit conflict), which is safe beside a run."""
         if context.dagster_run is None:
             yield self
             return
