@@ -107,3 +107,39 @@ def test_drift_alerts_only_when_sustained() -> None:
     lasting = checks.no_drift(reports(5), "feature", 5)
     assert not lasting.passed and "AAA:rsi_14" in lasting.description and "sustained 5+" in lasting.description
     assert checks.no_drift(reports(5), "regime", 5).passed  # no regime rows
+
+
+def test_quarantine_growth_counts_every_kind_of_rejection() -> None:
+    rules = checks.CheckRules(max_quarantine_share=0.05, min_quarantined_rows=10)
+    outcome = checks.quarantine_growth(
+        {"parse": 0, "outside calendar": 10, "rules": 90, "duplicates": 899_890}, 1_000_000, rules
+    )
+    assert not outcome.passed
+    assert outcome.description == (
+        "899990 of 1000000 rows quarantined (90.0% > 5.0%): outside calendar 10, rules 90, duplicates 899890"
+    )
+    assert outcome.metadata["rejected_duplicates"] == 899_890 and outcome.metadata["rejected"] == 899_990
+    assert checks.quarantine_growth({"parse": 3, "rules": 2}, 100, rules).passed  # 5%: at the limit
+
+
+def test_files_read_lists_what_no_run_reads() -> None:
+    assert checks.files_read([]).passed
+    unread = [(f"X/{i}.txt", "not a CSV delivery") for i in range(7)]
+    outcome = checks.files_read(unread)
+    assert not outcome.passed and outcome.metadata["unread"] == 7
+    assert outcome.description.startswith("7 landed files not read: X/0.txt: not a CSV delivery;")
+    assert outcome.description.endswith("(and 2 more)")
+
+
+def test_warmed_up_fails_on_a_null_after_the_warm_up_only() -> None:
+    frame = pl.DataFrame(
+        {
+            "symbol": "A",
+            "date": [dt.date(2024, 1, d) for d in (2, 3, 4, 5)],
+            "bar": [0, 1, 2, 3],
+            "f": [None, 1, None, 2],
+        }
+    )
+    assert checks.warmed_up(frame, {"f": 3}, ["symbol", "date"]).passed
+    late = checks.warmed_up(frame, {"f": 2}, ["symbol", "date"])
+    assert not late.passed and late.metadata["failing_rows"] == 1

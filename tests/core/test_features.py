@@ -249,3 +249,18 @@ def test_sentiment_joins_real_scores_and_leaves_the_stub_null(sp500: pl.DataFram
     assert out["sentiment_score"].to_list() == [0.518, None, None]
     assert out["sentiment_confidence"].to_list() == [0.85, None, None]
     assert out.schema == pl.Schema(F.SCHEMA)
+
+
+def test_close_based_features_are_defined_from_their_warm_up_on(sp500: pl.DataFrame) -> None:
+    """WARM_UP is exact on real data: the first value comes at that bar, none is null after."""
+    out = F.compute_features(sp500).with_columns(F.bar_number())
+    for name, first in F.WARM_UP.items():
+        defined = out.filter(pl.col(name).is_not_null())["bar"]
+        assert defined.min() == first and defined.len() == out.height - first, name
+    # a feature null after its warm-up: only a bad close makes one, and the check says so
+    from lakehouse_assets.core.checks import warmed_up
+
+    assert warmed_up(out, F.WARM_UP, ["symbol", "date"]).passed
+    broken = sp500.with_columns(close=pl.when(pl.int_range(pl.len()) == 400).then(float("nan")).otherwise("close"))
+    bad = warmed_up(F.compute_features(broken).with_columns(F.bar_number()), F.WARM_UP, ["symbol", "date"])
+    assert not bad.passed and bad.metadata["failing_rows"] >= 252

@@ -149,3 +149,85 @@ def test_log_return_is_null_after_a_missing_session(calendar: TradingCalendar) -
     bars = typed([(D(2024, 1, 2), 10, 11, 9, 10, 1, "a", 2), (D(2024, 1, 4), 10, 11, 9, 11, 1, "a", 3)])
     out = ohlcv.add_log_return(bars, calendar.previous_session_frame(D(2024, 1, 2), D(2024, 1, 4)))
     assert out.sort("date")["log_return"].to_list() == [None, None]
+
+
+def test_parse_bars_rejects_non_finite_values_with_the_text_as_delivered(calendar: TradingCalendar) -> None:
+    texts = ["NaN", "nan", "inf", "-inf", "Infinity", "1e400", "-1e400"]
+    bars, rejected = ohlcv.parse_bars(
+        raw(
+            [
+                ("2024-01-02", "10", "11", "9", "10.5", "100"),
+                *[("2024-01-03", "10", "11", "9", t, "100") for t in texts],
+            ]
+        ),
+        NY,
+        calendar=calendar,
+    )
+    assert bars["line"].to_list() == [2]
+    assert rejected.sort("line")["reason"].to_list() == [f"non-finite close: '{t}'" for t in texts]
+    assert [json.loads(r)["close"] for r in rejected.sort("line")["raw"]] == texts
+
+
+def test_parse_bars_quarantines_dates_outside_the_calendar_only_given_one(calendar: TradingCalendar) -> None:
+    rows = [("1900-01-02", "10", "11", "9", "10.5", "1"), ("9999-12-31", "10", "11", "9", "10.5", "1")]
+    assert ohlcv.parse_bars(raw(rows), NY)[1].is_empty()  # without a calendar, a date is a date
+    bars, rejected = ohlcv.parse_bars(raw(rows), NY, calendar=calendar)
+    assert bars.is_empty()
+    assert rejected["reason"].to_list() == [
+        f"date outside the calendar: 1900-01-02 is before the XNYS calendar's first session {calendar.first_session}",
+        "date outside the calendar: 9999-12-31 is beyond the XNYS calendar's horizon",
+    ]
+
+
+def test_a_non_finite_row_already_in_bronze_is_rejected_and_supersedes_nothing(calendar: TradingCalendar) -> None:
+    nan, inf = float("nan"), float("inf")
+    valid, rejected = ohlcv.validate_bars(
+        typed(
+            [
+                (D(2024, 1, 9), 10, 11, 9, 10.5, 1, "a.csv", 2),  # the good bar
+                (D(2024, 1, 9), 10, 11, 9, nan, 1, "b.csv", 2),  # later, so it would win
+                (D(2024, 1, 9), inf, inf, inf, inf, 1, "c.csv", 2),
+                (D(2024, 1, 9), 10, 11, 9, 10.5, nan, "d.csv", 2),
+                (D(2099, 1, 2), 10, 11, 9, 10.5, 1, "e.csv", 2),  # beyond the horizon: rejected, not raised
+            ]
+        ),
+        calendar,
+    )
+    assert valid.select("file", "close").rows() == [("a.csv", 10.5)]
+    reasons = dict(rejected.select("file", "reason").rows())
+    assert reasons == {
+        "b.csv": "non-finite close: NaN",
+        "c.csv": "non-finite open: inf",
+        "d.csv": "non-finite volume: NaN",
+        "e.csv": "date outside the calendar: 2099-01-02 is beyond the XNYS calendar's horizon",
+    }
+    raw_close = {f: json.loads(r)["close"] for f, r in rejected.select("file", "raw").rows()}
+    assert raw_close["b.csv"] == "NaN" and raw_close["c.csv"] == "inf"  # never null
+
+
+def test_screen_delivery_counts_every_row_the_delivery_loses(calendar: TradingCalendar) -> None:
+    rows = [
+        ("2024-01-02", "10", "11", "9", "10.5", "1"),  # kept
+        ("2024-01-03", "10", "11", "9", "10.5", "1"),  # superseded by the next
+        ("2024-01-03", "10", "11", "9", "10.6", "1"),
+        ("2024-01-04", "10", "9", "11", "10", "1"),  # high < low
+        ("2024-01-05", "10", "11", "9", "NaN", "1"),  # non-finite
+        ("oops", "10", "11", "9", "10.5", "1"),  # undated
+        ("1900-01-02", "10", "11", "9", "10.5", "1"),  # outside the calendar
+        ("2024-02-01", "10", "11", "9", "bad", "1"),  # another range's row: left for that run
+    ]
+    screened = ohlcv.screen_delivery(raw(rows), NY, calendar, D(2024, 1, 2), D(2024, 1, 5))
+    assert screened.rejected == {"parse": 2, "outside calendar": 1, "rules": 1, "duplicates": 1}
+    assert screened.delivered == 7
+    assert screened.bars["date"].to_list() == [D(2024, 1, 2), D(2024, 1, 3), D(2024, 1, 3), D(2024, 1, 4)]
+    assert sorted(screened.quarantined["line"].to_list()) == [6, 7, 8]  # bronze's own; rules are silver's
+
+
+def test_keep_replaced_keeps_a_files_good_row_that_its_re_delivery_breaks(calendar: TradingCalendar) -> None:
+    before = ohlcv.parse_bars(
+        raw([("2024-01-02", "10", "11", "9", "10.5", "1"), ("2024-01-03", "10", "11", "9", "10.7", "1")]), NY
+    )[0]
+    # the file comes back: 01-02 now NaN, 01-03 withdrawn
+    bars, rejected = ohlcv.parse_bars(raw([("2024-01-02", "10", "11", "9", "NaN", "1")]), NY)
+    kept = ohlcv.keep_replaced(bars, rejected, before)
+    assert kept.select("date", "close").rows() == [(D(2024, 1, 2), 10.5)]

@@ -108,3 +108,28 @@ def test_vader_scores_match_the_lexicon() -> None:
     reference = SentimentIntensityAnalyzer().polarity_scores(text)
     assert sentiment.vader_score(text) == (reference["compound"], 1.0 - reference["neu"])
     assert reference["compound"] < 0
+
+
+def test_scores_must_be_finite_and_lines_rejected_while_reading_keep_their_reason() -> None:
+    texts = [
+        '{"score": NaN}',
+        '{"score": Infinity}',
+        '{"score": -Infinity}',
+        '{"score": 1e400}',
+        '{"confidence": NaN, "score": 0.1}',
+    ]
+    _, rejected = sentiment.parse_snapshot_lines(lines(*texts))
+    assert rejected.sort("line")["reason"].to_list() == [
+        "invalid sentiment line: score nan is not finite",
+        "invalid sentiment line: score inf is not finite",
+        "invalid sentiment line: score -inf is not finite",
+        "invalid sentiment line: score inf is not finite",
+        "invalid sentiment line: confidence nan is not finite",
+    ]
+    assert json.loads(rejected.sort("line")["raw"][3])["text"] == '{"score": 1e400}'
+    read = lines('{"headline": "caf\\xe9"}', json.dumps({"score": 0.2})).with_columns(
+        problem=pl.Series(["not UTF-8: byte 0xe9 at offset 17", None])
+    )
+    rows, rejected = sentiment.parse_snapshot_lines(read)
+    assert rows["line"].to_list() == [2]
+    assert rejected.select("line", "reason").rows() == [(1, "not UTF-8: byte 0xe9 at offset 17")]
