@@ -56,7 +56,6 @@ def ohlcv_bronze(
             description="; ".join(f"{Path(folder or '') / p.file}: {p.reason}" for p in problems),
             metadata={"bad_files": [p.file for p in problems], "rows_written": bars.height},
         )
-    rejected = screened.quarantined.height
     context.log.info(f"ohlcv_bronze {start}..{end}: {bars.height} bars, rejected {screened.rejected}")
     _warn_unread(context, unread)
     _, outcomes = asset_checks.table_outcomes(lake, "ohlcv_bronze", start, end)
@@ -65,7 +64,7 @@ def ohlcv_bronze(
     return dg.MaterializeResult(
         metadata={
             **write_metadata(result, bars, start, end),
-            "rejected_rows": rejected,
+            "rejected_rows": sum(screened.rejected.values()),  # the gate's count; rules' rows go to silver's quarantine
             "rejected_by_kind": dg.MetadataValue.json(screened.rejected),
             "unread_files": len(unread),
             "quarantined_new": quarantined,
