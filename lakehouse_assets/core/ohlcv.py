@@ -172,7 +172,9 @@ class Screened:
     rejected: dict[str, int]
     """Rows of the delivery that will not reach ``ohlcv_daily``, by kind: ``parse`` (untypable,
     non-finite), ``outside calendar``, ``rules`` (price, volume and session rules) and
-    ``duplicates`` (superseded by a later row of the same delivery)."""
+    ``duplicates`` (superseded by a later row of the files read in the same run: a file
+    that repeats a bar, or files that overlap; re-deliveries that overlap a range count
+    every run that reads both, until the older file leaves the landing)."""
     delivered: int
     """Rows of the delivery that concern the range: dated in it, undated, or outside the calendar."""
 
