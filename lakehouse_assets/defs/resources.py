@@ -32,11 +32,11 @@ class LakehouseResource(dg.ConfigurableResource):
         run on the same lake fails at its first step with "lake is busy: run ...".
         Sensors and schedules (no run) take no lock: the alerts sensor only appends to
         ``alerts`` (insert-only MERGE, retried on a commit conflict), which is safe beside a run."""
-        if context.dagster_run is None:
+        if context.run is None:
             yield self
             return
         instance = context.instance
-        lock = LakeLock(self.lake().root, context.dagster_run.run_id, lambda run_id: _finished(instance, run_id))
+        lock = LakeLock(self.lake().root, context.run.run_id, lambda run_id: _finished(instance, run_id))
         with lock.held():
             yield self
 

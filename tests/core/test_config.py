@@ -65,7 +65,12 @@ def test_the_shipped_configuration_loads() -> None:
         # symbols are names, not paths
         ("universe.yaml", "symbol: MSFT", "symbol: ../good/MSFT", "bundled[2].symbol: '../good/MSFT' is not a symbol"),
         ("universe.yaml", "index_symbol: ^GSPC", "index_symbol: /etc/passwd", "index_symbol: '/etc/passwd' is not"),
-        ("registry.yaml", "overrides: []", "overrides: [{symbol: ../x, horizon: 5, model: naive}]", "overrides[0].symbol"),
+        (
+            "registry.yaml",
+            "overrides: []",
+            "overrides: [{symbol: ../x, horizon: 5, model: naive}]",
+            "overrides[0].symbol",
+        ),
     ],
 )
 def test_a_bad_value_names_the_file_and_key(config_dir: Path, file: str, old: str, new: str, message: str) -> None:

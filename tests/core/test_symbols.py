@@ -12,8 +12,23 @@ def test_tickers_are_symbols(good: str) -> None:
 
 @pytest.mark.parametrize(
     "bad",
-    ["", "..", "../good/MSFT", "/etc/passwd", "MS FT", "MSFT/", "a\\b", "A..B", ".hidden", "-x", "x" * 22, "ms\nft",
-     "^", "^^GSPC", "M\x00"],
+    [
+        "",
+        "..",
+        "../good/MSFT",
+        "/etc/passwd",
+        "MS FT",
+        "MSFT/",
+        "a\\b",
+        "A..B",
+        ".hidden",
+        "-x",
+        "x" * 22,
+        "ms\nft",
+        "^",
+        "^^GSPC",
+        "M\x00",
+    ],
 )
 def test_paths_and_junk_are_not(bad: str) -> None:
     assert not is_symbol(bad)

@@ -197,5 +197,5 @@ def test_config_refuses_a_webhook_that_is_not_http(tmp_path: Path) -> None:
 
     folder = Path(shutil.copytree(REPO / "config", tmp_path / "config"))
     edit(folder / "monitoring.yaml", ("webhooks: []", "webhooks: [{url: 'hooks.slack.com/services/x'}]"))
-    with pytest.raises(ConfigError, match=r"monitoring.yaml: alerts.webhooks\[0\].url: expected an http"):
+    with pytest.raises(ConfigError, match=r"monitoring.yaml: alerts.webhooks\[0\].url: not an http:// or https:// URL"):
         load_config(folder)
