@@ -348,7 +348,7 @@ def _check_statements(sql: str) -> None:
             continue
         name = kind.name if kind != duckdb.StatementType.LOAD else "INSTALL/LOAD"
         hint = ""
-        if kind == duckdb.StatementType.CREATE and re.search(r"\bpivot\b", statement.query, flags=re.I):
+        if kind == duckdb.StatementType.CREATE and re.search(r"\bpivot\b", statement.query or sql, flags=re.I):
             name, hint = "PIVOT without IN (...)", "; list the values: PIVOT t ON column IN ('a', 'b') USING ..."
         raise QueryRefused(
             f"only SELECT (and EXPLAIN of a SELECT) may run: {name} refused (the query surface is read-only){hint}"

@@ -9,7 +9,7 @@ import pytest
 from lakehouse_assets.core.quarantine import file_record, quarantine_records
 from lakehouse_assets.lake import catalog
 from lakehouse_assets.lake.delta import Lake
-from lakehouse_assets.lake.duck import query
+from lakehouse_assets.lake.duck import QueryUsageError, query
 
 SQL = Path(__file__).resolve().parents[2] / "sql"
 D = dt.date
@@ -216,10 +216,12 @@ def test_variance_and_weight_queries_with_time_travel(lake: Lake) -> None:
         (D(2024, 1, 2), "iron_condor", "normal", 1.0),
     ]
     assert [r[6] for r in query(lake, sql, {}, {})[1]] == [2, 2]  # now: both days are in the table
-    with pytest.raises(KeyError, match="unknown table 'nonesuch'"):
+    with pytest.raises(QueryUsageError, match="unknown table 'nonesuch'"):
         query(lake, sql, {}, {"nonesuch": 1})
-    with pytest.raises(KeyError, match="no table 'forecasts' in the lake"):
+    with pytest.raises(QueryUsageError, match="no table 'forecasts' in the lake"):
         query(lake, sql, {}, {"forecasts": 1})  # catalogued, not created here
+    with pytest.raises(QueryUsageError, match=f"table strategy_weights has versions 0..{first + 1}"):
+        query(lake, sql, {}, {"strategy_weights": first + 2})
 
 
 def test_ledger_backtest_and_sector_queries(lake: Lake) -> None:
