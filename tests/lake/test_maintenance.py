@@ -13,7 +13,15 @@ from lakehouse_assets.defs.maintenance import maintenance_job, weekly_maintenanc
 from lakehouse_assets.defs.resources import LakehouseResource
 from lakehouse_assets.lake import catalog
 from lakehouse_assets.lake.delta import Lake
-from lakehouse_assets.lake.maintenance import MaintenanceSettings, maintain, maintain_all, table_health
+from lakehouse_assets.lake.maintenance import (
+    MIN_RETENTION_DAYS,
+    MaintenanceSettings,
+    RetentionTooShortError,
+    check_retention,
+    maintain,
+    maintain_all,
+    table_health,
+)
 
 NAME = "ohlcv_daily"
 SYMBOLS = ("AAA", "BBB")
@@ -228,3 +236,15 @@ def test_weekly_schedule_runs_saturday_morning_in_new_york() -> None:
     assert (schedule.cron_schedule, schedule.execution_timezone) == ("0 6 * * 6", "America/New_York")
     assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
     assert schedule.job_name == "maintenance_job"
+
+
+def test_a_retention_below_the_minimum_needs_force() -> None:
+    assert MIN_RETENTION_DAYS == 1.0
+    assert check_retention(MIN_RETENTION_DAYS) is None and check_retention(7) is None
+    for days in (0.0, 0.5, 0.999):
+        with pytest.raises(RetentionTooShortError, match=f"retention {days:g} days is below the minimum of 1 day"):
+            check_retention(days)
+        forced = check_retention(days, force=True)
+        assert forced is not None and "(forced)" in forced and "FileNotFoundError" in forced
+    # the library itself still takes any retention >= 0 (the weekly job's configured one, tests)
+    assert MaintenanceSettings(retention_days=0).retention_days == 0
