@@ -96,7 +96,7 @@ def connect(
 ) -> duckdb.DuckDBPyConnection:
     """A read-only in-memory DuckDB with one view per table (partition column hidden).
 
-    ``tables``: the views to create (default: every table of the lake). ``as_of`` pins
+    ``tables``: the views to create (default: every table created in the lake). ``as_of`` pins
     tables to a past state (time travel): table name, or ``*`` for every table, to a
     version number or a UTC timestamp (the last version committed at or before it).
     The session cannot write files, reach the network, load extensions or change its
@@ -105,8 +105,7 @@ def connect(
 
     Examples
     --------
-    >>> import tempfile, polars as pl
-    >>> from lakehouse_assets.lake.catalog import TABLES
+    >>> import tempfile
     >>> lake = Lake(tempfile.mkdtemp())
     >>> _ = lake.ensure("alerts")
     >>> con = connect(lake)
@@ -118,7 +117,7 @@ def connect(
     """
     pins = check_pins(lake, as_of or {})
     con = _session(lake)
-    names = lake.tables() if tables is None else list(tables)
+    names = [name for name in TABLES if _created(lake, name)] if tables is None else list(tables)
     problems = _views(con, lake, names, pins)
     if problems:
         con.close()
@@ -273,6 +272,14 @@ def _views(con: duckdb.DuckDBPyConnection, lake: Lake, names: Iterable[str], pin
         except duckdb.Error as exc:
             problems[name] = _why_unreadable(lake, name, exc)
     return problems
+
+
+def _created(lake: Lake, name: str) -> bool:
+    """False only for a table that does not exist; a broken one counts (it is reported)."""
+    try:
+        return lake.exists(name)
+    except Exception:
+        return True
 
 
 def _why_unreadable(lake: Lake, name: str, exc: Exception) -> str:

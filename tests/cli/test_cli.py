@@ -218,3 +218,8 @@ def test_query_time_travel_with_as_of(short_lake: tuple[str, Path]) -> None:
     assert before.returncode == 1 and "ohlcv_daily does not exist" in before.stderr  # no table back then
     bad = lakehouse("query", sql, "--as-of", "yesterday", "--lake", lake, home=home)
     assert bad.returncode == 2 and "--as-of 'yesterday': expected a version number or a timestamp" in bad.stderr
+    version = json.loads(lakehouse("tables", "--json", "--lake", lake, home=home).stdout)
+    current = {t["table"]: t["version"] for t in version}["ohlcv_daily"]
+    beyond = lakehouse("query", sql, "--as-of", f"ohlcv_daily={current + 1}", "--lake", lake, home=home)
+    assert beyond.returncode == 2
+    assert f"table ohlcv_daily has versions 0..{current} (the current one is {current})" in beyond.stderr
