@@ -53,6 +53,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"lakehouse {args.command}: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        if args.command == "query":  # a query stopped by Ctrl-C is a failed query, like one stopped by --timeout
+            print("lakehouse query: interrupted (Ctrl-C): the query was stopped", file=sys.stderr)
+            return 1
         print("interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # the reader went away (`lakehouse query ... | head`): stop quietly
