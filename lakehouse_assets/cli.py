@@ -244,12 +244,12 @@ def _lake(args: argparse.Namespace, *, create: bool = False) -> Any:
     return lake
 
 
-def _finite(value: float | None, name: str, *, minimum: float = 0.0) -> None:
-    """``--name`` must be a finite number >= ``minimum`` (argparse's float accepts nan and inf)."""
+def _finite(value: float | None, name: str) -> None:
+    """``--name`` must be a finite number >= 0 (argparse's float takes nan and inf)."""
     import math
 
-    if value is not None and not (math.isfinite(value) and value >= minimum):
-        raise UsageError(f"--{name} must be a finite number >= {minimum:g}, got {value}")
+    if value is not None and not (math.isfinite(value) and value >= 0):
+        raise UsageError(f"--{name} must be a finite number >= 0, got {value}")
 
 
 def _config() -> Any:
