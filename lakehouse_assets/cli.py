@@ -20,6 +20,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from lakehouse_assets.lake.lock import LakeBusyError, LakeLock
+
 EXAMPLES = """examples:
   lakehouse run                                  # bundled S&P 500, NASDAQ, MSFT over the default range
   lakehouse run --start 2018-01-02 --end 2018-03-29 --symbols ^GSPC
@@ -314,16 +316,26 @@ def _run(args: argparse.Namespace) -> int:
         )
     began = time.monotonic()
     instance = _instance()
-    result = job.execute_in_process(
-        instance=instance,
-        tags={
-            "dagster/asset_partition_range_start": sessions[0].isoformat(),
-            "dagster/asset_partition_range_end": sessions[-1].isoformat(),
-            "lakehouse/cli": "run",
-        },
-        run_config={"loggers": {"progress": {}}},
-        raise_on_error=False,
-    )
+    lock = _lock(lake, instance)  # taken here, re-entered by every step of the run, released at its end
+    try:
+        lock.acquire()
+    except LakeBusyError as exc:
+        print(f"lakehouse run: {exc}", file=sys.stderr)
+        return 1
+    try:
+        result = job.execute_in_process(
+            instance=instance,
+            run_id=lock.run_id,
+            tags={
+                "dagster/asset_partition_range_start": sessions[0].isoformat(),
+                "dagster/asset_partition_range_end": sessions[-1].isoformat(),
+                "lakehouse/cli": "run",
+            },
+            run_config={"loggers": {"progress": {}}},
+            raise_on_error=False,
+        )
+    finally:
+        lock.release()
     _emit(*progress.summary(), args.format)
     _alert(instance, lake, config, result.run_id)
     elapsed = time.monotonic() - began
@@ -385,21 +397,26 @@ def _zone(name: str) -> dt.tzinfo:
 
 
 def _instance() -> Any:
-    """The Dagster instance at $DAGSTER_HOME (default ./.dagster_home), so the UI sees CLI runs."""
-    import dagster as dg
+    """The Dagster instance at $DAGSTER_HOME (default ./.dagster_home), so the UI sees CLI runs;
+    created if new, safely when several commands start on a new home at once."""
+    from lakehouse_assets.defs.settings import instance_at
 
-    home = Path(os.environ.get("DAGSTER_HOME") or ".dagster_home").resolve()
-    home.mkdir(parents=True, exist_ok=True)
-    settings = home / "dagster.yaml"
-    if not settings.exists():  # a new home: no telemetry (this machine may be offline)
-        settings.write_text("telemetry:\n  enabled: false\n")
-    os.environ["DAGSTER_HOME"] = str(home)
     # Plan a range run with one event per asset instead of one per asset and partition: the
     # per-partition events cost ~12 ms each in SQLite (90 s for the default run). Dagster's
     # trade-off: partitions of a *failed* run show as missing rather than failed in the UI
     # (the CLI names the failure anyway). Set it to false to keep per-partition planning.
     os.environ.setdefault("DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS", "true")
-    return dg.DagsterInstance.get()
+    return instance_at(os.environ.get("DAGSTER_HOME") or ".dagster_home")
+
+
+def _lock(lake: Any, instance: Any | None) -> LakeLock:
+    """The lake's writer lock for a new run id (lake/lock.py); the instance, when there is
+    one, tells which holders' runs have finished."""
+    import uuid
+
+    from lakehouse_assets.defs.resources import run_finished
+
+    return LakeLock(lake.root, str(uuid.uuid4()), lambda run_id: run_finished(instance, run_id))
 
 
 class _Progress:
@@ -434,6 +451,12 @@ class _Progress:
     def on_event(self, event: Any) -> None:
         kind, step = event.event_type_value, event.step_key
         if step is None:
+            if kind == "RUN_FAILURE" and not self.errors:  # e.g. a resource that failed to start
+                error = getattr(event.event_specific_data, "error", None)
+                while error is not None and error.cause is not None:
+                    error = error.cause
+                if error is not None:
+                    self.errors.append(error.message.strip().splitlines()[0])
             return
         state = self.steps.setdefault(step, {"asset": step, "status": "pending", "started": None, "seconds": None})
         if kind == "STEP_START":
@@ -675,7 +698,16 @@ def _maintain(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     if warning:
         print(f"lakehouse maintain: {warning}", file=sys.stderr)
-    results = maintain_all(lake, settings, log=lambda line: print(f"  {line}", file=sys.stderr))
+    home = Path(os.environ.get("DAGSTER_HOME") or ".dagster_home")
+    lock = _lock(lake, _instance() if (home / "dagster.yaml").exists() else None)
+    try:  # compaction and vacuum are writes: not while a run writes the lake
+        with lock.held():
+            results = maintain_all(lake, settings, log=lambda line: print(f"  {line}", file=sys.stderr))
+    except LakeBusyError as exc:
+        print(f"lakehouse maintain: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        lock.release()
     health = [table_health(lake, r.name, settings) for r in results]
     rows = [
         (r.name, r.files_before, r.files_after, r.files_removed_by_vacuum, h.max_files_per_partition, h.small_files)

@@ -27,7 +27,7 @@ from lakehouse_assets.core.registry import GateRules
 from lakehouse_assets.core.strategies import STRATEGIES, StrategyRules
 from lakehouse_assets.core.symbols import SYMBOL_PATTERN, is_symbol
 from lakehouse_assets.core.variance import VarianceRules
-from lakehouse_assets.lake.maintenance import MIB, MaintenanceSettings
+from lakehouse_assets.lake.maintenance import MIB, MIN_RETENTION_DAYS, MaintenanceSettings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -584,7 +584,7 @@ def _monitoring(directory: Path) -> tuple[CheckRules, AlertRules, DriftRules, Ma
     m = f.sub("maintenance")
     try:
         maintenance = MaintenanceSettings(
-            retention_days=m.number("retention_days", 7.0, minimum=0.0),
+            retention_days=m.number("retention_days", 7.0, minimum=MIN_RETENTION_DAYS),  # readers need it
             small_file_bytes=int(m.number("small_file_mb", 8, minimum=0.0) * MIB),
             target_file_bytes=int(m.number("target_file_mb", 128, minimum=1.0) * MIB),
         )

@@ -15,7 +15,9 @@ from lakehouse_assets.defs.resources import LakehouseResource
 from lakehouse_assets.lake.maintenance import (
     MaintenanceResult,
     MaintenanceSettings,
+    RetentionTooShortError,
     TableHealth,
+    check_retention,
     maintain_all,
     table_health,
 )
@@ -24,6 +26,10 @@ from lakehouse_assets.lake.maintenance import (
 class MaintenanceConfig(dg.Config):
     retention_days: float | None = Field(
         default=None, description="Days of time travel to keep (default: the configured retention, else 7)."
+    )
+    force: bool = Field(
+        default=False,
+        description="Allow a retention below the minimum (1 day): readers holding older snapshots then fail.",
     )
 
 
@@ -40,6 +46,12 @@ def maintain_lake(
     context: dg.OpExecutionContext, config: MaintenanceConfig, lakehouse: LakehouseResource
 ) -> dg.Output[list[MaintenanceResult]]:
     settings = maintenance_settings(lakehouse, config.retention_days)
+    try:
+        warning = check_retention(settings.retention_days, force=config.force)
+    except RetentionTooShortError as exc:
+        raise dg.Failure(f"{exc} (in this job: the op config force: true)") from None
+    if warning:
+        context.log.warning(warning)
     lake = lakehouse.lake()
     context.log.info(f"maintaining {lake.root} with {settings}")
     results = maintain_all(lake, settings, log=context.log.info)

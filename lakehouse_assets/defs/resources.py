@@ -36,7 +36,7 @@ class LakehouseResource(dg.ConfigurableResource):
             yield self
             return
         instance = context.instance
-        lock = LakeLock(self.lake().root, context.run.run_id, lambda run_id: _finished(instance, run_id))
+        lock = LakeLock(self.lake().root, context.run.run_id, lambda run_id: run_finished(instance, run_id))
         with lock.held():
             yield self
 
@@ -98,7 +98,7 @@ class SourcesResource(dg.ConfigurableResource):
         return landed_lines(self.sentiment_dir, self.universe(config), start, end)
 
 
-def _finished(instance: dg.DagsterInstance | None, run_id: str) -> bool | None:
+def run_finished(instance: dg.DagsterInstance | None, run_id: str) -> bool | None:
     """Whether the instance knows the run as finished (True), in progress (False), or not at all."""
     run = instance.get_run_by_id(run_id) if instance is not None else None
     return None if run is None else run.is_finished

@@ -142,9 +142,8 @@ class LakeLock:
             now, held = _now(), self.holder()
             if held is not None and held.run_id != self.run_id and not self.stale(held, now):
                 raise LakeBusyError(
-                    f"lake is busy: {held.describe(now)}. One run writes a lake at a time; retry when it has "
-                    f"finished (a holder that stopped without releasing is taken over after {self.stale_seconds:.0f} s "
-                    f"without a heartbeat, or as soon as Dagster records its run as finished)"
+                    f"lake is busy: {held.describe(now)}; one run writes a lake at a time, retry when it has "
+                    f"finished (a holder gone silent for {self.stale_seconds:.0f} s is taken over)"
                 )
             since = held.since if held is not None and held.run_id == self.run_id else now.isoformat()
             mine = Holder(self.run_id, socket.gethostname(), os.getpid(), since, now.isoformat())

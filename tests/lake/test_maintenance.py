@@ -214,7 +214,7 @@ def test_retention_rounds_up_to_whole_hours() -> None:
 def test_maintenance_job_runs_against_a_real_lake(lake: Lake) -> None:
     result = maintenance_job.execute_in_process(
         resources={"lakehouse": LakehouseResource(lake_uri=lake.root)},
-        run_config={"ops": {"maintain_lake": {"config": {"retention_days": 0}}}},
+        run_config={"ops": {"maintain_lake": {"config": {"retention_days": 0, "force": True}}}},
     )
 
     assert result.success
@@ -248,3 +248,16 @@ def test_a_retention_below_the_minimum_needs_force() -> None:
         assert forced is not None and "(forced)" in forced and "FileNotFoundError" in forced
     # the library itself still takes any retention >= 0 (the weekly job's configured one, tests)
     assert MaintenanceSettings(retention_days=0).retention_days == 0
+
+
+def test_the_maintenance_job_refuses_a_retention_that_breaks_readers_unless_forced(lake: Lake) -> None:
+    before = lake.stats(NAME)
+    result = maintenance_job.execute_in_process(
+        resources={"lakehouse": LakehouseResource(lake_uri=lake.root)},
+        run_config={"ops": {"maintain_lake": {"config": {"retention_days": 0}}}},
+        raise_on_error=False,
+    )
+    assert not result.success
+    (failure,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert "below the minimum" in failure.step_failure_data.error.message
+    assert lake.stats(NAME) == before  # nothing compacted, nothing vacuumed
