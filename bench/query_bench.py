@@ -107,11 +107,8 @@ def bind(sql: str, params: dict[str, str]) -> dict[str, str] | None:
 
 def files_read(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, str]) -> int:
     """Sum of ``Total Files Read`` over the DELTA_SCAN operators of the query's profile."""
-    con.execute("PRAGMA enable_profiling='json'")
-    try:
-        profile = json.loads(con.execute("EXPLAIN ANALYZE " + sql, bind(sql, params)).fetchall()[0][1])
-    finally:
-        con.execute("PRAGMA disable_profiling")
+    # EXPLAIN's own JSON format: the query surface's configuration is locked (no PRAGMA)
+    profile = json.loads(con.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, bind(sql, params)).fetchall()[0][1])
     total = 0
 
     def walk(node: dict) -> None:
