@@ -34,9 +34,15 @@ def calendar_of(config: Config) -> TradingCalendar:
     return calendar_for(config.exchange.calendar, config.exchange.partitions_start.isoformat())
 
 
+NEW_HOME_SETTINGS = "telemetry:\n  enabled: false\nrun_queue:\n  max_concurrent_runs: 1\n"
+"""A new Dagster home's ``dagster.yaml`` (as ``make ui`` writes it): no telemetry (this machine
+may be offline); the daemon starts one queued run at a time, since a run holds its lake's
+writer lock and a second run on the same lake would fail with "lake is busy"."""
+
+
 def instance_at(home: str | os.PathLike[str]) -> dg.DagsterInstance:
-    """The Dagster instance at ``home`` (created if new, with telemetry off: this machine may
-    be offline), its storages initialized under a file lock.
+    """The Dagster instance at ``home`` (created if new, with :data:`NEW_HOME_SETTINGS`), its
+    storages initialized under a file lock.
 
     SQLite storages create their tables on first use; two processes doing that at once
     die with ``IntegrityError: UNIQUE constraint failed: alembic_version`` or "table run_tags
@@ -55,7 +61,7 @@ def instance_at(home: str | os.PathLike[str]) -> dg.DagsterInstance:
         try:
             settings = folder / "dagster.yaml"
             if not settings.exists():
-                settings.write_text("telemetry:\n  enabled: false\n")
+                settings.write_text(NEW_HOME_SETTINGS)
             instance = dg.DagsterInstance.get()
             instance.get_runs(limit=1)  # run storage
             instance.get_latest_materialization_event(dg.AssetKey("_lakehouse_init"))  # event log index
