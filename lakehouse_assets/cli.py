@@ -50,6 +50,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not Path(args.config).is_dir():
                 raise UsageError(f"--config {args.config}: no such directory")
             os.environ["LAKEHOUSE_CONFIG"] = str(Path(args.config).resolve())
+        if os.environ.get("LAKEHOUSE_CONFIG"):  # a chosen configuration is checked whole, whatever the verb
+            _config()
         return int(args.handler(args))
     except UsageError as exc:
         print(f"lakehouse {args.command}: {exc}", file=sys.stderr)

@@ -172,3 +172,20 @@ def test_every_bad_argument_is_exit_2_and_changes_nothing(lake: Lake, tmp_path: 
         usage_error(cli(*args), said)
     assert not (tmp_path / "r.html").exists()
     assert files(Path(lake.root)) == before_files and state(lake) == before_state
+
+
+REPO_CONFIG = Path(__file__).resolve().parents[2] / "config"
+
+
+@pytest.mark.parametrize("verb", [["run"], ["tables"], ["query", "select 1"], ["maintain"], ["alerts", "list"]])
+def test_a_misspelt_config_key_is_exit_2_naming_file_and_key(verb: list[str], lake: Lake, tmp_path: Path) -> None:
+    """``min_severty: error`` used to be accepted, leaving min_severity at its default."""
+    folder = Path(shutil.copytree(REPO_CONFIG, tmp_path / "config"))
+    monitoring = folder / "monitoring.yaml"
+    monitoring.write_text(monitoring.read_text().replace("min_severity: warning", "min_severty: error"))
+    before_files, before_state = files(Path(lake.root)), state(lake)
+    usage_error(
+        cli(*verb, "--lake", lake.root, "--config", str(folder)),
+        "monitoring.yaml: alerts.min_severty: unknown key; did you mean 'min_severity'?",
+    )
+    assert files(Path(lake.root)) == before_files and state(lake) == before_state
