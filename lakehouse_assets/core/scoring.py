@@ -149,12 +149,17 @@ def diebold_mariano(loss_model: np.ndarray, loss_base: np.ndarray, horizon: int)
     return float(statistic), float(stats.t.cdf(statistic, df=n - 1))
 
 
-def rolling_metrics(scored: pl.DataFrame, sessions: Sequence[dt.date], window: int) -> pl.DataFrame:
+def rolling_metrics(
+    scored: pl.DataFrame, sessions: Sequence[dt.date], window: int, since: dt.date | None = None
+) -> pl.DataFrame:
     """Add the rolling columns to every scored row (see the module docstring).
 
     ``sessions`` are trading days covering the rows' target dates and ``window`` sessions
     before the earliest: the window of a row holds its group's rows whose target date is
-    one of the last ``window`` sessions up to its own.
+    one of the last ``window`` sessions up to its own. ``since``: only rows with a target
+    date on or after it are returned; earlier rows only fill their windows, so a row's
+    figures do not depend on how far back ``scored`` happens to reach (give ``scored``
+    the ``window - 1`` sessions of targets before ``since``).
     """
     base = scored.filter(pl.col("model") == BASELINE).select(
         "symbol", "horizon", "target_date", naive_abs=pl.col("abs_error"), naive_sq=pl.col("squared_error")
@@ -165,8 +170,11 @@ def rolling_metrics(scored: pl.DataFrame, sessions: Sequence[dt.date], window: i
     # the outcome's direction where a call was scored (hit not null), for the balanced accuracy
     frame = frame.with_columns(up=pl.when(pl.col("hit").is_not_null()).then(pl.col("actual") > 0))
     out: dict[str, list[float | None]] = {c: [] for c in ROLLING_COLUMNS}
+    kept = []
     for (_model, _symbol, horizon), group in frame.group_by(["model", "symbol", "horizon"], maintain_order=True):
         targets = group.get_column("target_date").to_list()
+        skip = bisect.bisect_left(targets, since) if since is not None else 0
+        kept.append(group.slice(skip))
         arrays = {
             c: group.get_column(c).cast(pl.Float64).fill_null(np.nan).to_numpy()
             for c in (
@@ -183,12 +191,13 @@ def rolling_metrics(scored: pl.DataFrame, sessions: Sequence[dt.date], window: i
                 "naive_sq",
             )
         }
-        for i, target in enumerate(targets):
-            first = sessions[max(bisect.bisect_right(sessions, target) - window, 0)]
+        for i in range(skip, len(targets)):
+            first = sessions[max(bisect.bisect_right(sessions, targets[i]) - window, 0)]
             lo = bisect.bisect_left(targets, first)
             part = {c: v[lo : i + 1] for c, v in arrays.items()}
             for name, value in _window_metrics(part, int(horizon)).items():
                 out[name].append(value)
+    frame = pl.concat(kept) if kept else frame
     return frame.drop("naive_abs", "naive_sq", "up").with_columns(
         pl.Series(name, values, dtype=pl.Int64 if name == "window_n" else pl.Float64) for name, values in out.items()
     )

@@ -69,9 +69,10 @@ def forecasting(context: dg.AssetExecutionContext, lakehouse: LakehouseResource,
     previous_refit = fc.period_start(all_sessions, calendar.shift_sessions(first_refit, -1), settings.cadence)
     since = min(first_selection, previous_refit)
     # bars for the windows of the earliest fit, and for scoring forecasts made before the range
+    # (the targets the range's days judge and their own windows: _score_and_decide)
     history_start = min(
         calendar.shift_sessions(since, -settings.fit_window),
-        calendar.shift_sessions(origins[0], -(config.score_window + max(settings.horizons))),
+        calendar.shift_sessions(origins[0], -(2 * config.score_window + max(settings.horizons))),
     )
     in_universe = pl.col("symbol").is_in(symbols)
     bars = lake.read(
@@ -306,7 +307,12 @@ def _score_and_decide(
     classifier's confident mistakes among the scores (the error replay buffer's rows)."""
     settings, window = config.forecasting, config.score_window
     start, end = origins[0], origins[-1]
-    score_start = calendar.shift_sessions(start, -(window - 1))
+    # a day judges the targets of its last `window` sessions, each model by its latest row there,
+    # whose figures are over that row's own window: a symbol without recent scores (bars that
+    # stopped) is judged by an older row, so scores reach `window - 1` sessions further back, or
+    # that row's figures would depend on where the run started
+    judged_start = calendar.shift_sessions(start, -(window - 1))
+    score_start = calendar.shift_sessions(judged_start, -(window - 1))
     origin_start = calendar.shift_sessions(score_start, -max(settings.horizons))
     in_universe = pl.col("symbol").is_in(symbols)
     earlier = lake.read("forecasts", origin_start, calendar.previous_session(start), where=in_universe)
@@ -318,7 +324,7 @@ def _score_and_decide(
     )
     scored = scored.join(regimes.rename({"market_regime": "regime"}), on=["symbol", "date"], how="left")
     sessions = calendar.sessions(calendar.shift_sessions(score_start, -window), end)
-    rolled = scoring.rolling_metrics(scored, sessions, window)
+    rolled = scoring.rolling_metrics(scored, sessions, window, since=judged_start)
     scores = rolled.filter(pl.col("target_date").is_between(start, end)).select(list(TABLES["forecast_scores"].schema))
     replay = scoring.replay_candidates(
         scored.filter(pl.col("target_date").is_between(start, end)),

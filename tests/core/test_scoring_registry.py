@@ -1,5 +1,6 @@
 """Forecast scores, rolling metrics, the Diebold-Mariano test and the promotion gate."""
 
+import dataclasses
 import datetime as dt
 import itertools
 import json
@@ -300,3 +301,62 @@ def test_replay_candidates_are_the_confident_wrong_calls_of_the_model() -> None:
         (dt.date(2020, 1, 1), "up", "down", 0.8),
         (dt.date(2020, 1, 2), "down", "up", pytest.approx(0.7)),
     ]
+
+
+def test_a_day_judges_a_symbol_whose_scores_stopped_by_that_rows_whole_window() -> None:
+    """Issue 16 case 8: a symbol whose bars stopped (MSFT after 2017-11-10) is judged by its
+    last scored row, older than the day; its figures are over that row's own window, so they
+    must not depend on how far back the run's scores reach (where the run started)."""
+    rng = np.random.default_rng(8)
+    window, n = 10, 60
+    sessions = [D(2024, 1, 1) + dt.timedelta(days=i) for i in range(n)]
+    rows = []
+    for symbol, last in (("LIVE", n - 1), ("GONE", n - 8)):  # GONE's last target is 7 sessions before the end
+        for i in range(1, last + 1):
+            actual = float(rng.normal(0.0, 0.01))
+            for model, point in (("naive", 0.0), ("ssa", float(rng.normal(0.0, 0.01)))):
+                rows.append(
+                    {
+                        "symbol": symbol,
+                        "date": sessions[i - 1],
+                        "target_date": sessions[i],
+                        "model": model,
+                        "horizon": 1,
+                        "actual": actual,
+                        "point": point,
+                        "error": actual - point,
+                        "abs_error": abs(actual - point),
+                        "squared_error": (actual - point) ** 2,
+                        "smape": abs(actual - point),
+                        "crps": abs(actual - point),
+                        "hit": None if model == "naive" else (point > 0) == (actual > 0),
+                        "covered_80": True,
+                        "covered_95": True,
+                        "regime": "normal",
+                        "sector": "Unknown",
+                    }
+                )
+    scored = pl.DataFrame(rows)
+    days = sessions[-5:]
+    judged = days[0] - dt.timedelta(days=window - 1)  # the earliest target the days judge
+    rules = dataclasses.replace(RULES, min_scored=5)
+
+    def decisions(rolled: pl.DataFrame) -> pl.DataFrame:
+        frame, _ = registry.decide_days(
+            rolled, days, sessions, window, ["GONE", "LIVE"], [1], ["naive", "ssa"], {}, rules
+        )
+        return frame
+
+    everything = decisions(scoring.rolling_metrics(scored, sessions, window))
+    # the targets the days judge and the window - 1 sessions before them: the same decisions
+    enough = scored.filter(pl.col("target_date") >= judged - dt.timedelta(days=window - 1))
+    since = scoring.rolling_metrics(enough, sessions, window, since=judged)
+    assert since["target_date"].min() == judged
+    assert decisions(since).equals(everything)
+    # scores cut at the judged targets themselves shrink the stopped symbol's window: the bug
+    cut = decisions(scoring.rolling_metrics(scored.filter(pl.col("target_date") >= judged), sessions, window))
+    gone = pl.col("symbol") == "GONE"
+    assert cut.filter(~gone).equals(everything.filter(~gone))
+    n_cut = [json.loads(m)["window_n"] for m in cut.filter(gone)["metrics"]]
+    n_all = [json.loads(m)["window_n"] for m in everything.filter(gone)["metrics"]]
+    assert n_all == [window] * 10 and max(n_cut) < window
