@@ -229,18 +229,13 @@ def sector_performance(completed: pl.DataFrame, as_of: dt.date, min_predictions:
     are ranked from the weakest (``weakest_rank`` 1)."""
     if completed.is_empty():
         return pl.DataFrame(schema=SECTOR_SCHEMA)
-    frame = completed.with_columns(
+    frame = completed.sort("prediction_id").with_columns(
         correct=(pl.col("predicted_return_pct").sign() == pl.col("actual_pnl_pct").sign()).cast(pl.Int64),
         regime=pl.col("regime_at_entry"),
     )
     levels = []
     for keys in (["sector"], ["sector", "symbol"], ["sector", "regime"], ["sector", "symbol", "regime"]):
-        grouped = frame.group_by(keys).agg(
-            predictions=pl.len().cast(pl.Int64),
-            correct=pl.col("correct").sum(),
-            total_pnl=pl.col("actual_pnl").sum(),
-            mean_pnl_pct=pl.col("actual_pnl_pct").mean(),
-        )
+        grouped = _group_sums(frame, keys)
         missing = [c for c in ("symbol", "regime") if c not in keys]
         levels.append(grouped.with_columns([pl.lit("*").alias(c) for c in missing]))
     out = pl.concat(
@@ -255,3 +250,25 @@ def sector_performance(completed: pl.DataFrame, as_of: dt.date, min_predictions:
         how="left",
     )
     return out.select(list(SECTOR_SCHEMA)).sort("sector", "symbol", "regime")
+
+
+def _group_sums(frame: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    """Per group of ``keys``: predictions, correct, ``total_pnl`` and ``mean_pnl_pct``, summed
+    by numpy in ``frame``'s row order (nulls skipped). Not polars' ``group_by().agg(sum)``,
+    whose parallel kernels add a group's floats in an order that varies from call to call:
+    the last bit would too, and a re-run would commit a change."""
+    groups = frame.select(keys).unique().sort(keys, nulls_last=True).with_row_index("group")
+    code = frame.join(groups, on=keys, how="left", nulls_equal=True, maintain_order="left")["group"].to_numpy()
+
+    def total(column: str) -> np.ndarray:
+        return np.bincount(code, weights=frame[column].fill_null(0).to_numpy(), minlength=groups.height)
+
+    present = np.bincount(code, weights=frame["actual_pnl_pct"].is_not_null().to_numpy(), minlength=groups.height)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(present > 0, total("actual_pnl_pct") / present, np.nan)
+    return groups.drop("group").with_columns(
+        predictions=pl.Series(np.bincount(code, minlength=groups.height), dtype=pl.Int64),
+        correct=pl.Series(total("correct").astype(np.int64), dtype=pl.Int64),
+        total_pnl=pl.Series(total("actual_pnl"), dtype=pl.Float64),
+        mean_pnl_pct=pl.Series(mean, dtype=pl.Float64).fill_nan(None),
+    )

@@ -1,6 +1,7 @@
 """Backtest metrics against hand-computed examples, the equity marked to market; accuracy by sector."""
 
 import datetime as dt
+import itertools
 import math
 
 import numpy as np
@@ -172,6 +173,7 @@ def test_marks_of_a_directional_trade_and_a_spread_are_their_liquidation_values(
 def test_sector_performance_levels_and_weakest_rank() -> None:
     frame = pl.DataFrame(
         {
+            "prediction_id": ["a", "b", "c", "d", "e"],
             "sector": ["Index", "Index", "Energy", "Energy", "Energy"],
             "symbol": ["^GSPC", "^GSPC", "XOM", "XOM", "CVX"],
             "regime_at_entry": ["normal", "crash", "normal", "normal", "normal"],
@@ -186,3 +188,74 @@ def test_sector_performance_levels_and_weakest_rank() -> None:
     assert sectors["Energy"]["accuracy"] == pytest.approx(2 / 3) and sectors["Energy"]["weakest_rank"] == 2
     xom = out.filter((pl.col("symbol") == "XOM") & (pl.col("regime") == "normal")).row(0, named=True)
     assert xom["predictions"] == 2 and xom["correct"] == 1 and xom["total_pnl"] == 200.0
+
+
+def test_sector_performance_is_exact_in_any_row_order_and_on_every_call() -> None:
+    """Issue 16 case 8: sums run in ``prediction_id`` order, one addition after the other (a
+    Python loop is the oracle, to the last bit), never in the order of polars' parallel
+    group_by, which varies from call to call and would make a re-run commit a change."""
+    rng = np.random.default_rng(16)
+    n = 20_000
+    symbol = rng.integers(0, 40, n)
+    frame = pl.DataFrame(
+        {
+            "prediction_id": [f"p{i:06d}" for i in range(n)],
+            "sector": [f"S{s % 3}" for s in symbol],
+            "symbol": [f"X{s:02d}" for s in symbol],
+            "regime_at_entry": rng.choice(["bull", "bear", "crash", "normal"], n),
+            "predicted_return_pct": rng.normal(0.0, 0.01, n),
+            "actual_pnl_pct": rng.normal(0.0, 0.02, n),
+        }
+    ).with_columns(actual_pnl=pl.col("actual_pnl_pct") * 10_000.0 * pl.lit(rng.uniform(0.5, 2.0, n)))
+    first = backtest.sector_performance(frame, D(2024, 1, 5), min_predictions=30)
+    for seed in range(10):
+        shuffled = frame.sample(fraction=1.0, shuffle=True, seed=seed)
+        assert backtest.sector_performance(shuffled, D(2024, 1, 5), min_predictions=30).equals(first), seed
+    totals: dict[tuple[str, str], float] = {}
+    pct: dict[tuple[str, str], float] = {}
+    counts: dict[tuple[str, str], int] = {}
+    for sector, sym, pnl, p in frame.select("sector", "symbol", "actual_pnl", "actual_pnl_pct").iter_rows():
+        totals[(sector, sym)] = totals.get((sector, sym), 0.0) + pnl
+        pct[(sector, sym)] = pct.get((sector, sym), 0.0) + p
+        counts[(sector, sym)] = counts.get((sector, sym), 0) + 1
+    by_symbol = first.filter((pl.col("symbol") != "*") & (pl.col("regime") == "*"))
+    assert by_symbol.height == len(totals)
+    for row in by_symbol.iter_rows(named=True):
+        key = (row["sector"], row["symbol"])
+        assert row["total_pnl"] == totals[key]  # exactly: the same additions in the same order
+        assert row["mean_pnl_pct"] == pct[key] / counts[key]
+        assert row["predictions"] == counts[key]
+
+
+def test_the_all_books_marks_add_up_in_prediction_id_order_whatever_the_rows_order() -> None:
+    """Issue 16 case 8's `all` rows: every strategy's marks summed per session one after the
+    other in ``prediction_id`` order (the oracle: a Python loop), so neither the order the
+    ledger is read in nor positions entered later change a session's last bit."""
+    rng = np.random.default_rng(8)
+    sessions = [D(2024, 1, 1) + dt.timedelta(days=i) for i in range(40)]
+    rows = []
+    for k in range(300):
+        entry = int(rng.integers(0, 35))
+        life = sessions[entry : entry + int(rng.integers(1, 8))]
+        pnl = np.cumsum(rng.normal(0.0, 37.0, len(life)))
+        strategy = ["iron_condor", "swing_momentum", "mean_reversion"][k % 3]
+        rows += [
+            (f"p{k:04d}", strategy, d, float(v), i == len(life) - 1)
+            for i, (d, v) in enumerate(zip(life, pnl, strict=True))
+        ]
+    frame = marks(rows)
+    path = backtest.book_paths(frame, sessions, [backtest.ALL])[backtest.ALL]
+    daily = dict.fromkeys(sessions, 0.0)
+    last: dict[str, float] = {}
+    for pid, _, day, pnl, _ in sorted(rows, key=lambda r: (r[0], r[2])):
+        daily[day] += pnl - last.get(pid, 0.0)
+        last[pid] = pnl
+    assert path.pnl.tolist() == list(itertools.accumulate(daily.values()))  # exactly
+    for seed in range(5):
+        shuffled = backtest.book_paths(frame.sample(fraction=1.0, shuffle=True, seed=seed), sessions, [backtest.ALL])
+        assert shuffled[backtest.ALL].pnl.tolist() == path.pnl.tolist()
+    cut = sessions[20]
+    entered = frame.filter(pl.col("date") <= cut)["prediction_id"].unique().to_list()
+    known = frame.filter(pl.col("prediction_id").is_in(entered))
+    alone = backtest.book_paths(known.filter(pl.col("date") <= cut), sessions[:21], [backtest.ALL])[backtest.ALL]
+    assert alone.pnl.tolist() == path.pnl[:21].tolist()
