@@ -33,6 +33,8 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from lakehouse_assets.core.exact import group_sums
+
 ALL = "all"
 ANNUAL = 252
 
@@ -254,21 +256,15 @@ def sector_performance(completed: pl.DataFrame, as_of: dt.date, min_predictions:
 
 def _group_sums(frame: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
     """Per group of ``keys``: predictions, correct, ``total_pnl`` and ``mean_pnl_pct``, summed
-    by numpy in ``frame``'s row order (nulls skipped). Not polars' ``group_by().agg(sum)``,
-    whose parallel kernels add a group's floats in an order that varies from call to call:
-    the last bit would too, and a re-run would commit a change."""
-    groups = frame.select(keys).unique().sort(keys, nulls_last=True).with_row_index("group")
-    code = frame.join(groups, on=keys, how="left", nulls_equal=True, maintain_order="left")["group"].to_numpy()
-
-    def total(column: str) -> np.ndarray:
-        return np.bincount(code, weights=frame[column].fill_null(0).to_numpy(), minlength=groups.height)
-
-    present = np.bincount(code, weights=frame["actual_pnl_pct"].is_not_null().to_numpy(), minlength=groups.height)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.where(present > 0, total("actual_pnl_pct") / present, np.nan)
-    return groups.drop("group").with_columns(
-        predictions=pl.Series(np.bincount(code, minlength=groups.height), dtype=pl.Int64),
-        correct=pl.Series(total("correct").astype(np.int64), dtype=pl.Int64),
-        total_pnl=pl.Series(total("actual_pnl"), dtype=pl.Float64),
-        mean_pnl_pct=pl.Series(mean, dtype=pl.Float64).fill_nan(None),
+    in ``frame``'s row order (core/exact.py: a re-run gives the same last bits)."""
+    sums = group_sums(frame, keys, ["correct", "actual_pnl", "actual_pnl_pct"])
+    return sums.select(
+        *keys,
+        pl.col("rows").alias("predictions"),
+        pl.col("correct").cast(pl.Int64),
+        pl.col("actual_pnl").alias("total_pnl"),
+        pl.when(pl.col("actual_pnl_pct_n") > 0)
+        .then(pl.col("actual_pnl_pct") / pl.col("actual_pnl_pct_n"))
+        .otherwise(None)
+        .alias("mean_pnl_pct"),
     )

@@ -22,6 +22,7 @@ from functools import lru_cache
 
 import polars as pl
 
+from lakehouse_assets.core.exact import group_sums
 from lakehouse_assets.core.quarantine import quarantine_records
 
 STUB = "stub"
@@ -71,27 +72,37 @@ def daily_sentiment(
     Every (symbol, date) of ``expected`` (the bars) with nothing landed gets the stub:
     score 0.0, confidence 0.0, count 0, providers and source ``stub``.
     """
+    # sums in a fixed order (core/exact.py): a re-run gives the same last bits, so commits nothing
+    weighted = bronze.with_columns(
+        pl.col("provider")
+        .map_elements(lambda p: provider_weight(p, weights, default_weight), return_dtype=pl.Float64)
+        .alias("weight")
+    ).filter(pl.col("weight") > 0)
+    ordered = weighted.sort("symbol", "date", "provider", "source", "score", "confidence", nulls_last=True)
     per_provider = (
-        bronze.group_by("symbol", "date", "provider")
-        .agg(
-            pl.col("score").mean(),
-            pl.col("confidence").mean(),
-            pl.len().cast(pl.Int64).alias("count"),
-            pl.col("source").first(),
-        )
+        group_sums(ordered, ["symbol", "date", "provider", "weight"], ["score", "confidence"])
+        .rename({"rows": "count"})
         .with_columns(
-            pl.col("provider")
-            .map_elements(lambda p: provider_weight(p, weights, default_weight), return_dtype=pl.Float64)
-            .alias("weight")
+            score_w=pl.col("score") / pl.col("score_n") * pl.col("weight"),
+            confidence_w=pl.col("confidence") / pl.col("confidence_n") * pl.col("weight"),
         )
-        .filter(pl.col("weight") > 0)
     )
-    combined = per_provider.group_by("symbol", "date").agg(
-        ((pl.col("score") * pl.col("weight")).sum() / pl.col("weight").sum()).alias("score"),
-        ((pl.col("confidence") * pl.col("weight")).sum() / pl.col("weight").sum()).alias("confidence"),
-        pl.col("count").sum(),
-        pl.col("provider").sort().str.join(",").alias("providers"),
-        pl.col("source").unique().sort().str.join("+").alias("source"),
+    combined = (
+        group_sums(per_provider, ["symbol", "date"], ["score_w", "confidence_w", "weight", "count"])
+        .select(
+            "symbol",
+            "date",
+            (pl.col("score_w") / pl.col("weight")).alias("score"),
+            (pl.col("confidence_w") / pl.col("weight")).alias("confidence"),
+            pl.col("count").cast(pl.Int64),
+        )
+        .join(
+            weighted.group_by("symbol", "date").agg(
+                pl.col("provider").unique().sort().str.join(",").alias("providers"),
+                pl.col("source").unique().sort().str.join("+").alias("source"),
+            ),
+            on=["symbol", "date"],
+        )
     )
     stub = (
         expected.select("symbol", "date")

@@ -133,3 +133,41 @@ def test_scores_must_be_finite_and_lines_rejected_while_reading_keep_their_reaso
     rows, rejected = sentiment.parse_snapshot_lines(read)
     assert rows["line"].to_list() == [2]
     assert rejected.select("line", "reason").rows() == [(1, "not UTF-8: byte 0xe9 at offset 17")]
+
+
+def test_the_daily_score_is_exact_whatever_the_rows_order_and_on_every_call() -> None:
+    """Many headlines a day: polars' parallel group_by sums varied in the last bit from call
+    to call, so a re-run rewrote sentiment_daily (and features). Oracle: an explicit loop."""
+    import random
+
+    rng = random.Random(7)
+    providers = {"newsapi": 0.6, "twitter": 0.4, "vader": 1.0}
+    days = [D + dt.timedelta(days=i) for i in range(40)]
+    rows = [
+        (
+            f"S{rng.randrange(30):02d}",
+            rng.choice(days),
+            rng.choice(list(providers)),
+            rng.uniform(-1, 1),
+            rng.uniform(0, 1),
+            "snapshot",
+        )
+        for _ in range(120_000)
+    ]
+    frame = pl.DataFrame(rows, schema=["symbol", "date", "provider", "score", "confidence", "source"], orient="row")
+    keys = frame.select("symbol", "date").unique()
+    first = sentiment.daily_sentiment(frame, keys, providers, 1.0)
+    for seed in range(6):
+        again = sentiment.daily_sentiment(frame.sample(fraction=1.0, shuffle=True, seed=seed), keys, providers, 1.0)
+        assert again.equals(first)  # bit for bit
+    # the explicit loop: per provider the mean, then the weight-renormalised mean
+    sums: dict[tuple, list[float]] = {}
+    for symbol, day, provider, score, _, _ in rows:
+        sums.setdefault((symbol, day, provider), []).append(score)
+    by_day: dict[tuple, list[tuple[float, float]]] = {}
+    for (symbol, day, provider), scores in sums.items():
+        by_day.setdefault((symbol, day), []).append((math.fsum(scores) / len(scores), providers[provider]))
+    for row in first.sample(200, seed=1).iter_rows(named=True):
+        parts = by_day[(row["symbol"], row["date"])]
+        want = math.fsum(s * w for s, w in parts) / math.fsum(w for _, w in parts)
+        assert math.isclose(row["score"], want, rel_tol=1e-12, abs_tol=1e-15)
