@@ -608,20 +608,24 @@ def _tables(args: argparse.Namespace) -> int:
     from lakehouse_assets.lake.duck import first_line
 
     lake = _lake(args)
-    rows, broken = [], 0
+    rows, broken = [], {}
     for name, spec in TABLES.items():
         try:  # one table whose log cannot be read is reported; the others are still listed
             s = lake.stats(name) if lake.exists(name) else None
         except Exception as exc:
-            broken += 1
-            print(f"lakehouse tables: table {name} cannot be read: {first_line(exc)}", file=sys.stderr)
-            rows.append((name, spec.layer, "", "", "", "", f"ERROR: {first_line(exc)}"))
+            broken[name] = first_line(exc)
+            rows.append((name, spec.layer, "", "", "", "", f"ERROR: {broken[name]}"))
             continue
         if s is None:
             rows.append((name, spec.layer, "", "", "", "", "not created"))
             continue
         modified = s.last_modified.strftime("%Y-%m-%d %H:%M:%S") if s.last_modified else ""
         rows.append((name, spec.layer, s.version, s.rows, s.files, _size(s.bytes, args.format), modified))
+    if broken and len(broken) == len(TABLES) and len(set(broken.values())) == 1:  # the lake itself: say it once
+        print(f"lakehouse tables: cannot read the lake at {lake.root}: {next(iter(broken.values()))}", file=sys.stderr)
+        return 1
+    for name, problem in broken.items():
+        print(f"lakehouse tables: table {name} cannot be read: {problem}", file=sys.stderr)
     _emit(["table", "layer", "version", "rows", "files", "size", "last_modified"], rows, args.format)
     return 1 if broken else 0
 

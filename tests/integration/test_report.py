@@ -153,10 +153,13 @@ def test_the_cli_writes_the_page_and_an_empty_lake_exits_1(small_lake: Lake, sma
     assert f"Lakehouse report as of {END}" in page  # the default day: the lake's latest bar
     assert len(pngs(page)) == 5
 
+    (tmp_path / "nothing").mkdir()  # a lake directory with no table yet
     empty = lakehouse("report", "--lake", str(tmp_path / "nothing"), "--config", small_config, cwd=tmp_path)
     assert empty.returncode == 1
     assert len(empty.stderr.strip().splitlines()) == 1 and "empty" in empty.stderr
     assert not (tmp_path / "report.html").exists()
+    missing = lakehouse("report", "--lake", str(tmp_path / "nowhere"), "--config", small_config, cwd=tmp_path)
+    assert missing.returncode == 2 and "no lake at" in missing.stderr  # a typo is not an empty lake
 
     bad = lakehouse("report", "--lake", small_lake.root, "--as-of", "2016-13-01", cwd=tmp_path)
     assert bad.returncode == 2 and "--as-of" in bad.stderr

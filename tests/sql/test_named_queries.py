@@ -271,6 +271,7 @@ def test_ledger_backtest_and_sector_queries(lake: Lake) -> None:
 
     completed = pl.DataFrame(
         {
+            "prediction_id": ["p1", "p2", "p3"],
             "sector": ["Index", "Energy", "Energy"],
             "symbol": ["^GSPC", "XOM", "XOM"],
             "regime_at_entry": ["normal", "normal", "crash"],
