@@ -140,7 +140,7 @@ def sentiment_bronze(
     """
     start, end = partition_dates(context)
     config, lake, calendar = lakehouse.config(), lakehouse.lake(), lakehouse.calendar()
-    lines, files, _misnamed = sources.sentiment_lines(config, start, end)  # reported with the rest below
+    lines, files = sources.sentiment_lines(config, start, end)
     rows, rejected = sentiment.parse_snapshot_lines(lines)
     rows = rows.with_columns(ingested_at=pl.lit(utc_now()))
     result = lake.sync_range("sentiment_bronze", rows, start, end, {"file": files})

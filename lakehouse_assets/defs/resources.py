@@ -89,12 +89,10 @@ class SourcesResource(dg.ConfigurableResource):
         raw = pl.concat(frames)
         return raw, raw.get_column("file").unique().sort().to_list(), problems
 
-    def sentiment_lines(
-        self, config: Config, start: dt.date, end: dt.date
-    ) -> tuple[pl.DataFrame, list[str], list[str]]:
-        """Landed sentiment lines of the universe in the window, the files read, misnamed files."""
+    def sentiment_lines(self, config: Config, start: dt.date, end: dt.date) -> tuple[pl.DataFrame, list[str]]:
+        """Landed sentiment lines of the universe in the window, and the files read."""
         if not self.sentiment_dir:
-            return pl.DataFrame(schema=LINES_SCHEMA), [], []
+            return pl.DataFrame(schema=LINES_SCHEMA), []
         return landed_lines(self.sentiment_dir, self.universe(config), start, end)
 
 

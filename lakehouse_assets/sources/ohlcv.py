@@ -198,6 +198,21 @@ def first_non_utf8_line(path: Path) -> tuple[int, str] | None:
     return None
 
 
+def folder_problems(root: Path, layout: str) -> list[tuple[FileProblem | None, Path]]:
+    """The entries of a landing directory's top level, sorted, each with its problem: a
+    file outside any symbol folder, or a folder whose name is not a symbol (never read as
+    one); None for a symbol folder. ``layout`` is the expected layout, for the reason."""
+    entries = []
+    for entry in sorted(root.iterdir()):
+        name, problem = entry.name, None
+        if not entry.is_dir():
+            problem = FileProblem("", name, f"not in a symbol folder: expected {layout}")
+        elif not is_symbol(name):
+            problem = FileProblem("", name + "/", f"not a symbol folder: {name!r} does not match {SYMBOL_PATTERN}")
+        entries.append((problem, entry))
+    return entries
+
+
 def landing_problems(directory: str | Path, symbols: Iterable[str]) -> list[FileProblem]:
     """What the landing directory holds that no run will read, each with its reason.
 
@@ -208,15 +223,11 @@ def landing_problems(directory: str | Path, symbols: Iterable[str]) -> list[File
     """
     root = Path(directory)
     problems: list[FileProblem] = []
-    for entry in sorted(root.iterdir()):
-        name = entry.name
-        if not entry.is_dir():
-            problems.append(FileProblem("", name, f"not in a symbol folder: expected {{SYMBOL}}/{FOLDER}/*.csv"))
-        elif not is_symbol(name):
-            problems.append(
-                FileProblem("", name + "/", f"not a symbol folder: {name!r} does not match {SYMBOL_PATTERN}")
-            )
+    for problem, entry in folder_problems(root, f"{{SYMBOL}}/{FOLDER}/*.csv"):
+        if problem is not None:
+            problems.append(problem)
         elif not (entry / FOLDER).is_dir():
+            name = entry.name
             problems.append(FileProblem(name, name + "/", f"no {FOLDER} folder: expected {name}/{FOLDER}/*.csv"))
     for symbol in symbols:
         folder = root / check_symbol(symbol, "OHLCV landing symbol") / FOLDER

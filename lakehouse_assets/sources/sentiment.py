@@ -21,8 +21,8 @@ import polars as pl
 
 from lakehouse_assets.core.calendar import TradingCalendar
 from lakehouse_assets.core.ohlcv import OUTSIDE_CALENDAR
-from lakehouse_assets.core.symbols import SYMBOL_PATTERN, check_symbol, is_symbol
-from lakehouse_assets.sources.ohlcv import FileProblem
+from lakehouse_assets.core.symbols import check_symbol
+from lakehouse_assets.sources.ohlcv import FileProblem, folder_problems
 
 LINES_SCHEMA = {"symbol": pl.String, "file_date": pl.Date, "text": pl.String, "file": pl.String, "line": pl.Int64}
 READ_SCHEMA = {**LINES_SCHEMA, "problem": pl.String}
@@ -44,36 +44,31 @@ def snapshot_date(name: str) -> dt.date | None:
 
 def landed_lines(
     directory: str | Path, symbols: Iterable[str], start: dt.date, end: dt.date
-) -> tuple[pl.DataFrame, list[str], list[str]]:
+) -> tuple[pl.DataFrame, list[str]]:
     """Non-blank lines of the symbols' snapshot files dated in ``[start, end]``.
 
-    Returns ``(lines, files, misnamed)``: ``files`` are the files read (paths relative to
-    the landing directory, as in the ``file`` column) and ``misnamed`` the files of the
-    symbols' folders whose name is not ``YYYY-MM-DD.jsonl`` (relative paths too;
-    :func:`landing_problems` reports them with the rest). Raises ValueError for a symbol
-    that is not one (a path such as ``../x`` is never read).
+    Returns ``(lines, files)``: ``files`` are the files read (paths relative to the landing
+    directory, as in the ``file`` column). Files not named ``YYYY-MM-DD.jsonl`` are not
+    read; :func:`landing_problems` reports them. Raises ValueError for a symbol that is
+    not one (a path such as ``../x`` is never read).
     """
     root = Path(directory)
     if not root.is_dir():
         raise FileNotFoundError(f"sentiment landing directory not found: {root}")
     rows: list[tuple[str, dt.date, str, str, int, str | None]] = []
     files: list[str] = []
-    misnamed: list[str] = []
     for symbol in symbols:
         folder = root / check_symbol(symbol, "sentiment landing symbol")
         if not folder.is_dir():
             continue
         for path in sorted(folder.iterdir()):
             day = snapshot_date(path.name) if path.is_file() else None
-            if day is None:
-                misnamed.append(path.relative_to(root).as_posix())
-                continue
-            if not start <= day <= end:
+            if day is None or not start <= day <= end:
                 continue
             file = path.relative_to(root).as_posix()
             files.append(file)
             rows.extend((symbol, day, text, file, number, problem) for number, text, problem in read_lines(path))
-    return pl.DataFrame(rows, schema=READ_SCHEMA, orient="row"), files, misnamed
+    return pl.DataFrame(rows, schema=READ_SCHEMA, orient="row"), files
 
 
 def read_lines(path: Path) -> list[tuple[int, str, str | None]]:
@@ -106,13 +101,7 @@ def landing_problems(directory: str | Path, symbols: Iterable[str], calendar: Tr
     day to day, so a re-run quarantines nothing new.
     """
     root = Path(directory)
-    problems: list[FileProblem] = []
-    for entry in sorted(root.iterdir()):
-        if not entry.is_dir():
-            problems.append(FileProblem("", entry.name, "not in a symbol folder: expected {SYMBOL}/YYYY-MM-DD.jsonl"))
-        elif not is_symbol(entry.name):
-            reason = f"not a symbol folder: {entry.name!r} does not match {SYMBOL_PATTERN}"
-            problems.append(FileProblem("", entry.name + "/", reason))
+    problems = [p for p, _ in folder_problems(root, "{SYMBOL}/YYYY-MM-DD.jsonl") if p is not None]
     for symbol in symbols:
         folder = root / check_symbol(symbol, "sentiment landing symbol")
         if not folder.is_dir():

@@ -184,7 +184,7 @@ def test_case9_a_byte_order_mark_does_not_reject_the_first_line(tmp_path: Path) 
     bom = b"\xef\xbb\xbf"
     snapshot_line = json.dumps({"score": 0.25, "confidence": 0.5, "providers": ["p"]})
     write(tmp_path / "news/AAA/2017-11-13.jsonl", bom + f"{snapshot_line}\n{snapshot_line}\n".encode())
-    lines, _, _ = sentiment_source.landed_lines(tmp_path / "news", ["AAA"], D(2017, 11, 13), D(2017, 11, 13))
+    lines, _ = sentiment_source.landed_lines(tmp_path / "news", ["AAA"], D(2017, 11, 13), D(2017, 11, 13))
     rows, rejected = sentiment_core.parse_snapshot_lines(lines)
     assert rejected.is_empty() and rows["line"].to_list() == [1, 2]
     csv = write(tmp_path / "ohlcv/AAA/1day/bars.csv", bom + f"{HEADER}\n2017-11-13,10,11,9,10.5,100\n".encode())
@@ -196,7 +196,7 @@ def test_case9_bytes_that_are_not_utf8_are_rejected_with_the_bytes_escaped(tmp_p
     news = tmp_path / "news"
     latin1 = json.dumps({"headline": "café"}, ensure_ascii=False).encode("latin-1")
     write(news / "AAA/2017-11-13.jsonl", latin1 + b"\n" + json.dumps({"headline": "Shares soar"}).encode() + b"\n")
-    lines, _, _ = sentiment_source.landed_lines(news, ["AAA"], D(2017, 11, 13), D(2017, 11, 13))
+    lines, _ = sentiment_source.landed_lines(news, ["AAA"], D(2017, 11, 13), D(2017, 11, 13))
     rows, rejected = sentiment_core.parse_snapshot_lines(lines)
     assert rows["line"].to_list() == [2]  # never scored from replaced bytes
     assert rejected["reason"].to_list() == ["not UTF-8: byte 0xe9 at offset 17"]
