@@ -467,7 +467,7 @@ class _Progress:
         elif kind == "ASSET_MATERIALIZATION" and "rows" not in state:
             meta = event.event_specific_data.materialization.metadata
             for key, name in (
-                ("dagster/row_count", "rows"),
+                ("range_rows", "rows"),
                 ("rows_inserted", "inserted"),
                 ("rows_updated", "updated"),
                 ("rows_deleted", "deleted"),
@@ -476,15 +476,15 @@ class _Progress:
                 if key in meta:
                     state[name] = meta[key].value
         elif kind == "ASSET_CHECK_EVALUATION":
-            data = event.event_specific_data
-            passed, total = state.get("checks", (0, 0))
-            state["checks"] = (passed + bool(data.passed), total + 1)
-            if not data.passed:
-                said = (
-                    f"{data.asset_key.to_user_string()} {data.check_name} ({data.severity.value}): {data.description}"
-                )
-                state.setdefault("failed_checks", []).append(said)
-                print(f"  ! check failed: {said}", file=sys.stderr)
+            from lakehouse_assets.defs.checks import parts_of
+
+            for part in parts_of(event.event_specific_data):
+                passed, total = state.get("checks", (0, 0))
+                state["checks"] = (passed + part.passed, total + 1)
+                if not part.passed:
+                    said = f"{part.asset} {part.name} ({'WARN' if part.warn else 'ERROR'}): {part.description}"
+                    state.setdefault("failed_checks", []).append(said)
+                    print(f"  ! check failed: {said}", file=sys.stderr)
         elif kind in ("STEP_SUCCESS", "STEP_FAILURE", "STEP_SKIPPED"):
             seconds = time.monotonic() - state["started"] if state["started"] else 0.0
             status = {"STEP_SUCCESS": "ok", "STEP_FAILURE": "FAILED", "STEP_SKIPPED": "skipped"}[kind]

@@ -17,6 +17,7 @@ from dagster import DagsterEventType
 
 from lakehouse_assets import notify
 from lakehouse_assets.core import alerts as rules_
+from lakehouse_assets.defs import checks as asset_checks
 from lakehouse_assets.defs.common import utc_now
 from lakehouse_assets.defs.resources import LakehouseResource
 from lakehouse_assets.lake.delta import Lake
@@ -81,43 +82,46 @@ def run_events(instance: dg.DagsterInstance, run_id: str) -> list[rules_.Event]:
         err is not None and err.cls_name == CHECK_FAILED_RUN for err in failed_steps
     )
     partition = partition_of(instance, run_id)
-    events = [
-        _event(entry, partition)
+    return [
+        event
         for entry in entries
         if entry.dagster_event.event_type != DagsterEventType.STEP_FAILURE
         and not (entry.dagster_event.event_type == DagsterEventType.RUN_FAILURE and only_checks)
+        for event in _events(entry, partition)
     ]
-    return [e for e in events if e is not None]
 
 
-def _event(entry, partition: str) -> rules_.Event | None:  # type: ignore[no-untyped-def]
+def _events(entry, partition: str) -> list[rules_.Event]:  # type: ignore[no-untyped-def]
+    """One event per failed part of a check evaluation (rule ``check:<part>``), or the run's failure."""
     data = entry.dagster_event.event_specific_data
     if entry.dagster_event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
-        if data.passed:
-            return None
-        asset = data.asset_key.to_user_string()
-        warn = data.severity == dg.AssetCheckSeverity.WARN
-        return rules_.Event(
-            rule=f"check:{data.check_name}",
-            severity="warning" if warn else "error",
-            asset=asset,
-            partition=partition,
-            message=f"{asset} check {data.check_name} failed: {data.description or 'no description'}",
-            context={"check": data.check_name, "run_id": entry.run_id, "metadata": _plain(data.metadata)},
-            source=f"{entry.run_id}:{asset}:{data.check_name}",
-        )
+        return [
+            rules_.Event(
+                rule=f"check:{part.name}",
+                severity="warning" if part.warn else "error",
+                asset=part.asset,
+                partition=partition,
+                message=f"{part.asset} check {part.name} failed: {part.description or 'no description'}",
+                context={"check": part.name, "run_id": entry.run_id, "metadata": _plain(part.metadata)},
+                source=f"{entry.run_id}:{part.asset}:{part.name}",
+            )
+            for part in asset_checks.parts_of(data)
+            if not part.passed
+        ]
     error = getattr(data, "error", None)
     job = entry.job_name or entry.dagster_event.job_name or "(run)"
     first_line = (error.message.strip().splitlines() or [""])[0] if error is not None else ""
-    return rules_.Event(
-        rule=rules_.RUN_FAILURE,
-        severity="critical",
-        asset=job,
-        partition=partition,
-        message=f"run of {job} failed: {entry.dagster_event.message or ''} {first_line}".strip(),
-        context={"run_id": entry.run_id, "error": first_line},
-        source=entry.run_id,
-    )
+    return [
+        rules_.Event(
+            rule=rules_.RUN_FAILURE,
+            severity="critical",
+            asset=job,
+            partition=partition,
+            message=f"run of {job} failed: {entry.dagster_event.message or ''} {first_line}".strip(),
+            context={"run_id": entry.run_id, "error": first_line},
+            source=entry.run_id,
+        )
+    ]
 
 
 def alert_on(

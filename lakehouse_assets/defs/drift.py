@@ -13,7 +13,7 @@ import polars as pl
 from lakehouse_assets.core import checks
 from lakehouse_assets.core import drift as drift_math
 from lakehouse_assets.defs import checks as asset_checks
-from lakehouse_assets.defs.common import partitioned_asset, plot_metadata, preview, write_metadata
+from lakehouse_assets.defs.common import materialized, partitioned_asset, plot_metadata, preview, write_metadata
 from lakehouse_assets.defs.features import features, market_regimes
 from lakehouse_assets.defs.partitions import partition_dates
 from lakehouse_assets.defs.resources import LakehouseResource, SourcesResource
@@ -60,7 +60,10 @@ def drift_reports(
         kind: checks.no_drift(frame, kind.removesuffix("_drift"), rules.sustained_days)
         for kind in ("feature_drift", "regime_drift")
     }
-    return dg.MaterializeResult(
+    return materialized(
+        context,
+        "drift_reports",
+        frame,
         metadata={
             **write_metadata(result, frame, start, end),
             "drifted_by_kind": dg.MetadataValue.json(dict(drifted.group_by("kind").len().iter_rows())),
@@ -88,7 +91,10 @@ def prediction_drift(context: dg.AssetExecutionContext, lakehouse: LakehouseReso
     ledger = lake.read("strategy_predictions", None, end, columns=columns)
     frame = drift_math.prediction_drift(ledger, days, rules)
     result = lake.sync_range("drift_reports", frame, start, end, {"kind": ["prediction"]})
-    return dg.MaterializeResult(
+    return materialized(
+        context,
+        "drift_reports",  # its rows of kind "prediction"
+        frame,
         metadata={
             **write_metadata(result, frame, start, end),
             "drifted": frame.filter(pl.col("drifted")).height,

@@ -7,7 +7,7 @@ from lakehouse_assets.core import checks
 from lakehouse_assets.core import features as feature_math
 from lakehouse_assets.core import regimes as regime_rules
 from lakehouse_assets.defs import checks as asset_checks
-from lakehouse_assets.defs.common import partitioned_asset, plot_metadata, preview, write_metadata
+from lakehouse_assets.defs.common import materialized, partitioned_asset, plot_metadata, preview, write_metadata
 from lakehouse_assets.defs.ingest import ohlcv_daily, sentiment_daily
 from lakehouse_assets.defs.partitions import partition_dates
 from lakehouse_assets.defs.resources import LakehouseResource, SourcesResource
@@ -54,7 +54,10 @@ def features(
         checks.warmed_up(numbered, feature_math.WARM_UP, ["symbol", "date"]),
     ]
     outcomes["feature_bounds"] = next((o for o in verdicts if not o.passed), verdicts[0])
-    return dg.MaterializeResult(
+    return materialized(
+        context,
+        "features",
+        frame,
         metadata={
             **write_metadata(result, frame, start, end),
             "history_bars_read": bars.height,
@@ -103,7 +106,10 @@ def market_regimes(
         )
     ]
     outcomes["known_labels"] = next((o for o in labels if not o.passed), labels[0])
-    return dg.MaterializeResult(
+    return materialized(
+        context,
+        "market_regimes",
+        frame,
         metadata={
             **write_metadata(result, frame, start, end),
             "regime_counts": dg.MetadataValue.json({str(r): n for r, n in counts.iter_rows()}),

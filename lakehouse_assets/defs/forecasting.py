@@ -26,6 +26,7 @@ from lakehouse_assets.core.calendar import TradingCalendar
 from lakehouse_assets.defs import checks as asset_checks
 from lakehouse_assets.defs.common import (
     markdown_table,
+    materialized,
     partitioned_multi_asset,
     plot_metadata,
     preview,
@@ -151,7 +152,10 @@ def forecasting(context: dg.AssetExecutionContext, lakehouse: LakehouseResource,
         f"forecasts {start}..{end}: {new.height} rows, {len(fits)} fits {dict(made)}; fit+forecast "
         f"{fitted - began:.1f}s, scores+registry {judged - fitted:.1f}s, writes {time.perf_counter() - judged:.1f}s"
     )
-    yield dg.MaterializeResult(
+    yield materialized(
+        context,
+        "model_fits",
+        fit_frame,
         asset_key="model_fits",
         metadata={
             "fits_made": dg.MetadataValue.json(dict(made)),
@@ -159,7 +163,10 @@ def forecasting(context: dg.AssetExecutionContext, lakehouse: LakehouseResource,
             "rows_inserted": written_fits.inserted if written_fits else 0,
         },
     )
-    yield dg.MaterializeResult(
+    yield materialized(
+        context,
+        "forecasts",
+        new,
         asset_key="forecasts",
         metadata={
             **write_metadata(forecast_result, new, start, end),
@@ -172,12 +179,19 @@ def forecasting(context: dg.AssetExecutionContext, lakehouse: LakehouseResource,
     yield from _checked(
         "forecasts", lake, start, end, in_universe, lambda t: {"ordered_intervals": checks.ordered_intervals(t)}
     )
-    yield dg.MaterializeResult(
-        asset_key="forecast_scores", metadata={**write_metadata(score_result, scores, start, end), **preview(scores)}
+    yield materialized(
+        context,
+        "forecast_scores",
+        scores,
+        asset_key="forecast_scores",
+        metadata={**write_metadata(score_result, scores, start, end), **preview(scores)},
     )
     yield from _checked("forecast_scores", lake, start, end, in_universe, lambda t: {})
     champions_now = decisions.filter(pl.col("champion") & (pl.col("as_of") == pl.col("as_of").max()))
-    yield dg.MaterializeResult(
+    yield materialized(
+        context,
+        "model_registry",
+        decisions,
         asset_key="model_registry",
         metadata={
             **write_metadata(decision_result, decisions, start, end),
@@ -196,7 +210,10 @@ def forecasting(context: dg.AssetExecutionContext, lakehouse: LakehouseResource,
         in_universe,
         lambda t: {"one_champion": checks.one_per_group(t, "champion", ["as_of", "symbol", "horizon"])},
     )
-    yield dg.MaterializeResult(
+    yield materialized(
+        context,
+        "error_replay_buffer",
+        replay,
         asset_key="error_replay_buffer",
         metadata={
             **write_metadata(replay_result, replay, start, end),

@@ -8,7 +8,7 @@ import polars as pl
 from lakehouse_assets.core import checks, ohlcv, sentiment
 from lakehouse_assets.core.quarantine import file_record
 from lakehouse_assets.defs import checks as asset_checks
-from lakehouse_assets.defs.common import partitioned_asset, quarantine, utc_now, write_metadata
+from lakehouse_assets.defs.common import materialized, partitioned_asset, quarantine, utc_now, write_metadata
 from lakehouse_assets.defs.partitions import partition_dates
 from lakehouse_assets.defs.resources import LakehouseResource, SourcesResource
 from lakehouse_assets.lake.catalog import TABLES
@@ -61,7 +61,10 @@ def ohlcv_bronze(
     _, outcomes = asset_checks.table_outcomes(lake, "ohlcv_bronze", start, end)
     outcomes["quarantine_growth"] = checks.quarantine_growth(screened.rejected, screened.delivered, config.checks)
     outcomes["landed_files_read"] = checks.files_read((p.file, p.reason) for p in unread)
-    return dg.MaterializeResult(
+    return materialized(
+        context,
+        "ohlcv_bronze",
+        bars,
         metadata={
             **write_metadata(result, bars, start, end),
             "rejected_rows": sum(screened.rejected.values()),  # the gate's count; rules' rows go to silver's quarantine
@@ -112,7 +115,10 @@ def ohlcv_daily(
     table, outcomes = asset_checks.table_outcomes(lake, "ohlcv_daily", start, end, pl.col("symbol").is_in(symbols))
     outcomes["ohlc_bounds"] = checks.ohlc_bounds(table)
     outcomes["symbols_present"] = checks.symbols_present(table, symbols, calendar.sessions(start, end))
-    return dg.MaterializeResult(
+    return materialized(
+        context,
+        "ohlcv_daily",
+        bars,
         metadata={
             **write_metadata(result, bars, start, end),
             "rejected_rows": rejected.height,
@@ -155,7 +161,10 @@ def sentiment_bronze(
         rejected.height, rows.height + rejected.height, config.checks
     )
     outcomes["landed_files_read"] = checks.files_read((p.file, p.reason) for p in unread)
-    return dg.MaterializeResult(
+    return materialized(
+        context,
+        "sentiment_bronze",
+        rows,
         metadata={
             **write_metadata(result, rows, start, end),
             "rejected_rows": rejected.height,
@@ -189,7 +198,10 @@ def sentiment_daily(
     stub = daily.filter(pl.col("source") == sentiment.STUB).height
     table, outcomes = asset_checks.table_outcomes(lake, "sentiment_daily", start, end, in_universe)
     outcomes["score_bounds"] = checks.within(table, {"score": (-1, 1), "confidence": (0, 1)}, ["symbol", "date"])
-    return dg.MaterializeResult(
+    return materialized(
+        context,
+        "sentiment_daily",
+        daily,
         metadata={**write_metadata(result, daily, start, end), "stub_rows": stub},
         check_results=asset_checks.results("sentiment_daily", outcomes),
     )

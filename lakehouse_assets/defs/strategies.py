@@ -19,7 +19,14 @@ from lakehouse_assets.core import backtest, book, checks, strategies, variance
 from lakehouse_assets.core.calendar import TradingCalendar
 from lakehouse_assets.core.regimes import REGIMES
 from lakehouse_assets.defs import checks as asset_checks
-from lakehouse_assets.defs.common import partitioned_multi_asset, plot_metadata, preview, table_spec, write_metadata
+from lakehouse_assets.defs.common import (
+    materialized,
+    partitioned_multi_asset,
+    plot_metadata,
+    preview,
+    table_spec,
+    write_metadata,
+)
 from lakehouse_assets.defs.features import features, market_regimes
 from lakehouse_assets.defs.ingest import ohlcv_daily
 from lakehouse_assets.defs.partitions import partition_dates
@@ -94,7 +101,10 @@ def strategy_ledger(context: dg.AssetExecutionContext, lakehouse: LakehouseResou
         f"strategy ledger {start}..{end}: {entered.height} entries, {exited.height} exits, "
         f"{ledger_book.open_count()} positions still open"
     )
-    yield dg.MaterializeResult(
+    yield materialized(
+        context,
+        "strategy_predictions",
+        entered,
         asset_key="strategy_predictions",
         metadata={
             **write_metadata(written, entered, start, end),
@@ -120,7 +130,7 @@ def strategy_ledger(context: dg.AssetExecutionContext, lakehouse: LakehouseResou
         metadata = {**write_metadata(results[name], frame, start, end), **preview(frame)}
         if name in plotted:
             metadata |= plot_metadata(context, lake, config, plotted[name], end)
-        yield dg.MaterializeResult(asset_key=name, metadata=metadata)
+        yield materialized(context, name, frame, metadata, asset_key=name)
         table, outcomes = asset_checks.table_outcomes(lake, name, start, end)
         extra = {check: checks.within(table, limits, list(TABLES[name].keys)) for check, limits in bounds[name].items()}
         yield from asset_checks.results(name, {**outcomes, **extra})

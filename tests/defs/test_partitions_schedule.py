@@ -18,6 +18,20 @@ def test_partitions_are_exactly_the_nyse_sessions(calendar) -> None:
     all_keys = PARTITIONS.get_partition_keys(current_time=dt.datetime(2018, 12, 31, 17, tzinfo=NY))
     assert all_keys[0] == "1986-03-13"
     assert all_keys == [d.isoformat() for d in calendar.sessions(dt.date(1986, 3, 13), dt.date(2018, 12, 31))]
+    horizon = calendar.last_session  # the holiday rules are exact up to the calendar's horizon
+    at_horizon = PARTITIONS.get_partition_keys(current_time=dt.datetime.combine(horizon, dt.time(17), NY))
+    assert at_horizon == [d.isoformat() for d in calendar.sessions(dt.date(1986, 3, 13), horizon)]
+
+
+def test_holidays_are_excluded_by_rules_where_a_rule_is_exact(calendar) -> None:
+    from dagster._serdes import serialize_value
+
+    rules = [e for e in PARTITIONS.exclusions or [] if isinstance(e, str)]
+    # MLK Day (a session before 1998) and Juneteenth (before 2022) are no rule from 1986 on
+    assert "0 0 * 11 4#4" in rules and "0 0 * 1 1#3" not in rules and "0 0 19 6 *" not in rules
+    dates = len(PARTITIONS.exclusions or []) - len(rules)
+    assert dates < len(calendar.non_sessions(dt.date(1986, 3, 13), calendar.last_session)) / 2
+    assert len(serialize_value(PARTITIONS)) < 15_000  # paid once per partition and check of a range run
 
 
 def test_todays_partition_exists_at_the_close() -> None:

@@ -18,6 +18,7 @@ import pytest
 
 from lakehouse_assets.cli import main
 from lakehouse_assets.defs.alerts import alerts_sensor
+from lakehouse_assets.defs.checks import parts_of
 from lakehouse_assets.defs.resources import LakehouseResource
 from lakehouse_assets.lake.delta import Lake
 from tests.conftest import REPO, edit, run_pipeline, step_errors
@@ -92,12 +93,10 @@ def test_a_failed_blocking_check_stops_downstream_assets_of_the_partition(tmp_pa
     assert not result.success
     assert "blocking asset check failed" in step_errors(result)["ohlcv_bronze"]
     evaluations = {
-        (
-            e.event_specific_data.asset_key.to_user_string(),
-            e.event_specific_data.check_name,
-        ): e.event_specific_data.passed
+        (part.asset, part.name): part.passed
         for e in result.all_events
         if e.event_type_value == "ASSET_CHECK_EVALUATION"
+        for part in parts_of(e.event_specific_data)
     }
     assert evaluations[("ohlcv_bronze", "quarantine_growth")] is False
     materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
