@@ -30,6 +30,7 @@ as ``market_regime_at_entry``.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 import numpy as np
@@ -64,17 +65,28 @@ class RegimeRules:
     trend_adx_min: float
 
 
-def rolling_percentile(values: np.ndarray, window: int, min_count: int) -> np.ndarray:
+def lookback_rows(rules: RegimeRules) -> int:
+    """Rows of a symbol before a day that its labels depend on: ``vol_percentile_window - 1``.
+
+    Every other input of the rules is the day's own row (``features`` already carries
+    its history), so the labels of a day computed from the symbol's last
+    ``lookback_rows`` rows before it are the labels of the whole history, to the bit.
+    """
+    return rules.vol_percentile_window - 1
+
+
+def rolling_percentile(values: np.ndarray, window: int, min_count: int, first: int = 0) -> np.ndarray:
     """Share of the last ``window`` values (current included) that are <= the current one.
 
     NaN marks a missing value: it is not counted, and a row whose own value is missing,
-    or that has fewer than ``min_count`` values in its window, gets NaN.
+    or that has fewer than ``min_count`` values in its window, gets NaN. Rows before
+    ``first`` only serve as history: they are not evaluated (NaN).
     """
     n = len(values)
     padded = np.concatenate([np.full(window - 1, np.nan), values])
     windows = np.lib.stride_tricks.sliding_window_view(padded, window)
     out = np.full(n, np.nan)
-    for start in range(0, n, 4096):  # bounded memory: window x 4096 comparisons at a time
+    for start in range(first, n, 4096):  # bounded memory: window x 4096 comparisons at a time
         block = windows[start : start + 4096]
         current = values[start : start + 4096, None]
         present = ~np.isnan(block)
@@ -120,29 +132,49 @@ def trend_expr(rules: RegimeRules) -> pl.Expr:
     return pl.when(ready).then(label)
 
 
-def with_vol_percentile(features: pl.DataFrame, rules: RegimeRules) -> pl.DataFrame:
-    """``features`` sorted by symbol and date, with ``rv_percentile`` added."""
-    ordered = features.sort("symbol", "date")
-    parts = []
-    for (_symbol,), group in ordered.group_by("symbol", maintain_order=True):
-        vol = group.get_column("realized_vol_21").cast(pl.Float64).fill_null(np.nan).to_numpy()
-        pct = rolling_percentile(vol, rules.vol_percentile_window, rules.vol_percentile_min)
-        parts.append(pl.Series("rv_percentile", pct).fill_nan(None))
-    percentile = pl.concat(parts) if parts else pl.Series("rv_percentile", [], pl.Float64)
-    return ordered.with_columns(percentile)
+def with_vol_percentile(features: pl.DataFrame, rules: RegimeRules, since: dt.date | None = None) -> pl.DataFrame:
+    """``features`` sorted by symbol and date, with ``rv_percentile`` added.
+
+    Rows before ``since`` (when given) are history only: their ``realized_vol_21`` feeds
+    the percentile of the later rows, and they are left out of the result.
+    """
+    window, min_count = rules.vol_percentile_window, rules.vol_percentile_min
+    evaluated = pl.lit(True) if since is None else pl.col("date") >= since
+    # only the volatility of the history is needed: sort and scan that, not every column
+    history = features.select("symbol", "date", "realized_vol_21").sort("symbol", "date", maintain_order=True)
+    vol = history.get_column("realized_vol_21").cast(pl.Float64).fill_null(np.nan).to_numpy()
+    spans = history.with_row_index("row").group_by("symbol", maintain_order=True)
+    spans = spans.agg(pl.col("row").first().alias("start"), pl.col("row").filter(evaluated).first().alias("first"))
+    ends = [*spans.get_column("start").to_list()[1:], len(vol)][: spans.height]
+    out = np.full(len(vol), np.nan)
+    for start, first, end in zip(spans.get_column("start"), spans.get_column("first"), ends, strict=True):
+        if first is None:
+            continue
+        lo = max(start, first - window + 1)  # the earliest row a window of an evaluated row reaches
+        out[first:end] = rolling_percentile(vol[lo:end], window, min_count, first - lo)[first - lo :]
+    percentile = pl.Series("rv_percentile", out).fill_nan(None)
+    if since is None:
+        return features.sort("symbol", "date", maintain_order=True).with_columns(percentile)
+    rows = features.filter(evaluated).sort("symbol", "date", maintain_order=True)
+    return rows.with_columns(percentile.filter(history.get_column("date") >= since))
 
 
-def classify(features: pl.DataFrame, rules: RegimeRules, index_symbol: str) -> pl.DataFrame:
-    """Regime rows (:data:`SCHEMA`) for every feature row.
+def classify(
+    features: pl.DataFrame, rules: RegimeRules, index_symbol: str, *, since: dt.date | None = None
+) -> pl.DataFrame:
+    """Regime rows (:data:`SCHEMA`) for every feature row (from ``since`` on, if given).
 
     Args:
         features: ``features`` rows with :data:`INPUT_COLUMNS`, each symbol from its first
-            row (the volatility percentile looks back up to ``vol_percentile_window`` rows).
+            row or at least its last :func:`lookback_rows` rows before ``since`` (the
+            volatility percentile looks back up to ``vol_percentile_window`` rows).
         rules: the thresholds.
         index_symbol: whose labels are the market-wide regime of each date; dates where
             the index has no row get a null market regime.
+        since: rows before this date are history only: they feed the percentile of later
+            rows but are neither evaluated nor returned.
     """
-    labelled = with_vol_percentile(features.select(INPUT_COLUMNS), rules).with_columns(
+    labelled = with_vol_percentile(features.select(INPUT_COLUMNS), rules, since).with_columns(
         regime=regime_expr(rules), trend=trend_expr(rules)
     )
     market = labelled.filter(pl.col("symbol") == index_symbol).select(

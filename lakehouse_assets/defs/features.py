@@ -25,10 +25,11 @@ def features(
 ) -> dg.MaterializeResult:
     """Indicators of every symbol for the partition range, computed in one vectorized pass.
 
-    Reads each symbol's bars from its first session in ``ohlcv_daily`` up to the end of
-    the range: the recursive indicators (EMA, Wilder RSI/ADX) start at the first bar, so
-    a day's features come out the same whether the day runs alone or in a backfill.
-    Bars landed later for earlier dates change those indicators; re-materialize then.
+    Reads ``LOOKBACK_BARS`` sessions of bars before the range (a symbol with fewer there:
+    from its first bar): enough for the recursive indicators (EMA, Wilder RSI/ADX) to have
+    forgotten their start to 1e-12, so a day comes out the same, to 1e-9, whether it runs
+    alone or in a backfill, and a day's cost does not grow with the years stored. Bars
+    landed later for earlier dates change those indicators; re-materialize then.
     ``feature_bounds`` also fails on a close-based feature null after its warm-up (defence
     in depth: only a missing or non-finite close, which validation rejects, makes one).
     """
@@ -36,11 +37,21 @@ def features(
     config, lake = lakehouse.config(), lakehouse.lake()
     symbols = sources.universe(config)
     in_universe = pl.col("symbol").is_in(symbols)
-    bars = lake.read("ohlcv_daily", None, end, where=in_universe, columns=feature_math.BAR_COLUMNS)
+    # a bounded window: LOOKBACK_BARS sessions before the range; a symbol with fewer bars
+    # there (listed inside it, or with gaps) is read from its first bar, as a backfill is
+    first = lakehouse.calendar().shift_sessions(start, -feature_math.LOOKBACK_BARS)
+    bars = lake.read("ohlcv_daily", first, end, where=in_universe, columns=feature_math.BAR_COLUMNS)
+    if short := feature_math.short_of_history(bars, start, feature_math.LOOKBACK_BARS):
+        earlier = pl.col("symbol").is_in(short) & (pl.col("date") < first)
+        bars = pl.concat([lake.read("ohlcv_daily", None, first, where=earlier, columns=feature_math.BAR_COLUMNS), bars])
     sentiment = lake.read(
         "sentiment_daily", start, end, where=in_universe, columns=["symbol", "date", "score", "confidence", "source"]
     )
-    numbered = feature_math.compute_features(bars, sentiment).with_columns(feature_math.bar_number())
+    # bar numbers count from the window's start: past every warm-up on the range, unless the
+    # symbol was read from its first bar; then they are its own
+    bar = bars.select("symbol", "date").sort("symbol", "date").with_columns(feature_math.bar_number())
+    numbered = feature_math.compute_features(bars, sentiment, since=start)
+    numbered = numbered.join(bar, on=["symbol", "date"], how="left", maintain_order="left")
     numbered = numbered.filter(pl.col("date").is_between(start, end))
     frame = numbered.drop("bar")
     result = lake.sync_range("features", frame, start, end, {"symbol": symbols})
@@ -87,8 +98,16 @@ def market_regimes(
     symbols = sources.universe(config)
     index = config.universe.index_symbol
     wanted = pl.col("symbol").is_in([*symbols, index])
-    history = lake.read("features", None, end, where=wanted, columns=regime_rules.INPUT_COLUMNS)
-    labels = regime_rules.classify(history, config.regimes, index)
+    # the rules look back lookback_rows rows of a symbol; fewer in that many sessions: all of its rows
+    lookback = regime_rules.lookback_rows(config.regimes)
+    first = lakehouse.calendar().shift_sessions(start, -lookback)
+    history = lake.read("features", first, end, where=wanted, columns=regime_rules.INPUT_COLUMNS)
+    if short := feature_math.short_of_history(history, start, lookback):
+        earlier = pl.col("symbol").is_in(short) & (pl.col("date") < first)
+        history = pl.concat(
+            [lake.read("features", None, first, where=earlier, columns=regime_rules.INPUT_COLUMNS), history]
+        )
+    labels = regime_rules.classify(history, config.regimes, index, since=start)
     frame = labels.filter(pl.col("date").is_between(start, end) & pl.col("symbol").is_in(symbols))
     result = lake.sync_range("market_regimes", frame, start, end, {"symbol": symbols})
     no_market = frame.filter(pl.col("market_regime").is_null()).height

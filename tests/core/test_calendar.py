@@ -40,3 +40,12 @@ def test_previous_and_shifted_sessions(calendar: TradingCalendar) -> None:
 def test_beyond_the_horizon_is_an_error(calendar: TradingCalendar) -> None:
     with pytest.raises(ValueError, match="horizon"):
         calendar.is_session(calendar.last_session + dt.timedelta(days=400))
+
+
+def test_shifting_before_the_first_session_stops_there(calendar: TradingCalendar) -> None:
+    """A lookback window longer than the calendar starts at its first session (then every
+    symbol is short of history there and is read from its first bar)."""
+    first = calendar.first_session
+    assert calendar.shift_sessions(calendar.shift_sessions(first, 740), -740) == first
+    assert calendar.shift_sessions(calendar.shift_sessions(first, 10), -740) == first
+    assert len(calendar.sessions(calendar.shift_sessions(D(2024, 4, 1), -740), D(2024, 4, 1))) == 741

@@ -5,13 +5,17 @@ sums, Lo-MacKinlay's overlapping estimator, ...) and share no code with the vect
 polars expressions they check.
 """
 
+import datetime as dt
 import math
 
 import numpy as np
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
 from lakehouse_assets.core import features as F
+from lakehouse_assets.core.calendar import TradingCalendar
+from lakehouse_assets.core.simulate import MarketModel, simulate_universe, standardize
 from tests.conftest import bundled_bars
 
 RTOL = 1e-9
@@ -264,3 +268,94 @@ def test_close_based_features_are_defined_from_their_warm_up_on(sp500: pl.DataFr
     broken = sp500.with_columns(close=pl.when(pl.int_range(pl.len()) == 400).then(float("nan")).otherwise("close"))
     bad = warmed_up(F.compute_features(broken).with_columns(F.bar_number()), F.WARM_UP, ["symbol", "date"])
     assert not bad.passed and bad.metadata["failing_rows"] >= 252
+
+
+# --- bounded history: a day from its last LOOKBACK_BARS bars equals the day from the first bar ---
+
+
+def simulated_bars(sessions: list, n_symbols: int, seed: int) -> pl.DataFrame:
+    """``n_symbols`` simulated symbols over ``sessions`` as ``ohlcv_daily`` rows (log_return from the closes)."""
+    residuals = standardize(np.random.default_rng(seed).standard_normal(1000))
+    u = simulate_universe(
+        MarketModel(mu=0.04, omega=0.02, alpha=0.09, beta=0.89, residuals=residuals), n_symbols, len(sessions), seed
+    )
+    frames = [
+        pl.DataFrame(
+            {
+                "symbol": s,
+                "date": sessions,
+                "open": u.open[:, j],
+                "high": u.high[:, j],
+                "low": u.low[:, j],
+                "close": u.close[:, j],
+                "volume": u.volume[:, j],
+            }
+        )
+        for j, s in enumerate(u.symbols)
+    ]
+    log_return = (pl.col("close") / pl.col("close").shift(1)).log().over("symbol")
+    return pl.concat(frames).with_columns(log_return=log_return).select(F.BAR_COLUMNS)
+
+
+def bounded_read(bars: pl.DataFrame, first, start, end, fallback: bool = True) -> pl.DataFrame:  # type: ignore[no-untyped-def]
+    """What the ``features`` asset reads: ``[first, end]``, and earlier bars of the symbols short of history."""
+    window = bars.filter(pl.col("date").is_between(first, end))
+    short = F.short_of_history(window, start, F.LOOKBACK_BARS) if fallback else []
+    return pl.concat([bars.filter(pl.col("symbol").is_in(short) & (pl.col("date") < first)), window])
+
+
+def test_lookback_bars_follow_from_the_indicators_parameters() -> None:
+    alpha = 2 / (F.EMA_SPAN + 1)
+    k = F.fading_bars(alpha)
+    assert (1 - alpha) ** k <= F.TRUNCATION_TOLERANCE < (1 - alpha) ** (k - 1)
+    assert F.LOOKBACK_BARS == F.EMA_SPAN - 1 + k == 740  # EMA(50) needs the most
+    assert F.fading_bars(1 / 14, stages=2) > F.fading_bars(1 / 14)  # ADX's chained averages forget slower
+    assert F.LOOKBACK_BARS > F.ROLLING_LOOKBACK == max(F.WARM_UP.values())
+
+
+def test_a_day_from_a_bounded_window_equals_the_day_from_the_first_bar(
+    sp500: pl.DataFrame, calendar: TradingCalendar
+) -> None:
+    """1,500+ sessions in: every symbol's features of a week from LOOKBACK_BARS sessions of
+    bars (or all its bars, when it has fewer there) equal the full history's to 1e-9."""
+    sessions = calendar.sessions(dt.date(2012, 1, 3), dt.date(2018, 12, 31))  # 1,759 sessions
+    bars = simulated_bars(sessions, 3, seed=5)
+    start, end = sessions[1_700], sessions[1_704]
+    first = calendar.shift_sessions(start, -F.LOOKBACK_BARS)
+    gap = pl.col("date").is_between(sessions[1_200], sessions[1_600])  # 400 sessions without bars
+    late = pl.col("date") >= sessions[1_300]  # listed inside the window
+    bars = bars.filter(
+        (pl.col("symbol") == "SIM0001")
+        | ((pl.col("symbol") == "SIM0002") & ~gap)
+        | ((pl.col("symbol") == "SIM0003") & late)
+    )
+    bars = pl.concat([bars, sp500])  # and real prices: 2000-2018 of the S&P 500
+    full = F.compute_features(bars).filter(pl.col("date").is_between(start, end))
+    assert full.height == 4 * 5
+
+    window = bounded_read(bars, first, start, end)
+    assert F.short_of_history(window.filter(pl.col("date") >= first), start, F.LOOKBACK_BARS) == ["SIM0002", "SIM0003"]
+    assert window.filter(pl.col("symbol") == "^GSPC")["date"].min() == first  # the bound was used
+    got = F.compute_features(window, since=start).filter(pl.col("date") <= end)
+    assert_frame_equal(got, full, check_exact=False, rel_tol=1e-9, abs_tol=1e-12)
+
+    # and the test can fail: without the fallback, the symbol with the gap is off, and
+    # half the window is not enough
+    def worst(frame: pl.DataFrame, symbol: str) -> float:
+        a, b = (f.filter(pl.col("symbol") == symbol)["ema_50"].to_numpy() for f in (frame, full))
+        return float(np.max(np.abs(a - b) / np.abs(b)))
+
+    alone = F.compute_features(bounded_read(bars, first, start, end, fallback=False), since=start)
+    assert worst(alone.filter(pl.col("date") <= end), "SIM0002") > 1e-9
+    half = calendar.shift_sessions(start, -F.LOOKBACK_BARS // 2)
+    short = F.compute_features(bars.filter(pl.col("date") >= half), since=start).filter(pl.col("date") <= end)
+    assert max(worst(short, symbol) for symbol in ("^GSPC", "SIM0001")) > 1e-9
+
+
+def test_since_leaves_out_the_history_and_keeps_the_recursive_indicators_to_the_bit(sp500: pl.DataFrame) -> None:
+    full = F.compute_features(sp500)
+    for since in (dt.date(1990, 1, 2), dt.date(1999, 3, 1), dt.date(2010, 6, 1)):
+        got = F.compute_features(sp500, since=since)
+        expected = full.filter(pl.col("date") >= since)
+        assert got.select(F.RECURSIVE_COLUMNS).equals(expected.select(F.RECURSIVE_COLUMNS))
+        assert_frame_equal(got, expected, check_exact=False, rel_tol=1e-9, abs_tol=1e-12)

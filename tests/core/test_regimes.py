@@ -111,3 +111,33 @@ def test_thresholds_come_from_the_config(labels: pl.DataFrame, sp500: pl.DataFra
     relabelled = R.classify(F.compute_features(sp500), stricter, "^GSPC")
     assert "crash" not in set(relabelled["regime"])
     assert "crash" in set(labels["regime"])
+
+
+def test_rolling_percentile_from_a_first_row_evaluates_only_the_rows_from_there() -> None:
+    values = np.random.default_rng(2).normal(size=3000)
+    full = R.rolling_percentile(values, 300, 50)
+    got = R.rolling_percentile(values, 300, 50, first=2500)
+    assert np.isnan(got[:2500]).all()
+    assert np.array_equal(got[2500:], full[2500:])
+
+
+def test_the_labels_of_a_day_need_its_lookback_rows_and_no_more(labels: pl.DataFrame, sp500: pl.DataFrame) -> None:
+    """A week of mid-2017, ~4,600 rows into the history, classified from the last
+    ``lookback_rows`` rows before it, is labelled exactly as inside the whole history."""
+    nasdaq = bundled_bars("arch.nasdaq", "^IXIC")
+    features = F.compute_features(pl.concat([sp500, nasdaq])).with_columns(F.bar_number())
+    since, until = dt.date(2017, 6, 12), dt.date(2017, 6, 16)
+    expected = between(labels, since, until)
+    lookback = R.lookback_rows(RULES)
+    assert lookback == RULES.vol_percentile_window - 1 == 1259
+    first_bar = features.filter(pl.col("date") == since)["bar"].min() - lookback
+    assert first_bar > 3000  # far more history than the window
+
+    def from_rows(rows: int) -> pl.DataFrame:
+        index = features.filter(pl.col("date") == since).select("symbol", since_bar="bar")
+        window = features.join(index, on="symbol").filter(pl.col("bar") >= pl.col("since_bar") - rows)
+        return R.classify(window.filter(pl.col("date") <= until), RULES, "^GSPC", since=since)
+
+    assert from_rows(lookback).equals(expected)
+    # one row fewer and the percentile counts a window one short: it shows
+    assert not from_rows(lookback - 1)["rv_percentile"].equals(expected["rv_percentile"])
