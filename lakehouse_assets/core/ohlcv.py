@@ -77,18 +77,46 @@ def parse_trading_date(values: pl.Expr, timezone: str) -> pl.Expr:
     the exchange zone first); Unix epoch seconds (10 digits) or milliseconds (13 digits).
     Anything else gives null.
     """
+    return pl.coalesce(*_date_readings(values, timezone))
+
+
+def trading_dates(timestamps: pl.Series, timezone: str) -> pl.Series:
+    """:func:`parse_trading_date` of a column of timestamps, the same dates, faster.
+
+    Each format tried costs a pass over every row, the zone conversions most; a delivery
+    is almost always plain ``YYYY-MM-DD``, so that format is tried on every row and the
+    others only on the rows it leaves undated.
+
+    Examples
+    --------
+    >>> trading_dates(pl.Series(["2024-01-02", "2024-01-02T23:30:00Z", "x"]), "America/New_York").to_list()
+    [datetime.date(2024, 1, 2), datetime.date(2024, 1, 2), None]
+    """
+    frame = timestamps.to_frame("timestamp")
+    # a text that parses as YYYY-MM-DD holds no ``T`` or ``Z``: the first reading would parse it alike
+    dates = frame.select(pl.col("timestamp").cast(pl.String).str.strip_chars().str.to_date("%Y-%m-%d", strict=False))
+    dates = dates.to_series()
+    undated = dates.is_null()
+    if undated.any():
+        rest = frame.filter(undated).select(parse_trading_date(pl.col("timestamp"), timezone)).to_series()
+        dates = dates.scatter(undated.arg_true(), rest)
+    return dates.alias("date")
+
+
+def _date_readings(values: pl.Expr, timezone: str) -> list[pl.Expr]:
+    """The formats of :func:`parse_trading_date`, in the order they are tried."""
     text = values.cast(pl.String).str.strip_chars()
     norm = text.str.replace("T", " ", literal=True).str.replace(r"Z$", "+00:00")
     digits = text.str.contains(r"^\d{9,13}$")
     epoch = pl.when(digits).then(text).cast(pl.Int64, strict=False)
     epoch_ms = pl.when(text.str.len_chars() >= 12).then(epoch).otherwise(epoch * 1000)
-    return pl.coalesce(
+    return [
         norm.str.to_date("%Y-%m-%d", strict=False),
         norm.str.to_datetime("%Y-%m-%d %H:%M:%S%.f", strict=False).dt.date(),
         norm.str.to_datetime("%Y-%m-%d %H:%M", strict=False).dt.date(),
         norm.str.to_datetime("%Y-%m-%d %H:%M:%S%.f%z", strict=False, time_zone=timezone).dt.date(),
         pl.from_epoch(epoch_ms, time_unit="ms").dt.replace_time_zone("UTC").dt.convert_time_zone(timezone).dt.date(),
-    )
+    ]
 
 
 def parse_bars(
@@ -115,7 +143,7 @@ def parse_bars(
     ([10.5], ["non-finite high: 'inf'"], '{"timestamp":"2024-01-03","open":"10","high":"inf","low":"9","close":"NaN","volume":"100"}')
     """
     typed = raw.with_columns(
-        parse_trading_date(pl.col("timestamp"), timezone).alias("date"),
+        trading_dates(raw.get_column("timestamp"), timezone),
         pl.col("timestamp").cast(pl.String),
         *[pl.col(c).cast(pl.String).str.strip_chars().cast(pl.Float64, strict=False).alias(f"_{c}") for c in NUMERIC],
     )
@@ -129,11 +157,10 @@ def parse_bars(
         checks.append((text.is_null() | (text == ""), pl.lit(f"missing {c}")))
         checks.append((pl.col(f"_{c}").is_null(), pl.format(f"non-numeric {c}: '{{}}'", pl.col(c).cast(pl.String))))
         checks.append((~pl.col(f"_{c}").is_finite(), pl.format(f"non-finite {c}: '{{}}'", pl.col(c).cast(pl.String))))
-    typed = typed.with_columns(_first_reason(checks))
-    rejected = quarantine_records(typed.filter(pl.col("reason").is_not_null()), "ohlcv_bronze", REQUIRED)
+    good, bad = _split_by_reason(typed, checks)
+    rejected = quarantine_records(bad, "ohlcv_bronze", REQUIRED)
     bars = (
-        typed.filter(pl.col("reason").is_null())
-        .drop(*NUMERIC, "reason")
+        good.drop(*NUMERIC)
         .rename({f"_{c}": c for c in NUMERIC})
         .select("symbol", "date", "timestamp", *NUMERIC, "source", "file", "line")
     )
@@ -195,7 +222,7 @@ def screen_delivery(
     in_range = pl.col("date").is_between(start, end)
     rejected = rejected.filter(pl.col("date").is_null() | in_range | pl.col("reason").str.starts_with(OUTSIDE_CALENDAR))
     bars = bars.filter(in_range)
-    _, ruled = validate_bars(bars, calendar)
+    ruled = _ruled_out(bars, calendar)[1] if bars.height else pl.DataFrame(schema={"reason": pl.String})
     duplicates = ruled.filter(pl.col("reason") == SUPERSEDED).height
     outside = rejected.filter(pl.col("reason").str.starts_with(OUTSIDE_CALENDAR)).height
     counts = {
@@ -245,6 +272,13 @@ def validate_bars(bars: pl.DataFrame, calendar: TradingCalendar) -> tuple[pl.Dat
     """
     if bars.is_empty():
         return bars, quarantine_records(bars.with_columns(reason=pl.lit(None, pl.String)), "ohlcv_daily", NUMERIC)
+    valid, rejected_rows = _ruled_out(bars, calendar)
+    return valid.sort("symbol", "date"), quarantine_records(rejected_rows, "ohlcv_daily", NUMERIC)
+
+
+def _ruled_out(bars: pl.DataFrame, calendar: TradingCalendar) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """:func:`validate_bars` before sorting and quarantine records: ``(valid, rejected rows
+    with their reason)``; :func:`screen_delivery` only counts the second."""
     dates = bars.get_column("date").unique().drop_nulls().to_list()
     first, last = calendar.first_session, calendar.last_session
     sessions = [d for d in dates if first <= d <= last and calendar.is_session(d)]
@@ -264,15 +298,11 @@ def validate_bars(bars: pl.DataFrame, calendar: TradingCalendar) -> tuple[pl.Dat
         (pl.col("volume") < 0, pl.format("volume < 0: {}", pl.col("volume"))),
     ]
     order = ["ingest_order"] if "ingest_order" in bars.columns else ["file", "line"]
-    checked = bars.sort(order).with_columns(_first_reason(checks))
-    good = checked.filter(pl.col("reason").is_null())
-    is_last = pl.int_range(pl.len()).over("symbol", "date") == pl.len().over("symbol", "date") - 1
+    good, bad = _split_by_reason(bars.sort(order), checks)
+    is_last = pl.struct("symbol", "date").is_last_distinct()  # a window over() took 10x longer
     good = good.with_columns(pl.when(is_last).then(None).otherwise(pl.lit(SUPERSEDED)).alias("reason"))
-    rejected_rows = pl.concat(
-        [checked.filter(pl.col("reason").is_not_null()), good.filter(pl.col("reason").is_not_null())]
-    )
-    valid = good.filter(pl.col("reason").is_null()).drop("reason").sort("symbol", "date")
-    return valid, quarantine_records(rejected_rows, "ohlcv_daily", NUMERIC)
+    rejected_rows = pl.concat([bad, good.filter(pl.col("reason").is_not_null())])
+    return good.filter(pl.col("reason").is_null()).drop("reason"), rejected_rows
 
 
 def add_log_return(bars: pl.DataFrame, previous_sessions: pl.DataFrame) -> pl.DataFrame:
@@ -289,6 +319,18 @@ def add_log_return(bars: pl.DataFrame, previous_sessions: pl.DataFrame) -> pl.Da
         .with_columns((pl.col("close") / pl.col("_prev_close")).log().alias("log_return"))
         .drop("prev_date", "_prev_close")
     )
+
+
+def _split_by_reason(frame: pl.DataFrame, checks: list[tuple[pl.Expr, pl.Expr]]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """``(rows no check holds for, the other rows with the reason of the first check that holds)``,
+    each in ``frame``'s order. The reasons (text built per row) are only built for the rows
+    rejected: building them for every row of a large delivery cost more than the checks."""
+    failed = frame.select(pl.any_horizontal(*[condition.fill_null(False) for condition, _ in checks])).to_series()
+    if not failed.any():  # the usual delivery: no copy of every row
+        return frame, frame.clear().with_columns(reason=pl.lit(None, pl.String))
+    good = frame.filter(~failed)
+    bad = frame.filter(failed).with_columns(_first_reason(checks))
+    return good, bad
 
 
 def _first_reason(checks: list[tuple[pl.Expr, pl.Expr]]) -> pl.Expr:

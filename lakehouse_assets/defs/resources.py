@@ -73,13 +73,9 @@ class SourcesResource(dg.ConfigurableResource):
         frames: list[pl.DataFrame] = [ohlcv_source.empty_raw()]
         problems: list[FileProblem] = []
         if self.ohlcv_dir:
-            for symbol in symbols:
-                for path in ohlcv_source.landing_files(self.ohlcv_dir, symbol, start, end):
-                    read = ohlcv_source.read_landing_file(self.ohlcv_dir, path, symbol)
-                    if isinstance(read, FileProblem):
-                        problems.append(read)
-                    else:
-                        frames.append(read)
+            # files of one header in one polars scan: one read per file cost ~1.5 ms each (2,800 files: 4 s)
+            raw, problems = ohlcv_source.landed_bars(self.ohlcv_dir, symbols, start, end)
+            frames.append(raw)
         else:
             bundled = {b.symbol: b.dataset for b in config.universe.bundled}
             unknown = [s for s in symbols if s not in bundled]

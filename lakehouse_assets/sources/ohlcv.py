@@ -159,7 +159,8 @@ def read_landing_file(root: str | Path, path: Path, symbol: str) -> pl.DataFrame
     """
     file = path.relative_to(root).as_posix()
     try:
-        frame = pl.read_csv(path, infer_schema=False, truncate_ragged_lines=False)
+        # glob=False: a file name is not a pattern (``bars[1].csv`` was "not found", ``s*.csv`` read others)
+        frame = pl.read_csv(path, infer_schema=False, truncate_ragged_lines=False, glob=False)
     except Exception as exc:  # polars raises several error types for unreadable files
         bad = first_non_utf8_line(path)
         if bad is not None:
@@ -178,6 +179,136 @@ def read_landing_file(root: str | Path, path: Path, symbol: str) -> pl.DataFrame
     return raw.with_columns(
         pl.when(delivered.str.len_chars() > 0).then(delivered).otherwise(pl.lit(LANDING_SOURCE)).alias("source")
     )
+
+
+def landed_bars(
+    directory: str | Path, symbols: Iterable[str], start: dt.date, end: dt.date
+) -> tuple[pl.DataFrame, list[FileProblem]]:
+    """The raw delivery of the symbols' files that may hold ``[start, end]`` (:func:`landing_files`,
+    symbols in the given order), and the files that cannot be read (:func:`read_landing_files`)."""
+    files = [(symbol, path) for symbol in symbols for path in landing_files(directory, symbol, start, end)]
+    return read_landing_files(directory, files)
+
+
+def read_landing_files(root: str | Path, files: Iterable[tuple[str, Path]]) -> tuple[pl.DataFrame, list[FileProblem]]:
+    """Landed CSVs, ``(symbol, path)`` pairs in order, as one raw delivery, and the files that
+    cannot be read: the rows and problems of :func:`read_landing_file` on each file, in order.
+
+    Reading one small file costs about a millisecond of fixed overhead (a dozen polars
+    calls), which a landing of thousands of files (one per symbol and year) turns into
+    seconds. Files whose first line is the same header (and compression) are parsed instead
+    by one polars scan, which checks that every file has that header; a group that fails to
+    parse (a ragged line, bytes that are not UTF-8) is halved until the bad file is read
+    alone and gets its own problem. A header holding a quote (which could span lines) is
+    read alone.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> root = Path(tempfile.mkdtemp())
+    >>> (root / "AAA/1day").mkdir(parents=True)
+    >>> for name, text in (("a.csv", "date,o,h,l,c,v\\n2024-01-02,1,2,1,2,5\\n"), ("b.csv", "date,o,h,l\\n")):
+    ...     _ = (root / "AAA/1day" / name).write_text(text)
+    >>> raw, problems = read_landing_files(root, [("AAA", root / "AAA/1day/a.csv"), ("AAA", root / "AAA/1day/b.csv")])
+    >>> raw.select("close", "file", "line").rows(), [(p.file, p.column) for p in problems]
+    ([('2', 'AAA/1day/a.csv', 2)], [('AAA/1day/b.csv', 'close')])
+    """
+    files = list(files)
+    groups: dict[tuple[bool, bytes], list[int]] = {}
+    alone: list[int] = []
+    seen: set[str] = set()
+    for index, (_, path) in enumerate(files):
+        header = _header_line(path) if str(path) not in seen else None  # a path given twice: read twice
+        seen.add(str(path))
+        if header is None:
+            alone.append(index)
+        else:
+            groups.setdefault(header, []).append(index)
+    frames: list[pl.DataFrame] = []
+    problems: list[tuple[int, FileProblem]] = []
+    pending = list(groups.values())
+    while pending:
+        members = pending.pop()
+        read = _read_group(root, files, members) if len(members) > 1 else None
+        if isinstance(read, pl.DataFrame):
+            frames.append(read)
+        elif read is not None:
+            problems.extend(zip(members, read, strict=True))
+        elif len(members) > 1:  # a file of the group cannot be read: halve the group until it is alone
+            pending += [members[: len(members) // 2], members[len(members) // 2 :]]
+        else:
+            alone.extend(members)
+    for index in alone:
+        symbol, path = files[index]
+        one = read_landing_file(root, path, symbol)
+        if isinstance(one, FileProblem):
+            problems.append((index, one))
+        else:
+            frames.append(one.with_columns(pl.lit(index, pl.Int64).alias(_ORDER)))
+    if not frames:
+        return empty_raw(), [problem for _, problem in sorted(problems, key=lambda p: p[0])]
+    raw = pl.concat(frames)
+    if len(frames) > 1:
+        raw = raw.sort(_ORDER, maintain_order=True)  # stable: each file's rows stay in file order
+    return raw.drop(_ORDER), [problem for _, problem in sorted(problems, key=lambda p: p[0])]
+
+
+_PATH = "__landing_path__"  # the scan's path column: a name no delivery uses
+_ORDER = "__landing_order__"
+
+
+def _header_line(path: Path) -> tuple[bool, bytes] | None:
+    """(gzipped, first line) of a file; None when it is not to be read with others."""
+    try:
+        with path.open("rb") as head:
+            gzipped = head.read(2) == b"\x1f\x8b"
+        with gzip.open(path, "rb") if gzipped else path.open("rb") as handle:
+            line = handle.readline(1 << 16)
+    except (OSError, EOFError):
+        return None
+    if not line.endswith(b"\n") or b'"' in line:
+        return None
+    return gzipped, line
+
+
+def _read_group(
+    root: str | Path, files: list[tuple[str, Path]], members: list[int]
+) -> pl.DataFrame | list[FileProblem] | None:
+    """The ``members`` of ``files`` (one header) read by one scan, as :func:`read_landing_file`
+    reads each, with the file's index as ``_ORDER``; the files' problem when the header lacks a
+    column; None when the scan fails (some file of the group cannot be read)."""
+    paths = [str(files[i][1]) for i in members]
+    try:
+        frame = pl.scan_csv(
+            paths, infer_schema=False, truncate_ragged_lines=False, include_file_paths=_PATH, glob=False
+        ).collect()
+    except Exception:  # polars raises several error types for unreadable files
+        return None
+    columns = [c for c in frame.columns if c != _PATH]
+    names = [files[i][1].relative_to(root).as_posix() for i in members]
+    try:
+        normalized = normalize_columns(frame.select(columns))
+    except MissingColumnError as exc:
+        header = ",".join(columns)
+        return [
+            FileProblem(files[i][0], name, str(exc), exc.column, header) for i, name in zip(members, names, strict=True)
+        ]
+    path = pl.col(_PATH)
+    source: pl.Expr = pl.lit(LANDING_SOURCE)
+    column = source_column(columns)
+    if column is not None:
+        delivered = pl.col(column).str.strip_chars()
+        source = pl.when(delivered.str.len_chars() > 0).then(delivered).otherwise(source)
+    by_path = pl.DataFrame(
+        {_PATH: paths, "symbol": [files[i][0] for i in members], "file": names, _ORDER: members},
+        schema={_PATH: pl.String, "symbol": pl.String, "file": pl.String, _ORDER: pl.Int64},
+    )
+    lineage = frame.select(
+        path,
+        source.alias("source"),
+        (pl.int_range(pl.len(), dtype=pl.Int64).over(path) + 2).alias("line"),  # line 1 is the header
+    ).join(by_path, on=_PATH, how="left", maintain_order="left")  # a join: replace_strict took 0.9 s a column
+    return pl.concat([normalized, lineage], how="horizontal").select(*REQUIRED, *LINEAGE, _ORDER)
 
 
 def first_non_utf8_line(path: Path) -> tuple[int, str] | None:

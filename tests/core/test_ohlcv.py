@@ -1,12 +1,15 @@
 import datetime as dt
+import gzip
 import json
 import math
+from pathlib import Path
 
 import polars as pl
 import pytest
 
 from lakehouse_assets.core import ohlcv
 from lakehouse_assets.core.calendar import TradingCalendar
+from lakehouse_assets.sources import ohlcv as ohlcv_source
 from lakehouse_assets.sources.ohlcv import load_bundled
 
 D = dt.date
@@ -62,6 +65,86 @@ def test_missing_column_is_named() -> None:
 def test_trading_date_of_timestamps(text: str | None, expected: dt.date | None) -> None:
     got = pl.select(ohlcv.parse_trading_date(pl.lit(text, pl.String), NY)).item()
     assert got == expected
+
+
+def test_trading_dates_of_a_column_are_those_of_parse_trading_date() -> None:
+    texts = [
+        "2024-01-02",
+        " 2024-01-02 ",
+        "2024-01-02T21:00:00Z",
+        "2024-01-02T09:30:00+05:30",
+        "1704229200000",
+        "2024-1-2",
+        "2024-02-30",
+        "2024-01-02Z",
+        "yesterday",
+        "",
+        None,
+    ] * 3
+    column = pl.Series("timestamp", texts, pl.String)
+    oracle = pl.select(ohlcv.parse_trading_date(pl.lit(column), NY)).to_series()
+    assert ohlcv.trading_dates(column, NY).to_list() == oracle.to_list()
+    assert ohlcv.trading_dates(column, NY).name == "date"
+
+
+HEADER = "timestamp,open,high,low,close,volume"
+LANDING = {  # file -> content: every way a landed file can differ from its neighbours
+    "AAA/1day/a.csv": f"{HEADER}\n2017-11-13,10,11,9,10.5,100\n2017-11-14,10,11,9,10.5,100\n",
+    "AAA/1day/b.csv.gz": f"{HEADER}\n2017-11-15,10,11,9,10.5,100\n",
+    "AAA/1day/c.csv.gz": f"{HEADER}\n2017-11-16,10,11,9,10.5,100\n",
+    "AAA/1day/d.csv": f"{HEADER}\n2017-11-17,10,11,9,10.5\n",  # a short row: null volume
+    "AAA/1day/e.csv": f"{HEADER}\n",  # the header only
+    "AAA/1day/f.csv": "",  # empty: unreadable
+    "AAA/1day/g.csv": f"{HEADER},source\n2017-11-17,10,11,9,10.5,1, sim \n2017-11-20,1,1,1,1,1,\n",
+    "AAA/1day/h.csv": f"{HEADER},Source\n2017-11-21,10,11,9,10.5,1,x\n",
+    "AAA/1day/i.csv": "date,o,h,l,c\n2017-11-21,10,11,9,10.5\n",  # no volume, twice
+    "AAA/1day/j.csv": "date,o,h,l,c\n2017-11-22,10,11,9,10.5\n",
+    "AAA/1day/k.csv": f"{HEADER}\r\n2017-11-22,10,11,9,10.5,100\r\n",
+    "AAA/1day/l.csv": f"{HEADER}\r\n2017-11-23,10,11,9,10.5,100",
+    "AAA/1day/m.csv": "\ufeff" + f"{HEADER}\n2017-11-24,10,11,9,10.5,100\n",
+    "AAA/1day/n.csv": "\ufeff" + f"{HEADER}\n2017-11-27,10,11,9,10.5,100\n",
+    "AAA/1day/o.csv": f'{HEADER}\n2017-11-28,10,11,9,"10\n5",100\n',
+    "AAA/1day/p[1].csv": f"{HEADER}\n2017-11-29,10,11,9,10.5,100\n",  # a name, not a pattern
+    "AAA/1day/q*.csv": f"{HEADER}\n2017-11-30,10,11,9,10.5,100\n",
+    "AAA/1day/r.csv": f"{HEADER}\n\n2017-12-01,10,11,9,10.5,100\n\n",
+    "BBB/1day/a.csv": f"{HEADER}\n2017-11-13,10,11,9,10.5,100\n",
+    "BBB/1day/b.csv": '"timestamp",open,high,low,close,volume\n2017-11-13,10,11,9,10.5,100\n',
+    "BBB/1day/c.csv": '"timestamp",open,high,low,close,volume\n2017-11-14,10,11,9,10.5,100\n',
+    "BBB/1day/d.csv": f"{HEADER}\n2017-11-15,10,11,9,10.5,100,7\n",  # ragged: unreadable
+    "BBB/1day/e.csv": f"{HEADER},close\n2017-11-16,10,11,9,10.5,100,3\n",
+}
+
+
+def test_landed_files_read_together_give_what_each_file_read_alone_gives(tmp_path: Path) -> None:
+    for name, text in LANDING.items():
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(gzip.compress(text.encode()) if name.endswith(".gz") else text.encode())
+    (tmp_path / "BBB/1day/f.csv").write_bytes(f"{HEADER}\n2017-11-17,10,11,9,10.5,100\n".encode() + b"\xe9\n")
+    for i in range(12):  # one bad file among many of one header: the group is halved until it is alone
+        tail = "x,1,2,3,4,5,6\n" if i == 7 else ""
+        (tmp_path / f"CCC/1day/{i:02d}.csv").parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / f"CCC/1day/{i:02d}.csv").write_text(f"{HEADER}\n2017-11-13,10,11,9,10.5,{i}\n{tail}")
+    files = [(s, p) for s in ("AAA", "BBB", "CCC") for p in sorted((tmp_path / s / "1day").iterdir())]
+    alone = [ohlcv_source.read_landing_file(tmp_path, path, symbol) for symbol, path in files]
+    frames = [read for read in alone if isinstance(read, pl.DataFrame)]
+    problems = [read for read in alone if isinstance(read, ohlcv_source.FileProblem)]
+
+    raw, found = ohlcv_source.read_landing_files(tmp_path, files)
+
+    assert raw.equals(pl.concat([ohlcv_source.empty_raw(), *frames]))
+    assert found == problems
+    assert [p.file for p in problems] == [
+        "AAA/1day/f.csv",
+        "AAA/1day/i.csv",
+        "AAA/1day/j.csv",
+        "BBB/1day/d.csv",
+        "BBB/1day/f.csv",
+        "CCC/1day/07.csv",
+    ]
+    assert raw.filter(pl.col("file").str.contains(r"\[|\*")).height == 2
+    nothing, none = ohlcv_source.read_landing_files(tmp_path, [])
+    assert nothing.equals(ohlcv_source.empty_raw()) and none == []
 
 
 def test_parse_bars_rejects_untypable_rows_with_reasons() -> None:

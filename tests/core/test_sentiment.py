@@ -46,6 +46,20 @@ def test_stub_where_nothing_landed_and_it_says_so() -> None:
     ]
 
 
+def test_with_nothing_landed_every_bar_gets_the_stub_once_sorted() -> None:
+    nothing = bronze([("AAA", "vader", 0.5, 0.4, "vader")]).clear()
+    bars = pl.concat([expected("BBB", "AAA"), expected("AAA")])  # a repeated bar gets one stub
+    out = sentiment.daily_sentiment(nothing, bars, {"vader": 1.0}, 1.0)
+    assert out.schema == sentiment.DAILY_SCHEMA
+    assert out.rows() == [("AAA", D, 0.0, 0.0, 0, "stub", "stub"), ("BBB", D, 0.0, 0.0, 0, "stub", "stub")]
+
+
+def test_a_provider_weighing_nothing_or_unnamed_gives_the_stub() -> None:
+    rows = bronze([("AAA", "muted", 0.5, 0.4, "snapshot"), ("BBB", None, 0.5, 0.4, "snapshot")])
+    out = sentiment.daily_sentiment(rows, expected("AAA", "BBB"), {"muted": 0.0}, 1.0)
+    assert out["source"].to_list() == ["stub", "stub"]
+
+
 def test_combined_snapshot_provider_weighs_the_sum_of_its_parts() -> None:
     assert sentiment.provider_weight("newsapi+twitter", {"newsapi": 0.6, "twitter": 0.4}, 1.0) == 1.0
     assert sentiment.provider_weight("other", {"newsapi": 0.6}, 0.25) == 0.25

@@ -66,6 +66,18 @@ def test_sync_range_leaves_rows_outside_the_range(lake: Lake) -> None:
     assert D(2020, 1, 3) not in dates and len(dates) == 30 - 5 + 2
 
 
+def test_an_empty_frame_commits_nothing_where_nothing_is_and_deletes_what_is(lake: Lake) -> None:
+    empty = bars(D(2020, 1, 1), 0)
+    assert lake.sync_range("ohlcv_daily", empty, D(2020, 1, 1), D(2020, 1, 10)).changed == 0
+    assert lake.exists("ohlcv_daily") and lake.stats("ohlcv_daily").version == 0  # created, nothing committed
+    lake.sync_range("ohlcv_daily", bars(D(2020, 1, 1), 10), D(2020, 1, 1), D(2020, 1, 10))
+    assert lake.sync_range("ohlcv_daily", empty, D(2020, 2, 1), D(2020, 2, 10)).changed == 0  # no file holds it
+    assert lake.sync_range("ohlcv_daily", empty, D(2020, 1, 1), D(2020, 1, 10), {"symbol": []}).changed == 0
+    assert lake.stats("ohlcv_daily").version == 1
+    gone = lake.sync_range("ohlcv_daily", empty, D(2020, 1, 3), D(2020, 1, 4), {"symbol": ["AAA"]})
+    assert (gone.deleted, lake.read("ohlcv_daily").height, lake.stats("ohlcv_daily").version) == (2, 8, 2)
+
+
 def test_rows_outside_the_slice_are_refused(lake: Lake) -> None:
     with pytest.raises(ValueError, match="outside the slice"):
         lake.sync_range("ohlcv_daily", bars(D(2020, 1, 1), 3), D(2020, 1, 1), D(2020, 1, 2))
