@@ -210,6 +210,7 @@ class Pipeline:
             LakehouseResource(lake_uri=lake, **({"config_dir": config_dir} if config_dir else {})),
             SourcesResource(ohlcv_dir=str(ohlcv_dir)),
         )
+        self.lake = lake
         job = defs.resolve_job_def("daily_job")
         if groups:
             keys = dg.AssetSelection.groups(*groups).resolve(defs.resolve_asset_graph())
@@ -218,6 +219,9 @@ class Pipeline:
 
     def run(self, start: dt.date, end: dt.date) -> Run:
         import dagster as dg
+
+        from lakehouse_assets.lake.delta import Lake
+        from lakehouse_assets.lake.lock import LakeLock
 
         began = time.perf_counter()
         result = self.job.execute_in_process(
@@ -230,6 +234,9 @@ class Pipeline:
             raise_on_error=False,
         )
         seconds = time.perf_counter() - began
+        # an in-process run keeps the lake's writer lock until another run of this process takes
+        # it over; release it, so a `lakehouse run` in a subprocess can write the lake next
+        LakeLock(Lake(self.lake).root, result.run_id, lambda run_id: True).release()
         run = Run(seconds, success=result.success)
         for event in result.all_events:
             if event.event_type_value == "STEP_SUCCESS":

@@ -21,7 +21,14 @@ from lakehouse_assets.core.alerts import SEVERITIES, AlertRules, Smtp, Webhook, 
 from lakehouse_assets.core.checks import CheckRules
 from lakehouse_assets.core.drift import DriftRules
 from lakehouse_assets.core.features import FEATURE_COLUMNS
-from lakehouse_assets.core.forecasting import CADENCES, GARCH_KINDS, MODELS, ForecastSettings
+from lakehouse_assets.core.forecasting import (
+    ARIMA_REFITS,
+    CADENCES,
+    GARCH_KINDS,
+    MODELS,
+    ORDER_SEARCHES,
+    ForecastSettings,
+)
 from lakehouse_assets.core.regimes import RegimeRules
 from lakehouse_assets.core.registry import GateRules
 from lakehouse_assets.core.strategies import STRATEGIES, StrategyRules
@@ -333,6 +340,8 @@ def _forecasting(directory: Path) -> tuple[ForecastSettings, int, PoolSettings]:
         arima_max_p=whole(arima, "max_p", 0),
         arima_max_q=whole(arima, "max_q", 0),
         arima_maxiter=whole(arima, "maxiter"),
+        order_search=choice(arima, "order_search", ORDER_SEARCHES),
+        arima_refit=choice(arima, "refit", ARIMA_REFITS),
         sarimax_exog=names(f.sub("sarimax"), "exog"),
         garch_kind=choice(garch, "kind", GARCH_KINDS),
         garch_dist=choice(garch, "dist", ("normal", "t", "skewt")),

@@ -302,11 +302,15 @@ def decide_days(
     sectors = dict(rolled.select("symbol", "sector").unique().iter_rows())
     decisions: list[dict] = []
     champions: dict[dt.date, dict[tuple[str, int], str]] = {}
+    # sorted once: each day's window is a slice (a filter per day scans the whole range's rows)
+    ordered = rolled.sort("target_date")
+    targets = ordered.get_column("target_date").to_list()
     for day in days:
         i = bisect.bisect_right(sessions, day) - 1
         first = sessions[max(i - (window - 1), 0)]
-        recent = rolled.filter(pl.col("target_date").is_between(first, day))
-        latest = recent.sort("target_date").group_by("model", "symbol", "horizon").last()
+        lo, hi = bisect.bisect_left(targets, first), bisect.bisect_right(targets, day)
+        recent = ordered.slice(lo, hi - lo)
+        latest = recent.group_by("model", "symbol", "horizon").last()
         metrics = {(r["model"], r["symbol"], r["horizon"]): r for r in latest.iter_rows(named=True)}
         by_regime: dict[tuple, dict[str, tuple[float, int]]] = {}
         for (model, symbol, horizon, regime), value in group_accuracy(

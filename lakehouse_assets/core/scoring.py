@@ -132,25 +132,36 @@ def realized(forecasts: pl.DataFrame, closes: pl.DataFrame) -> pl.DataFrame:
 
 def diebold_mariano(loss_model: np.ndarray, loss_base: np.ndarray, horizon: int) -> tuple[float, float]:
     """DM statistic (HLN-corrected) and one-sided p-value that the model's loss is lower."""
+    statistic, df = _dm_statistic(loss_model, loss_base, horizon)
+    if not math.isfinite(statistic):
+        return math.nan, math.nan
+    return statistic, float(stats.t.cdf(statistic, df=df))
+
+
+def _dm_statistic(loss_model: np.ndarray, loss_base: np.ndarray, horizon: int) -> tuple[float, int]:
+    """The HLN-corrected DM statistic and its Student-t degrees of freedom (NaN if undefined)."""
     d = loss_model - loss_base
     n = len(d)
     if n < 3:
-        return math.nan, math.nan
+        return math.nan, 0
     mean = d.mean()
     centered = d - mean
     variance = centered @ centered / n
     for lag in range(1, min(horizon, n)):
         variance += 2.0 * (1.0 - lag / horizon) * (centered[lag:] @ centered[:-lag]) / n
     if variance <= 0:
-        return math.nan, math.nan
+        return math.nan, 0
     statistic = mean / math.sqrt(variance / n)
     correction = math.sqrt(max((n + 1 - 2 * horizon + horizon * (horizon - 1) / n) / n, 0.0))
-    statistic *= correction
-    return float(statistic), float(stats.t.cdf(statistic, df=n - 1))
+    return float(statistic * correction), n - 1
 
 
 def rolling_metrics(
-    scored: pl.DataFrame, sessions: Sequence[dt.date], window: int, since: dt.date | None = None
+    scored: pl.DataFrame,
+    sessions: Sequence[dt.date],
+    window: int,
+    since: dt.date | None = None,
+    full_from: dt.date | None = None,
 ) -> pl.DataFrame:
     """Add the rolling columns to every scored row (see the module docstring).
 
@@ -159,7 +170,12 @@ def rolling_metrics(
     one of the last ``window`` sessions up to its own. ``since``: only rows with a target
     date on or after it are returned; earlier rows only fill their windows, so a row's
     figures do not depend on how far back ``scored`` happens to reach (give ``scored``
-    the ``window - 1`` sessions of targets before ``since``).
+    the ``window - 1`` sessions of targets before ``since``). ``full_from``: of the rows
+    with a target date before it, only each group's last gets figures (the others come
+    back with null rolling columns): a decision on a day from ``full_from`` on reads the
+    latest row of each group in its window, which is one of those or a later row, so a
+    day's run computes its own targets' figures, not the window's (126 sessions of them).
+    The last row before ``full_from`` is skipped when the group has a row on ``full_from``.
     """
     base = scored.filter(pl.col("model") == BASELINE).select(
         "symbol", "horizon", "target_date", naive_abs=pl.col("abs_error"), naive_sq=pl.col("squared_error")
@@ -170,10 +186,17 @@ def rolling_metrics(
     # the outcome's direction where a call was scored (hit not null), for the balanced accuracy
     frame = frame.with_columns(up=pl.when(pl.col("hit").is_not_null()).then(pl.col("actual") > 0))
     out: dict[str, list[float | None]] = {c: [] for c in ROLLING_COLUMNS}
+    dm_df: list[int] = []
+    empty = dict.fromkeys(ROLLING_COLUMNS)
     kept = []
     for (_model, _symbol, horizon), group in frame.group_by(["model", "symbol", "horizon"], maintain_order=True):
         targets = group.get_column("target_date").to_list()
         skip = bisect.bisect_left(targets, since) if since is not None else 0
+        full = skip
+        if full_from is not None:
+            full = max(bisect.bisect_left(targets, full_from), skip)
+            if full > skip and not (full < len(targets) and targets[full] == full_from):
+                full -= 1  # the last row before full_from may be the latest of a later day's window
         kept.append(group.slice(skip))
         arrays = {
             c: group.get_column(c).cast(pl.Float64).fill_null(np.nan).to_numpy()
@@ -192,18 +215,33 @@ def rolling_metrics(
             )
         }
         for i in range(skip, len(targets)):
-            first = sessions[max(bisect.bisect_right(sessions, targets[i]) - window, 0)]
-            lo = bisect.bisect_left(targets, first)
-            part = {c: v[lo : i + 1] for c, v in arrays.items()}
-            for name, value in _window_metrics(part, int(horizon)).items():
+            if i < full:
+                figures, df = empty, 0
+            else:
+                first = sessions[max(bisect.bisect_right(sessions, targets[i]) - window, 0)]
+                lo = bisect.bisect_left(targets, first)
+                part = {c: v[lo : i + 1] for c, v in arrays.items()}
+                figures, df = _window_metrics(part, int(horizon))
+            for name, value in figures.items():
                 out[name].append(value)
+            dm_df.append(df)
+    # one vectorized Student-t CDF for every row's Diebold-Mariano p-value (a scalar call is ~70 us)
+    statistic = np.array([np.nan if v is None else v for v in out["dm_stat"]], dtype=float)
+    df = np.asarray(dm_df)
+    defined = np.isfinite(statistic) & (df > 0)
+    p_values = np.full(len(statistic), np.nan)
+    p_values[defined] = stats.t.cdf(statistic[defined], df=df[defined])
+    out["dm_pvalue"] = [float(p) if math.isfinite(p) else None for p in p_values]
     frame = pl.concat(kept) if kept else frame
     return frame.drop("naive_abs", "naive_sq", "up").with_columns(
         pl.Series(name, values, dtype=pl.Int64 if name == "window_n" else pl.Float64) for name, values in out.items()
     )
 
 
-def _window_metrics(part: dict[str, np.ndarray], horizon: int) -> dict[str, float | None]:
+def _window_metrics(part: dict[str, np.ndarray], horizon: int) -> tuple[dict[str, float | None], int]:
+    """The rolling figures of one window, and the degrees of freedom of its DM statistic
+    (``dm_pvalue`` is left for the caller to compute, vectorized)."""
+
     def nanmean(values: np.ndarray) -> float | None:
         values = values[~np.isnan(values)]
         return float(values.mean()) if len(values) else None
@@ -212,10 +250,10 @@ def _window_metrics(part: dict[str, np.ndarray], horizon: int) -> dict[str, floa
     mae = float(part["abs_error"].mean())
     paired = ~np.isnan(part["naive_abs"])
     naive_mae = float(part["naive_abs"][paired].mean()) if paired.any() else math.nan
-    dm_stat, dm_p = (
-        diebold_mariano(part["squared_error"][paired], part["naive_sq"][paired], horizon)
+    dm_stat, dm_df = (
+        _dm_statistic(part["squared_error"][paired], part["naive_sq"][paired], horizon)
         if paired.sum() >= 3
-        else (math.nan, math.nan)
+        else (math.nan, 0)
     )
     values: dict[str, float | None] = {
         "window_n": n,
@@ -230,9 +268,9 @@ def _window_metrics(part: dict[str, np.ndarray], horizon: int) -> dict[str, floa
         "coverage_95": float(part["covered_95"].mean()),
         "tracking_error": float(part["error"].std(ddof=1)) if n > 1 else None,
         "dm_stat": dm_stat,
-        "dm_pvalue": dm_p,
+        "dm_pvalue": None,
     }
-    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in values.items()}
+    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in values.items()}, dm_df
 
 
 def balanced_accuracy(hit: np.ndarray, up: np.ndarray) -> float | None:

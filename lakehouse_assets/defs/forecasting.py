@@ -83,33 +83,65 @@ def forecasting(context: dg.AssetExecutionContext, lakehouse: LakehouseResource,
     feature_rows = lake.read(
         "features", history_start, end, where=in_universe, columns=["symbol", "date", *feature_names]
     )
-    states = _load_states(lake, symbols, since, end)
     sessions = calendar.sessions(history_start, end)
     # drift asks for refits off the cadence: a flag on day F refits on the session after F
     reports = lake.read("drift_reports", calendar.shift_sessions(since, -1), end, where=_about(symbols))
     triggers = drift.refit_triggers(
         reports.filter(pl.col("as_of") < end), symbols, lambda day: calendar.shift_sessions(day, 1)
     )
+    # the fits of the range's own refit dates; when every one is stored nothing is fitted, and
+    # the older fits (order selections, the classifier's previous refit) and the classifier's
+    # earlier calls (its error replay) are never read: a day mid-month loads one week of fits
+    states = _load_states(lake, symbols, first_refit, end)
+    refits = {s: {fc.refit_date(sessions, day, settings.cadence, triggers[s]) for day in origins} for s in symbols}
+    fits_stored = all((m, r) in states[s] for s in symbols for r in refits[s] for m in settings.models)
+    if not fits_stored:
+        states = _load_states(lake, symbols, since, end)
 
     began = time.perf_counter()
     groups = [g for g in (tuple(m for m in group if m in settings.models) for group in fc.MODEL_GROUPS) if g]
-    # the classifier's earlier calls, for its error replay
-    earlier_calls = lake.read(
-        "forecasts",
-        history_start,
-        calendar.previous_session(origins[0]) or history_start,
-        where=in_universe & (pl.col("model") == "direction_classifier") & (pl.col("date") < origins[0]),
-        columns=["symbol", "date", "horizon", "prob_up"],
-    )
     calls: dict[str, dict[int, dict]] = {s: {} for s in symbols}
-    for symbol, day, horizon, prob_up in earlier_calls.iter_rows():
-        calls[symbol].setdefault(horizon, {})[np.datetime64(day, "D")] = prob_up
+    if not fits_stored and "direction_classifier" in settings.models:
+        # the classifier's earlier calls, for its error replay
+        earlier_calls = lake.read(
+            "forecasts",
+            history_start,
+            calendar.previous_session(origins[0]) or history_start,
+            where=in_universe & (pl.col("model") == "direction_classifier") & (pl.col("date") < origins[0]),
+            columns=["symbol", "date", "horizon", "prob_up"],
+        )
+        for (symbol, horizon), part in earlier_calls.partition_by(["symbol", "horizon"], as_dict=True).items():
+            days = part.get_column("date").to_numpy().astype("datetime64[D]")
+            calls[str(symbol)][int(horizon)] = dict(zip(days, part.get_column("prob_up").to_list(), strict=True))
+    # one frame per symbol (filtering the whole frame once per symbol is quadratic in N)
+    bars_of = bars.partition_by("symbol", as_dict=True)
+    features_of = feature_rows.partition_by("symbol", as_dict=True)
     per_symbol = [
-        _task(s, bars, feature_rows, feature_names, origins, sessions, states, triggers[s], calls[s], settings)
+        _task(
+            s,
+            bars_of.get((s,), bars.clear()),
+            features_of.get((s,), feature_rows.clear()),
+            feature_names,
+            origins,
+            sessions,
+            states,
+            triggers[s],
+            calls[s],
+            settings,
+        )
         for s in symbols
     ]
-    tasks = [dataclasses.replace(task, models=group) for task in per_symbol for group in groups]
-    results = map_tasks(fc.run_symbol, tasks, config.forecast_pool, context.log, _describe)
+    # each task carries the stored fits of its own models only (the classifier's are ~200 KB)
+    tasks = [
+        dataclasses.replace(task, models=group, states={k: v for k, v in task.states.items() if k[0] in group})
+        for task in per_symbol
+        for group in groups
+    ]
+    pool = config.forecast_pool
+    if fits_stored and pool.kind == "local" and len(symbols) * len(origins) <= 600:
+        # nothing to fit: ~13 ms of filtering per symbol-day, less than starting the workers (~5 s)
+        pool = dataclasses.replace(pool, workers=1)
+    results = map_tasks(fc.run_symbol, tasks, pool, context.log, _describe)
     fits = [f for r in results for f in r.fits]
     new = _forecast_frame([row for r in results for row in r.rows], calendar)
 
@@ -341,7 +373,8 @@ def _score_and_decide(
     )
     scored = scored.join(regimes.rename({"market_regime": "regime"}), on=["symbol", "date"], how="left")
     sessions = calendar.sessions(calendar.shift_sessions(score_start, -window), end)
-    rolled = scoring.rolling_metrics(scored, sessions, window, since=judged_start)
+    # figures for the range's targets and each group's last before them (what the days read)
+    rolled = scoring.rolling_metrics(scored, sessions, window, since=judged_start, full_from=start)
     scores = rolled.filter(pl.col("target_date").is_between(start, end)).select(list(TABLES["forecast_scores"].schema))
     replay = scoring.replay_candidates(
         scored.filter(pl.col("target_date").is_between(start, end)),

@@ -1,8 +1,13 @@
-"""Forecast models: the GARCH oracle, and forecasts that are the same alone or in a backfill."""
+"""Forecast models: the GARCH oracle, and forecasts that are the same alone or in a backfill;
+the cheap paths (binned classifier, one filter per refit, approximate order search, scores of
+a day) against what they replace."""
 
 import dataclasses
 import datetime as dt
+import json
 import math
+import subprocess
+import sys
 
 import numpy as np
 import polars as pl
@@ -11,6 +16,7 @@ import pytest
 from lakehouse_assets.config import load_config
 from lakehouse_assets.core import features as F
 from lakehouse_assets.core import forecasting as fc
+from lakehouse_assets.core import registry, scoring
 from lakehouse_assets.core.calendar import TradingCalendar
 from tests.conftest import REPO
 
@@ -46,6 +52,7 @@ def make_task(
     states: dict | None = None,
     bars: pl.DataFrame | None = None,
     triggers: tuple[dt.date, ...] = (),
+    settings: fc.ForecastSettings = SETTINGS,
 ):
     bars = parts["bars"] if bars is None else bars
     feats = F.compute_features(bars) if bars is not parts["bars"] else parts["features"]
@@ -59,7 +66,7 @@ def make_task(
         origins=origins,
         sessions=parts["sessions"],
         states=states or {},
-        settings=SETTINGS,
+        settings=settings,
         triggers=triggers,
     )
 
@@ -183,8 +190,9 @@ def test_the_classifier_retrain_weighs_replayed_mistakes(task_parts: dict) -> No
         assert plain["report"][h]["replayed_rows"] == 0 and replayed["report"][h]["replayed_rows"] > 0
         x = np.column_stack([window.features[n] for n in replayed["features"][h]])[-50:]
 
-        def base_up(model: object, x: np.ndarray = x) -> float:  # the boosted trees before the sigmoid calibration
-            return float(model.calibrated_classifiers_[0].estimator.estimator.predict_proba(x)[:, 1].mean())  # type: ignore[attr-defined]
+        def base_up(model: fc.BinnedClassifier, x: np.ndarray = x) -> float:  # the trees before the sigmoid calibration
+            trees = model.model.calibrated_classifiers_[0].estimator.estimator  # type: ignore[attr-defined]
+            return float(trees.predict_proba(fc.bin_codes(x, model.edges))[:, 1].mean())
 
         # the wrong "up" calls were down days: weighing them 3x lowers the trees' probability of up
         assert base_up(replayed["models"][h]) < base_up(plain["models"][h])
@@ -222,3 +230,177 @@ def test_classifier_blocks_are_purged_so_no_two_blocks_share_an_outcome(h: int) 
         # row i's label is the return over (i, i + h]: disjoint when the next block starts h rows on
         assert later[0] - earlier[-1] == h
     assert np.concatenate([train, calibrate, valid]).tolist() == sorted(set(np.concatenate([train, calibrate, valid])))
+
+
+def test_binned_classifier_is_the_classifier_scikit_learn_fits_on_the_raw_weighted_features(task_parts: dict) -> None:
+    """``quantile_edges`` are scikit-learn's own weighted bin thresholds, and the one-fold
+    calibration of frozen trees is the default five-fold one: ``direction_fit``'s model
+    predicts exactly what the textbook fit on the raw features (replayed rows weighted) does."""
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.ensemble._hist_gradient_boosting.binning import _find_binning_thresholds
+    from sklearn.frozen import FrozenEstimator
+
+    window = fc._window(make_task(task_parts, [D(2012, 6, 11)]), D(2012, 6, 11))
+    rng = np.random.default_rng(3)
+    calls = {h: {d: float(rng.uniform(0.0, 1.0)) for d in window.dates} for h in SETTINGS.horizons}
+    fitted = fc.direction_fit(window, SETTINGS, calls)
+    for h in (1, 5):
+        model, names = fitted["models"][str(h)], fitted["features"][str(h)]
+        x = np.column_stack([window.features[n] for n in names])
+        target = fc.forward_returns(window.returns, h)
+        train, calibrate, valid = fc.purged_blocks(np.flatnonzero(~np.isnan(target)), 0.15, h - 1)
+        labels = (target > 0).astype(int)
+        weights = fc.replay_weights(window.dates, target, calls[h], SETTINGS)
+        assert fitted["report"][str(h)]["replayed_rows"] > 0
+        for j, edges in enumerate(model.edges):
+            np.testing.assert_array_equal(edges, _find_binning_thresholds(x[train, j], 255, weights[train]))
+        trees = HistGradientBoostingClassifier(
+            max_iter=40, max_depth=3, learning_rate=0.08, early_stopping=False, random_state=SETTINGS.seed
+        ).fit(x[train], labels[train], sample_weight=weights[train])
+        textbook = CalibratedClassifierCV(FrozenEstimator(trees), method="sigmoid").fit(x[calibrate], labels[calibrate])
+        rows = np.r_[train, calibrate, valid]
+        np.testing.assert_array_equal(model.predict_proba(x[rows]), textbook.predict_proba(x[rows]))
+
+
+def test_a_symbol_runs_with_one_thread_in_the_libraries_it_loads_itself() -> None:
+    """In a fresh process (a pool worker), scikit-learn is first imported by the fits:
+    the limit must hold for its OpenMP runtime too (it did not: a one-row predict_proba
+    then waited for idle threads)."""
+    code = (
+        "from lakehouse_assets.core import forecasting as fc\n"
+        "with fc._threadpools().limit(limits=1):\n"
+        "    from sklearn.utils._openmp_helpers import _openmp_effective_n_threads\n"
+        "    from threadpoolctl import threadpool_info\n"
+        "    print(_openmp_effective_n_threads(), max(p['num_threads'] for p in threadpool_info()))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
+    assert out.stdout.split() == ["1", "1"]
+
+
+@pytest.mark.filterwarnings("ignore::statsmodels.tools.sm_exceptions.EstimationWarning")
+def test_mean_paths_from_the_filtered_state_are_statsmodels_forecasts(task_parts: dict) -> None:
+    window = fc._window(make_task(task_parts, [D(2012, 6, 11)]), D(2012, 6, 11))
+    y = window.clean_returns() * 100.0
+    for order, trend in (((2, 0, 2), "c"), ((1, 0, 0), "n"), ((0, 0, 0), "c")):
+        result = fc._sarimax(y, order, trend).fit(disp=False)
+        paths = fc._mean_paths(result, np.array([len(y), len(y) - 7]), 21)
+        np.testing.assert_allclose(paths[0], result.forecast(21), rtol=1e-12, atol=1e-15)
+        earlier = fc._sarimax(y[:-7], order, trend).filter(result.params)
+        np.testing.assert_allclose(paths[1], earlier.forecast(21), rtol=1e-12, atol=1e-15)
+    lagged, ok = fc._lagged_exog(window, SETTINGS.sarimax_exog)  # type: ignore[misc]
+    result = fc._sarimax((window.returns * 100.0)[ok], (1, 0, 1), "c", lagged[ok]).fit(disp=False)
+    today = np.array([[window.features[n][-1] for n in SETTINGS.sarimax_exog]])
+    beta = result.params[1:3]
+    paths = fc._mean_paths(result, np.array([ok.sum()]), 21, fc._combine(beta[None, :], today.T)[0])
+    np.testing.assert_allclose(paths[0], result.forecast(21, exog=np.tile(today, (21, 1))), rtol=1e-12)
+
+
+def test_one_pass_over_a_refits_days_equals_each_day_on_its_own(task_parts: dict) -> None:
+    """Every model's forecasts of several origins from one state, made together (one filter,
+    one ``fix``, one ``predict_proba``), equal each origin's made alone, bit for bit."""
+    refit, days = D(2012, 6, 11), [D(2012, 6, 11), D(2012, 6, 12), D(2012, 6, 15)]
+    task = make_task(task_parts, days)
+    fitted = fc.run_symbol(task)
+    span = fc._span(task, refit, days[-1])
+    ends = [int(np.searchsorted(span.dates, np.datetime64(d), side="right")) for d in days]
+    for model in SETTINGS.models:
+        state = next(f.state for f in fitted.fits if f.model == model and f.fit_date == refit)
+        together = fc.FORECASTERS[model](state, span, ends, SETTINGS)
+        alone = [fc.forecast(model, state, fc._head(span, end), SETTINGS) for end in ends]
+        assert together == alone, model
+        assert all(together), model
+
+
+@pytest.mark.filterwarnings("ignore::statsmodels.tools.sm_exceptions.EstimationWarning")
+def test_approximate_order_search_finds_an_ar_structure_and_estimates_it_by_maximum_likelihood() -> None:
+    rng = np.random.default_rng(11)
+    n = 760
+    e = rng.normal(0.0, 0.01, n)
+    r = np.zeros(n)
+    for t in range(1, n):
+        r[t] = 0.4 * r[t - 1] + e[t]
+    dates = np.arange(np.datetime64("2020-01-01"), np.datetime64("2020-01-01") + n).astype("datetime64[D]")
+    window = fc.Window(dates, r, np.cumsum(r))
+    state = fc.approximate_order_search(window, SETTINGS)
+    assert state["order"][0] >= 1 and state["converged"]
+    assert state == fc.approximate_order_search(window, SETTINGS)  # deterministic
+    y = window.clean_returns() * 100.0
+    exact = fc._sarimax(y, tuple(state["order"]), state["trend"]).fit(disp=False)
+    assert state["aic"] == pytest.approx(exact.aic, abs=1e-3)  # the chosen order's exact likelihood
+    white = fc._sarimax(y, (0, 0, 0), "c").fit(disp=False)
+    assert state["aic"] < white.aic - 50
+
+
+def test_without_weekly_reestimation_arima_models_filter_the_search_estimates(task_parts: dict) -> None:
+    """``arima_refit: order_selection``: the weekly refits of June 2012 (the 4th and the 11th)
+    serve the estimates of June's order search (the 1st, a Friday) for auto_arima and, for
+    sarimax, its fit on that day's window; a day alone makes them again, dated its own refit."""
+    settings = dataclasses.replace(SETTINGS, order_search="approximate", arima_refit="order_selection")
+    days = [D(2012, 6, 5), D(2012, 6, 13)]
+    backfill = fc.run_symbol(make_task(task_parts, days, settings=settings))
+    fits = {(f.model, f.fit_date): f.state for f in backfill.fits}
+    search = fits[("auto_arima", D(2012, 6, 1))]
+    assert search["order_selected_on"] == "2012-06-01"
+    for refit in (D(2012, 6, 4), D(2012, 6, 11)):
+        assert fits[("auto_arima", refit)] == search
+        assert fits[("sarimax", refit)]["estimated_on"] == "2012-06-01"
+    assert fits[("sarimax", D(2012, 6, 4))] == fits[("sarimax", D(2012, 6, 11))]
+    for day in days:
+        alone = fc.run_symbol(make_task(task_parts, [day], settings=settings))
+        assert rows_of(alone, day) == rows_of(backfill, day)
+        assert {f.fit_date for f in alone.fits if f.model == "sarimax"} == {
+            fc.period_start(task_parts["sessions"], day, "weekly")
+        }
+
+
+def test_a_days_scores_carry_figures_for_its_targets_and_judge_as_the_whole_window() -> None:
+    """``full_from``: the figures of the run's targets and of each group's last row before
+    them are the full computation's, and the day's decisions are the same, including a
+    symbol whose scores stopped before the run (judged by that last row)."""
+    rng = np.random.default_rng(4)
+    sessions = [D(2024, 1, 1) + dt.timedelta(days=i) for i in range(80)]
+    rows = []
+    for symbol, last in (("LIVE", 79), ("GONE", 74)):
+        for i in range(1, last + 1):
+            actual = float(rng.normal(0.0, 0.01))
+            for model, point in (("naive", 0.0), ("ssa", float(rng.normal(0.0, 0.01)))):
+                error = actual - point
+                rows.append(
+                    {
+                        "symbol": symbol,
+                        "date": sessions[i - 1],
+                        "target_date": sessions[i],
+                        "model": model,
+                        "horizon": 1,
+                        "actual": actual,
+                        "point": point,
+                        "error": error,
+                        "abs_error": abs(error),
+                        "squared_error": error**2,
+                        "smape": abs(error),
+                        "crps": abs(error),
+                        "hit": None if model == "naive" else (point > 0) == (actual > 0),
+                        "covered_80": True,
+                        "covered_95": True,
+                        "regime": "normal",
+                        "sector": "Unknown",
+                    }
+                )
+    scored = pl.DataFrame(rows)
+    window, days = 20, sessions[-3:]
+    whole = scoring.rolling_metrics(scored, sessions, window)
+    lean = scoring.rolling_metrics(scored, sessions, window, full_from=days[0])
+    assert lean.filter(pl.col("window_n").is_not_null()).height == 2 * 3 + 2  # LIVE's 3 days, GONE's last
+    mine = pl.col("target_date") >= days[0]
+    assert lean.filter(mine).equals(whole.filter(mine))
+    rules = dataclasses.replace(load_config(REPO / "config").gate, min_scored=5)
+
+    def decisions(rolled: pl.DataFrame) -> pl.DataFrame:
+        return registry.decide_days(rolled, days, sessions, window, ["GONE", "LIVE"], [1], ["naive", "ssa"], {}, rules)[
+            0
+        ]
+
+    assert decisions(lean).equals(decisions(whole))
+    gone = decisions(lean).filter(pl.col("symbol") == "GONE")
+    assert {json.loads(m)["window_n"] for m in gone["metrics"]} == {window}
