@@ -216,6 +216,7 @@ def reads_compute(lake_root: Path, day: dt.date, symbols: list[str]) -> tuple[di
     from lakehouse_assets.config import load_config
     from lakehouse_assets.core import features as F
     from lakehouse_assets.core import regimes as R
+    from lakehouse_assets.defs.common import read_history
     from lakehouse_assets.defs.settings import calendar_of
     from lakehouse_assets.lake.delta import Lake
 
@@ -232,11 +233,7 @@ def reads_compute(lake_root: Path, day: dt.date, symbols: list[str]) -> tuple[di
         began = now
 
     in_universe = pl.col("symbol").is_in(symbols)
-    first = calendar.shift_sessions(day, -F.LOOKBACK_BARS)
-    bars = lake.read("ohlcv_daily", first, day, where=in_universe, columns=F.BAR_COLUMNS)
-    if short := F.short_of_history(bars, day, F.LOOKBACK_BARS):
-        earlier = pl.col("symbol").is_in(short) & (pl.col("date") < first)
-        bars = pl.concat([lake.read("ohlcv_daily", None, first, where=earlier, columns=F.BAR_COLUMNS), bars])
+    bars = read_history(lake, calendar, "ohlcv_daily", day, day, F.LOOKBACK_BARS, in_universe, F.BAR_COLUMNS)
     sentiment = lake.read(
         "sentiment_daily", day, day, where=in_universe, columns=["symbol", "date", "score", "confidence", "source"]
     )
@@ -252,11 +249,7 @@ def reads_compute(lake_root: Path, day: dt.date, symbols: list[str]) -> tuple[di
     index = config.universe.index_symbol
     wanted = pl.col("symbol").is_in([*symbols, index])
     lookback = R.lookback_rows(config.regimes)
-    first = calendar.shift_sessions(day, -lookback)
-    history = lake.read("features", first, day, where=wanted, columns=R.INPUT_COLUMNS)
-    if short := F.short_of_history(history, day, lookback):
-        earlier = pl.col("symbol").is_in(short) & (pl.col("date") < first)
-        history = pl.concat([lake.read("features", None, first, where=earlier, columns=R.INPUT_COLUMNS), history])
+    history = read_history(lake, calendar, "features", day, day, lookback, wanted, R.INPUT_COLUMNS)
     lap("market_regimes: read features")
     labels = R.classify(history, config.regimes, index, since=day)
     labels = labels.filter((pl.col("date") == day) & pl.col("symbol").is_in(symbols))

@@ -13,6 +13,7 @@ import polars as pl
 
 from lakehouse_assets import plots, report
 from lakehouse_assets.config import Config
+from lakehouse_assets.core.calendar import TradingCalendar
 from lakehouse_assets.defs.partitions import trading_day_partitions
 from lakehouse_assets.defs.settings import calendar_of, config_at
 from lakehouse_assets.lake.delta import Lake, WriteResult
@@ -57,6 +58,29 @@ def table_spec(name: str, group: str, deps: list) -> dg.AssetSpec:
     return dg.AssetSpec(
         name, group_name=group, deps=deps, description=TABLES[name].description, kinds={"delta", "polars"}
     )
+
+
+def read_history(
+    lake: Lake,
+    calendar: TradingCalendar,
+    name: str,
+    start: dt.date,
+    end: dt.date,
+    lookback: int,
+    where: pl.Expr,
+    columns: list[str],
+) -> pl.DataFrame:
+    """Rows of ``name`` from ``lookback`` sessions before ``start`` to ``end``; a symbol with
+    fewer rows there (listed inside the window, or with gaps) is read from its first row, as
+    a backfill reads it. What keeps a daily run's reads bounded (``docs/architecture.md``)."""
+    from lakehouse_assets.core.features import short_of_history
+
+    first = calendar.shift_sessions(start, -lookback)
+    rows = lake.read(name, first, end, where=where, columns=columns)
+    if short := short_of_history(rows, start, lookback):
+        earlier = pl.col("symbol").is_in(short) & (pl.col("date") < first)
+        rows = pl.concat([lake.read(name, None, first, where=earlier, columns=columns), rows])
+    return rows
 
 
 def utc_now() -> dt.datetime:

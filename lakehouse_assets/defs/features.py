@@ -7,7 +7,14 @@ from lakehouse_assets.core import checks
 from lakehouse_assets.core import features as feature_math
 from lakehouse_assets.core import regimes as regime_rules
 from lakehouse_assets.defs import checks as asset_checks
-from lakehouse_assets.defs.common import materialized, partitioned_asset, plot_metadata, preview, write_metadata
+from lakehouse_assets.defs.common import (
+    materialized,
+    partitioned_asset,
+    plot_metadata,
+    preview,
+    read_history,
+    write_metadata,
+)
 from lakehouse_assets.defs.ingest import ohlcv_daily, sentiment_daily
 from lakehouse_assets.defs.partitions import partition_dates
 from lakehouse_assets.defs.resources import LakehouseResource, SourcesResource
@@ -37,13 +44,8 @@ def features(
     config, lake = lakehouse.config(), lakehouse.lake()
     symbols = sources.universe(config)
     in_universe = pl.col("symbol").is_in(symbols)
-    # a bounded window: LOOKBACK_BARS sessions before the range; a symbol with fewer bars
-    # there (listed inside it, or with gaps) is read from its first bar, as a backfill is
-    first = lakehouse.calendar().shift_sessions(start, -feature_math.LOOKBACK_BARS)
-    bars = lake.read("ohlcv_daily", first, end, where=in_universe, columns=feature_math.BAR_COLUMNS)
-    if short := feature_math.short_of_history(bars, start, feature_math.LOOKBACK_BARS):
-        earlier = pl.col("symbol").is_in(short) & (pl.col("date") < first)
-        bars = pl.concat([lake.read("ohlcv_daily", None, first, where=earlier, columns=feature_math.BAR_COLUMNS), bars])
+    calendar, lookback = lakehouse.calendar(), feature_math.LOOKBACK_BARS
+    bars = read_history(lake, calendar, "ohlcv_daily", start, end, lookback, in_universe, feature_math.BAR_COLUMNS)
     sentiment = lake.read(
         "sentiment_daily", start, end, where=in_universe, columns=["symbol", "date", "score", "confidence", "source"]
     )
@@ -100,13 +102,9 @@ def market_regimes(
     wanted = pl.col("symbol").is_in([*symbols, index])
     # the rules look back lookback_rows rows of a symbol; fewer in that many sessions: all of its rows
     lookback = regime_rules.lookback_rows(config.regimes)
-    first = lakehouse.calendar().shift_sessions(start, -lookback)
-    history = lake.read("features", first, end, where=wanted, columns=regime_rules.INPUT_COLUMNS)
-    if short := feature_math.short_of_history(history, start, lookback):
-        earlier = pl.col("symbol").is_in(short) & (pl.col("date") < first)
-        history = pl.concat(
-            [lake.read("features", None, first, where=earlier, columns=regime_rules.INPUT_COLUMNS), history]
-        )
+    history = read_history(
+        lake, lakehouse.calendar(), "features", start, end, lookback, wanted, regime_rules.INPUT_COLUMNS
+    )
     labels = regime_rules.classify(history, config.regimes, index, since=start)
     frame = labels.filter(pl.col("date").is_between(start, end) & pl.col("symbol").is_in(symbols))
     result = lake.sync_range("market_regimes", frame, start, end, {"symbol": symbols})
