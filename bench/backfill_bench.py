@@ -217,7 +217,8 @@ class Pipeline:
             job = job.get_subset(asset_selection=keys)
         self.job = job
 
-    def run(self, start: dt.date, end: dt.date) -> Run:
+    def run(self, start: dt.date, end: dt.date, instance=None) -> Run:  # type: ignore[no-untyped-def]
+        """One run of the range, on ``instance`` (default: a new ephemeral one)."""
         import dagster as dg
 
         from lakehouse_assets.lake.delta import Lake
@@ -225,7 +226,7 @@ class Pipeline:
 
         began = time.perf_counter()
         result = self.job.execute_in_process(
-            instance=dg.DagsterInstance.ephemeral(),
+            instance=instance or dg.DagsterInstance.ephemeral(),
             tags={
                 "dagster/asset_partition_range_start": start.isoformat(),
                 "dagster/asset_partition_range_end": end.isoformat(),

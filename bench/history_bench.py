@@ -100,7 +100,7 @@ UPSTREAM = ("ohlcv_bronze", "sentiment_bronze", "ohlcv_daily", "sentiment_daily"
 
 
 class Job(Pipeline):
-    """``daily_job`` subset to asset groups or to named assets, run on a given or an ephemeral instance."""
+    """``daily_job`` subset to asset groups or to named assets."""
 
     def __init__(self, lake: str, ohlcv_dir: Path, groups: tuple[str, ...] = (), assets: tuple[str, ...] = ()) -> None:
         import dagster as dg
@@ -108,30 +108,6 @@ class Job(Pipeline):
         super().__init__(lake, ohlcv_dir, groups or None)
         if assets:
             self.job = self.job.get_subset(asset_selection={dg.AssetKey(a) for a in assets})
-
-    def run(self, start: dt.date, end: dt.date, instance=None) -> Run:  # type: ignore[no-untyped-def,override]
-        import dagster as dg
-
-        began = time.perf_counter()
-        result = self.job.execute_in_process(
-            instance=instance or dg.DagsterInstance.ephemeral(),
-            tags={
-                "dagster/asset_partition_range_start": start.isoformat(),
-                "dagster/asset_partition_range_end": end.isoformat(),
-            },
-            run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}},
-            raise_on_error=False,
-        )
-        run = Run(time.perf_counter() - began, success=result.success)
-        for event in result.all_events:
-            if event.event_type_value == "STEP_SUCCESS":
-                run.steps[event.step_key] = event.event_specific_data.duration_ms / 1000
-            elif event.event_type_value == "STEP_FAILURE" and not run.error:
-                error = event.step_failure_data.error
-                run.error = f"{event.step_key}: {(error.cause or error).message.strip().splitlines()[0]}"
-        if not run.success:
-            raise RuntimeError(f"run {start}..{end} failed: {run.error}")
-        return run
 
 
 # --- data ---------------------------------------------------------------------------------------------

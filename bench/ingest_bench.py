@@ -88,6 +88,18 @@ def raw_write(files: list[Path], lake: Path) -> tuple[int, dict[str, float]]:
     return frame.height, {"read CSVs": read - began, "Delta write": time.perf_counter() - read}
 
 
+def stopwatch(seconds: dict[str, float]) -> Callable[[str, Callable[[], T]], T]:
+    """``timed(name, call)``: ``call()``, its seconds recorded under ``name`` in ``seconds``."""
+
+    def timed(name: str, call: Callable[[], T]) -> T:
+        began = time.perf_counter()
+        out = call()
+        seconds[name] = time.perf_counter() - began
+        return out
+
+    return timed
+
+
 def bronze_pieces(lake_root: Path, ohlcv_dir: Path, start: dt.date, end: dt.date) -> tuple[int, dict[str, float]]:
     """(b): what ``ohlcv_bronze`` calls, in its order, each timed; rows written and seconds."""
     from lakehouse_assets.core import ohlcv
@@ -98,12 +110,7 @@ def bronze_pieces(lake_root: Path, ohlcv_dir: Path, start: dt.date, end: dt.date
     from lakehouse_assets.sources import ohlcv as ohlcv_source
 
     seconds: dict[str, float] = {}
-
-    def timed(name: str, call: Callable[[], T]) -> T:
-        began = time.perf_counter()
-        out = call()
-        seconds[name] = time.perf_counter() - began
-        return out
+    timed = stopwatch(seconds)
 
     lakehouse = LakehouseResource(lake_uri=str(fresh(lake_root)))
     sources = SourcesResource(ohlcv_dir=str(ohlcv_dir))
@@ -132,12 +139,7 @@ def sentiment_pieces(lake_root: Path, ohlcv_dir: Path, start: dt.date, end: dt.d
     from lakehouse_assets.defs.resources import LakehouseResource, SourcesResource
 
     seconds: dict[str, float] = {}
-
-    def timed(name: str, call: Callable[[], T]) -> T:
-        began = time.perf_counter()
-        out = call()
-        seconds[name] = time.perf_counter() - began
-        return out
+    timed = stopwatch(seconds)
 
     lakehouse, sources = LakehouseResource(lake_uri=str(lake_root)), SourcesResource(ohlcv_dir=str(ohlcv_dir))
     config, lake = lakehouse.config(), lakehouse.lake()
