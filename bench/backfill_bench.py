@@ -77,6 +77,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 # what `lakehouse run` and `make ui` set: plan a range run with one event per asset, not per partition
 os.environ.setdefault("DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS", "true")
@@ -84,6 +85,11 @@ os.environ.setdefault("DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS", "true")
 import numpy as np
 import pandas as pd
 import polars as pl
+
+if TYPE_CHECKING:
+    import dagster as dg
+
+    from lakehouse_assets.core.regimes import RegimeRules
 
 REPO = Path(__file__).resolve().parents[1]
 LAKEHOUSE = str(REPO / ".venv" / "bin" / "lakehouse")
@@ -203,12 +209,12 @@ class Pipeline:
     ) -> None:
         import dagster as dg
 
+        from lakehouse_assets.config import load_config
         from lakehouse_assets.definitions import build_definitions
-        from lakehouse_assets.defs.resources import LakehouseResource, SourcesResource
+        from lakehouse_assets.defs.resources import SourcesResource
 
         defs = build_definitions(
-            LakehouseResource(lake_uri=lake, **({"config_dir": config_dir} if config_dir else {})),
-            SourcesResource(ohlcv_dir=str(ohlcv_dir)),
+            load_config(config_dir), lake_uri=lake, sources=SourcesResource(ohlcv_dir=str(ohlcv_dir))
         )
         self.lake = lake
         job = defs.resolve_job_def("daily_job")
@@ -217,9 +223,10 @@ class Pipeline:
             job = job.get_subset(asset_selection=keys)
         self.job = job
 
-    def run(self, start: dt.date, end: dt.date, instance=None) -> Run:  # type: ignore[no-untyped-def]
+    def run(self, start: dt.date, end: dt.date, instance: dg.DagsterInstance | None = None) -> Run:
         """One run of the range, on ``instance`` (default: a new ephemeral one)."""
         import dagster as dg
+        from dagster._core.execution.plan.objects import StepFailureData, StepSuccessData
 
         from lakehouse_assets.lake.delta import Lake
         from lakehouse_assets.lake.lock import LakeLock
@@ -240,11 +247,15 @@ class Pipeline:
         LakeLock(Lake(self.lake).root, result.run_id, lambda run_id: True).release()
         run = Run(seconds, success=result.success)
         for event in result.all_events:
-            if event.event_type_value == "STEP_SUCCESS":
-                run.steps[event.step_key] = event.event_specific_data.duration_ms / 1000
-            elif event.event_type_value == "STEP_FAILURE" and not run.error:
-                error = event.step_failure_data.error
-                run.error = f"{event.step_key}: {(error.cause or error).message.strip().splitlines()[0]}"
+            step = event.step_key
+            if step is None:  # the run's own events
+                continue
+            data = event.event_specific_data
+            if isinstance(data, StepSuccessData):
+                run.steps[step] = data.duration_ms / 1000
+            elif isinstance(data, StepFailureData) and not run.error:
+                assert data.error is not None  # a failed step records its error
+                run.error = f"{step}: {(data.error.cause or data.error).message.strip().splitlines()[0]}"
         if not run.success:
             raise RuntimeError(f"run {start}..{end} failed: {run.error}")
         return run
@@ -253,7 +264,7 @@ class Pipeline:
 # --- (c) the pandas per-symbol loop ------------------------------------------------------------------
 
 
-def pandas_symbol(folder: Path, sessions: set[np.datetime64], rules) -> pd.DataFrame:  # type: ignore[no-untyped-def]
+def pandas_symbol(folder: Path, sessions: set[np.datetime64], rules: RegimeRules) -> pd.DataFrame:
     """One symbol: CSVs -> validated bars -> features -> regime labels, as a pandas frame."""
     from features_bench import pandas_symbol_features
 

@@ -237,10 +237,12 @@ def false_alarms(reports: pl.DataFrame, old: Flags, rules: drift.DriftRules) -> 
     for name in rules.features:
         out.append((name, rate[name]))
         print(f"{'feature ' + name:<30}{rate[name]:>10.1%}{worst[name]:>14.1%}{old_count[name] / sessions:>14.1%}")
-    any_new = feature_rows.group_by("symbol", "as_of").agg(pl.col("drifted").any())["drifted"].mean()
+    any_new = (
+        feature_rows.group_by("symbol", "as_of").agg(pl.col("drifted").any()).select(pl.col("drifted").mean()).item()
+    )
     print(f"{'any feature':<30}{any_new:>10.1%}{'':>14}{len(old) / sessions:>14.1%}")
     regime_rows = reports.filter(pl.col("kind") == "regime")
-    print(f"{'regime chi-square (info)':<30}{regime_rows['drifted'].mean():>10.1%}")
+    print(f"{'regime chi-square (info)':<30}{regime_rows.select(pl.col('drifted').mean()).item():>10.1%}")
     refits = reports.filter(pl.col("refit")).height
     print(f"    refits asked: {refits} ({refits / sessions:.2%} of symbol-sessions)")
     print(f"    rows with p <= alpha but D <= {rules.threshold} (held back by the minimum effect): {small}")

@@ -485,8 +485,12 @@ def main(argv: list[str] | None = None) -> None:
     sample = every_day[args.daily_every // 2 :: args.daily_every]
 
     forecasters = {PMDARIMA: pmdarima_forecaster(settings), STATSFORECAST: statsforecast_forecaster(settings)}
+
+    def ours(name: str) -> Callable[[Case, np.ndarray], None]:
+        return lambda case, days: run_ours(case, name, OURS[name], sample)
+
     runs: dict[str, Callable[[Case, np.ndarray], None]] = {
-        **{name: (lambda case, days, name=name: run_ours(case, name, OURS[name], sample)) for name in OURS},
+        **{name: ours(name) for name in OURS},
         PMDARIMA: lambda case, days: run_refit(case, PMDARIMA, forecasters[PMDARIMA], days[:: args.pmdarima_every]),
         STATSFORECAST: lambda case, days: run_refit(case, STATSFORECAST, forecasters[STATSFORECAST], days),
     }

@@ -83,6 +83,7 @@ import shutil
 import statistics
 import sys
 import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -209,7 +210,7 @@ def reads_compute(lake_root: Path, day: dt.date, symbols: list[str]) -> tuple[di
         began = now
 
     in_universe = pl.col("symbol").is_in(symbols)
-    bars = read_history(lake, calendar, "ohlcv_daily", day, day, F.LOOKBACK_BARS, in_universe, F.BAR_COLUMNS)
+    bars = read_history(lake, calendar, "ohlcv_daily", day, day, F.LOOKBACK_BARS, in_universe, list(F.BAR_COLUMNS))
     sentiment = lake.read(
         "sentiment_daily", day, day, where=in_universe, columns=["symbol", "date", "score", "confidence", "source"]
     )
@@ -225,7 +226,7 @@ def reads_compute(lake_root: Path, day: dt.date, symbols: list[str]) -> tuple[di
     index = config.universe.index_symbol
     wanted = pl.col("symbol").is_in([*symbols, index])
     lookback = R.lookback_rows(config.regimes)
-    history = read_history(lake, calendar, "features", day, day, lookback, wanted, R.INPUT_COLUMNS)
+    history = read_history(lake, calendar, "features", day, day, lookback, wanted, list(R.INPUT_COLUMNS))
     lap("market_regimes: read features")
     labels = R.classify(history, config.regimes, index, since=day)
     labels = labels.filter((pl.col("date") == day) & pl.col("symbol").is_in(symbols))
@@ -389,36 +390,40 @@ def main(argv: list[str] | None = None) -> None:
             flush=True,
         )
 
-    def med(name: str, value) -> float:  # type: ignore[no-untyped-def]
+    def med(name: str, value: Callable[[Run], float]) -> float:
         return statistics.median(value(x) for x in (runs[name]))
+
+    def med_step(name: str, step: str) -> float:
+        return med(name, lambda r: r.steps[step])
 
     def medp(name: str, part: str | None) -> float:
         return statistics.median(sum(p.values()) if part is None else p[part] for p in pure[name])
 
     table = [["median of the repeats, seconds", "short", "long", "long/short"]]
 
-    def row(label: str, short: float, long: float, fmt: str = "{:.3f}") -> None:
+    def row(label: str, values: Mapping[str, float], fmt: str = "{:.3f}") -> None:
+        short, long = values["short"], values["long"]
         table.append([label, fmt.format(short), fmt.format(long), f"{long / short:.2f}x" if short else "-"])
 
     for step in DAY_STEPS:
-        row(f"Dagster step {step}", *(med(n, lambda r, s=step: r.steps[s]) for n in lakes))
+        row(f"Dagster step {step}", {n: med_step(n, step) for n in lakes})
     sums = {n: med(n, lambda r: sum(r.steps[s] for s in DAY_STEPS)) for n in lakes}
-    row("Dagster steps features + market_regimes", sums["short"], sums["long"])
-    row("  run wall (with Dagster's bookkeeping)", *(med(n, lambda r: r.seconds) for n in lakes))
+    row("Dagster steps features + market_regimes", sums)
+    row("  run wall (with Dagster's bookkeeping)", {n: med(n, lambda r: r.seconds) for n in lakes})
     for part in pure["short"][0]:
-        row(f"reads+compute: {part}", *(medp(n, part) for n in lakes))
-    row("reads+compute: total", *(medp(n, None) for n in lakes))
+        row(f"reads+compute: {part}", {n: medp(n, part) for n in lakes})
+    row("reads+compute: total", {n: medp(n, None) for n in lakes})
     for step in DAY_STEPS:
         row(
             f"  {step}: step - reads+compute (MERGE, checks, metadata)",
-            *(
-                med(n, lambda r, s=step: r.steps[s])
+            {
+                n: med_step(n, step)
                 - statistics.median(sum(v for k, v in p.items() if k.startswith(step + ":")) for p in pure[n])
                 for n in lakes
-            ),
+            },
         )
-    row("ohlcv_daily rows read (features)", *(read_rows[n][0] for n in lakes), "{:,}")
-    row("features rows read (market_regimes)", *(read_rows[n][1] for n in lakes), "{:,}")
+    row("ohlcv_daily rows read (features)", {n: read_rows[n][0] for n in lakes}, "{:,}")
+    row("features rows read (market_regimes)", {n: read_rows[n][1] for n in lakes}, "{:,}")
     print(f"\n  {args.symbols} symbols, {args.repeats} repeats")
     render(table, "  ")
     for name in lakes:

@@ -189,7 +189,7 @@ def qlib_expressions() -> dict[str, str]:
     }
 
 
-def log_ratio(a, b, float32: bool):  # type: ignore[no-untyped-def]
+def log_ratio(a, b, float32: bool):
     """``log(a / b)``; with ``float32`` the division and the log in float32, as Qlib computes
     ``Log($close/Ref($close,1))`` on its float32 columns."""
     import polars as pl
@@ -199,7 +199,7 @@ def log_ratio(a, b, float32: bool):  # type: ignore[no-untyped-def]
     return (a / b).log()
 
 
-def polars_expressions(float32: bool = False) -> dict:  # type: ignore[type-arg]
+def polars_expressions(float32: bool = False) -> dict:
     """name -> polars expression over one symbol's bars (column ``r`` = log return), Qlib's semantics.
 
     ``float32``: the log ratios in float32 (see :func:`polars_features`).
@@ -228,9 +228,9 @@ def polars_expressions(float32: bool = False) -> dict:  # type: ignore[type-arg]
     def var(x: pl.Expr, n: int) -> pl.Expr:
         return x.rolling_var(n, min_samples=1)
 
-    def ema(x: pl.Expr, **how: float) -> pl.Expr:
+    def ema(x: pl.Expr, *, span: float | None = None, alpha: float | None = None) -> pl.Expr:
         # pandas ewm(..., min_periods=1, adjust=True): a missing input repeats the previous mean
-        return x.ewm_mean(adjust=True, min_samples=1, **how).forward_fill()
+        return x.ewm_mean(span=span, alpha=alpha, adjust=True, min_samples=1).forward_fill()
 
     def greater(a: pl.Expr, b: pl.Expr | float) -> pl.Expr:
         b = pl.lit(b) if not isinstance(b, pl.Expr) else b
@@ -277,7 +277,7 @@ def polars_expressions(float32: bool = False) -> dict:  # type: ignore[type-arg]
     }
 
 
-def polars_features(bars, float32: bool = False):  # type: ignore[no-untyped-def]
+def polars_features(bars, float32: bool = False):
     """The 14 expressions over a lazy frame of bars (symbol, date, open..volume), sorted by symbol and date.
 
     ``float32=False`` is the timed polars engine. ``float32=True`` is the cross-check's reference
@@ -295,7 +295,7 @@ def polars_features(bars, float32: bool = False):  # type: ignore[no-untyped-def
     )
 
 
-def scan_landing(ohlcv_dir: Path):  # type: ignore[no-untyped-def]
+def scan_landing(ohlcv_dir: Path):
     """Every landing CSV as one lazy frame: symbol, date, open, high, low, close, volume (float64)."""
     import polars as pl
 
@@ -310,7 +310,7 @@ def scan_landing(ohlcv_dir: Path):  # type: ignore[no-untyped-def]
 # --- workers: each runs in a fresh process and writes a JSON result -------------------------------
 
 
-def qlib_worker(spec: dict) -> dict:  # type: ignore[type-arg]
+def qlib_worker(spec: dict) -> dict:
     """Run by the Qlib interpreter: only the standard library, numpy, pandas and qlib."""
     import importlib.metadata as md
     import platform
@@ -338,7 +338,7 @@ def qlib_worker(spec: dict) -> dict:  # type: ignore[type-arg]
     return {"seconds": seconds, "ready": ready, "rows": len(frame), "python": platform.python_version(), **versions}
 
 
-def polars_worker(spec: dict) -> dict:  # type: ignore[type-arg]
+def polars_worker(spec: dict) -> dict:
     import polars as pl
 
     query = polars_features(scan_landing(Path(spec["ohlcv"])))
@@ -349,7 +349,7 @@ def polars_worker(spec: dict) -> dict:  # type: ignore[type-arg]
     return {"seconds": seconds, "ready": ready, "rows": frame.height, "threads": pl.thread_pool_size()}
 
 
-def project_worker(spec: dict) -> dict:  # type: ignore[type-arg]
+def project_worker(spec: dict) -> dict:
     import datetime as dt
     from collections import defaultdict
 
@@ -362,7 +362,7 @@ def project_worker(spec: dict) -> dict:  # type: ignore[type-arg]
     depth = [0]
     running: set[str] = set()  # steps between their STEP_START and STEP_SUCCESS/FAILURE events
 
-    def timed(self, event, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def timed(self, event, *args, **kwargs):
         kind = event.dagster_event.event_type_value if event.dagster_event else "LOG_MESSAGE"
         if kind == "STEP_START":
             running.add(event.step_key)
@@ -387,7 +387,7 @@ def project_worker(spec: dict) -> dict:  # type: ignore[type-arg]
     return {"seconds": run.seconds, "ready": ready, "steps": run.steps, "events": dict(events)}
 
 
-WORKERS = {"qlib": qlib_worker, "polars": polars_worker, "project": project_worker}  # type: ignore[dict-item]
+WORKERS = {"qlib": qlib_worker, "polars": polars_worker, "project": project_worker}
 
 
 def worker_main(kind: str, spec_path: str) -> None:
@@ -453,7 +453,7 @@ def write_qlib_layout(ohlcv_dir: Path, root: Path) -> tuple[int, int, float]:
     return len(spans), calendar.len(), time.perf_counter() - began
 
 
-def run_worker(kind: str, python: str, spec: dict, work: Path, cwd: Path) -> dict:  # type: ignore[type-arg]
+def run_worker(kind: str, python: str, spec: dict, work: Path, cwd: Path) -> dict:
     """This file as a worker in a fresh process; its result plus the process wall seconds."""
     spec_path = work / f"{kind}_spec.json"
     spec["result"] = str(work / f"{kind}_result.json")
@@ -474,7 +474,7 @@ def run_worker(kind: str, python: str, spec: dict, work: Path, cwd: Path) -> dic
     return result
 
 
-def differences(a, b) -> dict[str, float]:  # type: ignore[no-untyped-def]
+def differences(a, b) -> dict[str, float]:
     """Missing (null, NaN, inf) on one side only, and the largest differences where both have a value."""
     import numpy as np
 
@@ -532,7 +532,7 @@ def cross_check(
     ]
     ok = True
 
-    def values(frame: pl.DataFrame, name: str):  # type: ignore[no-untyped-def]
+    def values(frame: pl.DataFrame, name: str):
         return frame.get_column(name).cast(pl.Float64).fill_null(np.nan).to_numpy()
 
     for name in names:
@@ -555,7 +555,7 @@ def cross_check(
     return rows, ok
 
 
-def median_run(results: list[dict]) -> dict:  # type: ignore[type-arg]
+def median_run(results: list[dict]) -> dict:
     return sorted(results, key=lambda r: r["seconds"])[(len(results) - 1) // 2]  # the lower median
 
 

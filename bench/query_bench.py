@@ -52,6 +52,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import duckdb
@@ -128,7 +129,8 @@ def data_files(lake: Lake, name: str) -> list[str]:
 
 def read_all(lake: Lake, name: str) -> pd.DataFrame:
     """Every row and column of a table, pandas reading the live data files (no pruning)."""
-    frame = pd.read_parquet(data_files(lake, name))
+    # pyarrow reads the list of files as one dataset; pandas' stubs know only one path
+    frame = pd.read_parquet(data_files(lake, name))  # type: ignore[arg-type]
     return frame.drop(columns=[PARTITION_COLUMN], errors="ignore")
 
 
@@ -239,6 +241,10 @@ def _all_tables() -> set[str]:
 # --- measuring --------------------------------------------------------------------------------------
 
 
+def query_frame(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, str]) -> pd.DataFrame:
+    return con.execute(sql, bind(sql, params)).df()
+
+
 def timed(fn: Callable[[], object], repeats: int) -> tuple[float, object]:
     result = fn()  # warm-up, and the result checked
     samples = []
@@ -319,6 +325,7 @@ def main(argv: list[str] | None = None) -> None:
     lake = Lake(args.lake)
     bars = lake.read("ohlcv_daily", columns=["symbol", "date"])
     last = bars.get_column("date").max()
+    assert isinstance(last, dt.date)  # max() is typed as any literal
     symbols = bars.get_column("symbol").unique().sort()
     month_end = last.replace(day=1) - dt.timedelta(days=1)
     params = {
@@ -328,7 +335,7 @@ def main(argv: list[str] | None = None) -> None:
         "symbol": symbols[0],
     }
     years = sorted({d.year for d in bars.get_column("date").unique().to_list()})
-    print(f"lake {args.lake}: {symbols.len()} symbols, {bars.height:,} bars {bars['date'].min()}..{last}")
+    print(f"lake {args.lake}: {symbols.len()} symbols, {bars.height:,} bars {bars['date'].min()!s}..{last}")
     print(f"parameters: {params}")
     for name in lake.tables():
         stats = lake.stats(name)
@@ -348,18 +355,15 @@ def main(argv: list[str] | None = None) -> None:
         row: dict[str, object] = {"query": q.name}
         sql_native = q.sql
         sql_arrow = q.arrow_sql or q.sql
-        row["native"], out_native = timed(
-            lambda sql=sql_native: native.execute(sql, bind(sql, params)).df(), args.repeats
-        )
+        row["native"], out_native = timed(partial(query_frame, native, sql_native, params), args.repeats)
         row["native_files"] = files_read(native, sql_native, params)
-        row["arrow"], out_arrow = timed(lambda sql=sql_arrow: arrow.execute(sql, bind(sql, params)).df(), args.repeats)
+        row["arrow"], out_arrow = timed(partial(query_frame, arrow, sql_arrow, params), args.repeats)
         row["arrow_files"] = arrow_fragments(datasets, q, params, years[-1])
         a, b = normalized(out_native), normalized(out_arrow)  # type: ignore[arg-type]
         if a != b:
             raise AssertionError(f"{q.name}: native and arrow results differ ({len(a)} vs {len(b)} rows)")
         if q.pandas is not None:
-            fn = q.pandas
-            row["pandas"], out_pandas = timed(lambda fn=fn: fn(lake, params), args.repeats)
+            row["pandas"], out_pandas = timed(partial(q.pandas, lake, params), args.repeats)
             row["pandas_files"] = sum(len(data_files(lake, t)) for t in q.tables)
             c = normalized(out_pandas)  # type: ignore[arg-type]
             if c != a:

@@ -10,16 +10,19 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime as dt
+import functools
 import io
 import json
 import logging
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from lakehouse_assets.config import Config, ConfigError, default_config_dir
+from lakehouse_assets.defs.settings import calendar_of, config_at, default_lake_uri, instance_at
 from lakehouse_assets.lake.lock import LakeBusyError, LakeLock
 
 EXAMPLES = """examples:
@@ -49,12 +52,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.config:
             if not Path(args.config).is_dir():
                 raise UsageError(f"--config {args.config}: no such directory")
-            os.environ["LAKEHOUSE_CONFIG"] = str(Path(args.config).resolve())
-        if os.environ.get("LAKEHOUSE_CONFIG"):  # a chosen configuration is checked whole, whatever the verb
-            _config()
+            _config(args)  # a chosen configuration is checked whole, whatever the verb
         return int(args.handler(args))
     except UsageError as exc:
-        print(f"lakehouse {args.command}: {exc}", file=sys.stderr)
+        first, *more = str(exc).splitlines()  # a configuration's problems: one line each
+        print("\n  ".join([f"lakehouse {args.command}: {first}", *more]), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         if args.command == "query":  # a query stopped by Ctrl-C is a failed query, like one stopped by --timeout
@@ -238,7 +240,6 @@ def _lake(args: argparse.Namespace, *, create: bool = False) -> Any:
     """The lake of ``--lake`` (default $LAKEHOUSE_LAKE or data/lake). Only ``run`` creates
     one (``create``); for every other verb a local path that is not a directory is a usage
     error, not an empty lake (an ``s3://`` prefix cannot be told from an empty one)."""
-    from lakehouse_assets.defs.settings import default_lake_uri
     from lakehouse_assets.lake.delta import Lake
 
     lake = Lake(args.lake or default_lake_uri())
@@ -256,11 +257,10 @@ def _finite(value: float | None, name: str) -> None:
         raise UsageError(f"--{name} must be a finite number >= 0, got {value}")
 
 
-def _config() -> Any:
-    from lakehouse_assets.config import ConfigError, load_config
-
+def _config(args: argparse.Namespace) -> Config:
+    """The configuration of ``--config`` (default ``config/``), read once per process."""
     try:
-        return load_config()
+        return config_at(args.config or default_config_dir())
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
 
@@ -278,9 +278,7 @@ def _date(value: str | None, default: dt.date, name: str) -> dt.date:
 
 
 def _run(args: argparse.Namespace) -> int:
-    config = _config()
-    from lakehouse_assets.defs.settings import calendar_of
-
+    config = _config(args)
     calendar = calendar_of(config)
     start = _date(args.start, config.universe.default_start, "start")
     end = _date(args.end, config.universe.default_end, "end")
@@ -299,13 +297,17 @@ def _run(args: argparse.Namespace) -> int:
             raise UsageError(f"--{name.replace('_', '-')} {folder}: no such directory")
     symbols = _symbols(args.symbols, config, bundled=not args.ohlcv_dir)
 
+    # Dagster and the assets (seconds to import) only for the verb that runs them
     from lakehouse_assets.definitions import build_definitions
-    from lakehouse_assets.defs.resources import LakehouseResource, SourcesResource
+    from lakehouse_assets.defs.resources import SourcesResource
 
     lake = _lake(args, create=True)
     defs = build_definitions(
-        LakehouseResource(lake_uri=lake.root, config_dir=str(config.directory)),
-        SourcesResource(ohlcv_dir=_abs(args.ohlcv_dir), sentiment_dir=_abs(args.sentiment_dir), symbols=symbols),
+        config,
+        lake_uri=lake.root,
+        sources=SourcesResource(
+            ohlcv_dir=_abs(args.ohlcv_dir), sentiment_dir=_abs(args.sentiment_dir), symbols=symbols
+        ),
     )
     job = defs.resolve_job_def("daily_job")
     progress = _Progress(sessions[0], sessions[-1], len(sessions), quiet=args.quiet, total_steps=len(job.graph.nodes))
@@ -317,16 +319,20 @@ def _run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     began = time.monotonic()
-    instance = _instance()
+    instance = functools.cache(_instance)
     lock = _lock(lake, instance)  # taken here, re-entered by every step of the run, released at its end
     try:
+        # a live holder refuses us before we open the instance: it may hold the instance's
+        # SQLite write lock, and the answer must be "lake is busy", not "database is locked"
+        lock.refuse_if_live()
+        instance()
         lock.acquire()
     except LakeBusyError as exc:
         print(f"lakehouse run: {exc}", file=sys.stderr)
         return 1
     try:
         result = job.execute_in_process(
-            instance=instance,
+            instance=instance(),
             run_id=lock.run_id,
             tags={
                 "dagster/asset_partition_range_start": sessions[0].isoformat(),
@@ -339,7 +345,7 @@ def _run(args: argparse.Namespace) -> int:
     finally:
         lock.release()
     _emit(*progress.summary(), args.format)
-    _alert(instance, lake, config, result.run_id)
+    _alert(instance(), lake, config, result.run_id)
     elapsed = time.monotonic() - began
     if not result.success:
         print(f"lakehouse run: failed after {elapsed:.1f}s: {progress.first_error()}", file=sys.stderr)
@@ -349,7 +355,7 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _symbols(given: str | None, config: Any, *, bundled: bool) -> list[str] | None:
+def _symbols(given: str | None, config: Config, *, bundled: bool) -> list[str] | None:
     """``--symbols`` checked: each a symbol (core/symbols.py: a name, never a path), and,
     without ``--ohlcv-dir``, one of the bundled series (config universe.yaml)."""
     from lakehouse_assets.core.symbols import check_symbol
@@ -375,7 +381,7 @@ def _symbols(given: str | None, config: Any, *, bundled: bool) -> list[str] | No
     return symbols
 
 
-def _alert(instance: Any, lake: Any, config: Any, run_id: str) -> None:
+def _alert(instance: Any, lake: Any, config: Config, run_id: str) -> None:
     """Alerts for the run's failed checks (and its failure), as the sensor would raise them."""
     from lakehouse_assets.defs.alerts import alert_on, run_events
 
@@ -401,8 +407,6 @@ def _zone(name: str) -> dt.tzinfo:
 def _instance() -> Any:
     """The Dagster instance at $DAGSTER_HOME (default ./.dagster_home), so the UI sees CLI runs;
     created if new, safely when several commands start on a new home at once."""
-    from lakehouse_assets.defs.settings import instance_at
-
     # Plan a range run with one event per asset instead of one per asset and partition: the
     # per-partition events cost ~12 ms each in SQLite (90 s for the default run). Dagster's
     # trade-off: partitions of a *failed* run show as missing rather than failed in the UI
@@ -411,14 +415,14 @@ def _instance() -> Any:
     return instance_at(os.environ.get("DAGSTER_HOME") or ".dagster_home")
 
 
-def _lock(lake: Any, instance: Any | None) -> LakeLock:
-    """The lake's writer lock for a new run id (lake/lock.py); the instance, when there is
-    one, tells which holders' runs have finished."""
+def _lock(lake: Any, instance: Callable[[], Any | None]) -> LakeLock:
+    """The lake's writer lock for a new run id (lake/lock.py); the instance (opened when a
+    holder's run must be looked up), when there is one, tells which holders' runs have finished."""
     import uuid
 
     from lakehouse_assets.defs.resources import run_finished
 
-    return LakeLock(lake.root, str(uuid.uuid4()), lambda run_id: run_finished(instance, run_id))
+    return LakeLock(lake.root, str(uuid.uuid4()), lambda run_id: run_finished(instance(), run_id))
 
 
 class _Progress:
@@ -440,7 +444,7 @@ class _Progress:
                 if event is not None:
                     progress.on_event(event)
 
-        @dg.logger(description="progress lines for the lakehouse CLI")
+        @dg.logger(None, description="progress lines for the lakehouse CLI")
         def progress_logger(_: Any) -> logging.Logger:
             log = logging.getLogger("lakehouse.progress")
             log.handlers = [Handler()]
@@ -511,7 +515,7 @@ class _Progress:
         if not self.quiet:
             print(line, file=sys.stderr, flush=True)
 
-    def summary(self) -> tuple[list[str], list[tuple[object, ...]]]:
+    def summary(self) -> tuple[list[str], Sequence[tuple[object, ...]]]:
         columns = ["asset", "status", "days", "rows", "inserted", "updated", "deleted", "rejected", "checks", "seconds"]
         rows = [
             (
@@ -608,7 +612,8 @@ def _tables(args: argparse.Namespace) -> int:
     from lakehouse_assets.lake.duck import first_line
 
     lake = _lake(args)
-    rows, broken = [], {}
+    rows: list[tuple[object, ...]] = []
+    broken: dict[str, str] = {}
     for name, spec in TABLES.items():
         try:  # one table whose log cannot be read is reported; the others are still listed
             s = lake.stats(name) if lake.exists(name) else None
@@ -658,13 +663,13 @@ def _alerts(args: argparse.Namespace) -> int:
         _emit(shown.columns, shown.rows(), args.format)
         return 0
     matches = frame.filter(pl.col("alert_id").str.starts_with(args.alert_id)) if frame is not None else None
-    if matches is None or matches.height != 1:
+    if frame is None or matches is None or matches.height != 1:
         found = 0 if matches is None else matches.height
         raise UsageError(f"{args.alert_id!r} matches {found} alerts; give a longer id (lakehouse alerts list --all)")
     row = matches.row(0, named=True)
     same = frame.filter((pl.col("rule") == row["rule"]) & (pl.col("asset") == row["asset"]))
     if args.action == "ack":
-        hours = args.ttl_hours if args.ttl_hours is not None else _config().alerts.ack_ttl_hours
+        hours = args.ttl_hours if args.ttl_hours is not None else _config(args).alerts.ack_ttl_hours
         if not 0 < hours < 24 * 366 * 100:  # also nan and inf, which no datetime can add
             raise UsageError(f"--ttl-hours must be positive (and under a century), got {hours}")
         until = now + dt.timedelta(hours=hours)
@@ -694,7 +699,7 @@ def _maintain(args: argparse.Namespace) -> int:
     from lakehouse_assets.lake.maintenance import RetentionTooShortError, check_retention, maintain_all, table_health
 
     _finite(args.retention_days, "retention-days")
-    settings = _config().maintenance
+    settings = _config(args).maintenance
     if args.retention_days is not None:
         settings = dataclasses.replace(settings, retention_days=args.retention_days)
     lake = _lake(args)
@@ -705,7 +710,7 @@ def _maintain(args: argparse.Namespace) -> int:
     if warning:
         print(f"lakehouse maintain: {warning}", file=sys.stderr)
     home = Path(os.environ.get("DAGSTER_HOME") or ".dagster_home")
-    lock = _lock(lake, _instance() if (home / "dagster.yaml").exists() else None)
+    lock = _lock(lake, _instance if (home / "dagster.yaml").exists() else lambda: None)
     try:  # compaction and vacuum are writes: not while a run writes the lake
         with lock.held():
             results = maintain_all(lake, settings, log=lambda line: print(f"  {line}", file=sys.stderr))
@@ -729,7 +734,7 @@ def _maintain(args: argparse.Namespace) -> int:
 
 def _report(args: argparse.Namespace) -> int:
     given = _date(args.as_of, dt.date.min, "as-of") if args.as_of else None  # checked before the lake is read
-    config = _config()
+    config = _config(args)
     lake = _lake(args)
     latest = lake.read("ohlcv_daily", columns=["date"])["date"].max()
     if latest is None:
@@ -806,7 +811,7 @@ def _size(n: int, fmt: str) -> str | int:
     return n
 
 
-def _emit(columns: list[str], rows: list[tuple[object, ...]], fmt: str) -> None:
+def _emit(columns: list[str], rows: Sequence[tuple[object, ...]], fmt: str) -> None:
     if fmt == "json":
         print(json.dumps([dict(zip(columns, row, strict=True)) for row in rows], default=_json_default, indent=2))
     elif fmt == "csv":
@@ -825,7 +830,7 @@ def _json_default(value: object) -> object:
     return str(value)
 
 
-def _print_table(table: tuple[list[str], list[tuple[object, ...]]], out: Any) -> None:
+def _print_table(table: tuple[list[str], Sequence[tuple[object, ...]]], out: Any) -> None:
     columns, rows = table
     cells = [[_cell(v) for v in row] for row in rows]
     widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]

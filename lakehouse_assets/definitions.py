@@ -1,4 +1,10 @@
-"""The one Definitions object of the code location (``workspace.yaml`` loads it)."""
+"""The code location: ``defs``, built by :func:`build_definitions` from one configuration.
+
+``workspace.yaml`` (and ``dagster dev``) load this module, which builds ``defs`` from the
+configuration directory ``$LAKEHOUSE_CONFIG`` names (default: ``config/``); that variable
+is read here and nowhere else. The CLI, the tests and the benches load their configuration
+themselves and call :func:`build_definitions` with it.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +13,19 @@ import os
 import dagster as dg
 
 from jobs import daily_job, freshness_job
+from lakehouse_assets.config import Config, default_config_dir
 from lakehouse_assets.defs import drift, features, forecasting, ingest, strategies
 from lakehouse_assets.defs.alerts import alerts_sensor
 from lakehouse_assets.defs.checks import fresh
-from lakehouse_assets.defs.common import CONFIG
+from lakehouse_assets.defs.common import AssetShell, build_asset
 from lakehouse_assets.defs.maintenance import maintenance_job, weekly_maintenance_schedule
+from lakehouse_assets.defs.partitions import trading_day_partitions
 from lakehouse_assets.defs.resources import LakehouseResource, SourcesResource
-from lakehouse_assets.defs.settings import calendar_of
+from lakehouse_assets.defs.settings import calendar_of, config_at, default_lake_uri, share_config
+from lakehouse_assets.lake.delta import Lake
 from schedules import after_close_schedule, freshness_schedule
 
+ASSET_MODULES = (ingest, features, drift, forecasting, strategies)
 EXECUTORS = ("multiprocess", "in_process", "celery")
 
 
@@ -45,23 +55,31 @@ def executor_from_env() -> dg.ExecutorDefinition | None:
 
 
 def build_definitions(
-    lakehouse: LakehouseResource | None = None, sources: SourcesResource | None = None
+    config: Config, *, lake_uri: str | None = None, sources: SourcesResource | None = None
 ) -> dg.Definitions:
-    """Definitions with the given resources (defaults: ``$LAKEHOUSE_LAKE``, bundled data)
-    and the executor of ``$LAKEHOUSE_EXECUTOR``."""
+    """Every asset, check, job, schedule and sensor on the partitions of ``config``, with the
+    lakehouse resource of ``lake_uri`` (default ``$LAKEHOUSE_LAKE`` or ``data/lake``) and
+    ``config``, the input of ``sources`` (default the bundled data), and the executor of
+    ``$LAKEHOUSE_EXECUTOR``."""
+    share_config(config)  # the resource's config() is this object (defs/settings.config_at)
+    lakehouse = LakehouseResource(lake_uri=lake_uri or default_lake_uri(), config_dir=str(config.directory))
+    calendar = calendar_of(config)
+    partitions = trading_day_partitions(config, calendar)
+    lake = Lake(lakehouse.lake_uri)
+    shells = dict.fromkeys(v for m in ASSET_MODULES for v in vars(m).values() if isinstance(v, AssetShell))
     return dg.Definitions(
         executor=executor_from_env(),
-        assets=dg.load_assets_from_modules([ingest, features, drift, forecasting, strategies]),
+        assets=[build_asset(shell, partitions, lake) for shell in shells],
         asset_checks=[fresh],
         jobs=[daily_job, freshness_job, maintenance_job],
         schedules=[
-            after_close_schedule(daily_job, CONFIG, calendar_of(CONFIG)),
-            freshness_schedule(freshness_job, CONFIG),
-            weekly_maintenance_schedule(maintenance_job),
+            after_close_schedule(daily_job, config, calendar),
+            freshness_schedule(freshness_job, config),
+            weekly_maintenance_schedule(maintenance_job, config),
         ],
         sensors=[alerts_sensor],
-        resources={"lakehouse": lakehouse or LakehouseResource(), "sources": sources or SourcesResource()},
+        resources={"lakehouse": lakehouse, "sources": sources or SourcesResource()},
     )
 
 
-defs = build_definitions()
+defs = build_definitions(config_at(os.environ.get("LAKEHOUSE_CONFIG") or default_config_dir()))

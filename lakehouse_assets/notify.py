@@ -26,6 +26,7 @@ import urllib.request
 from collections.abc import Callable
 from contextlib import suppress
 from email.message import EmailMessage
+from functools import partial
 from typing import Any
 
 from lakehouse_assets.core.alerts import AlertRules, Smtp, Webhook, origin, payload, redacted, unsafe_target
@@ -44,12 +45,18 @@ def deliver(alert: dict[str, object], rules: AlertRules, log: Callable[[str], No
     status = {"log": "ok"}
     for i, hook in enumerate(rules.webhooks):
         status[f"webhook[{i}] {redacted(hook.url)}"] = _guarded(
-            lambda h=hook: post(h, payload(alert, h.format), log), log, _scrubber(hook)
+            partial(_post_alert, hook, alert, log), log, _scrubber(hook)
         )
     if rules.smtp is not None:
         smtp = rules.smtp
         status[f"smtp {smtp.host}"] = _guarded(lambda: mail(smtp, alert, log), log, str)
     return status
+
+
+def _post_alert(hook: Webhook, alert: dict[str, object], log: Callable[[str], None]) -> str:
+    """The alert in the hook's format, posted; called inside the channel's guard, so a body that
+    cannot be built is that channel's status too."""
+    return post(hook, payload(alert, hook.format), log)
 
 
 def _guarded(send: Callable[[], str], log: Callable[[str], None], scrub: Callable[[str], str]) -> str:
@@ -149,11 +156,12 @@ class _HTTPHandler(urllib.request.HTTPHandler):
 
 class _HTTPSHandler(urllib.request.HTTPSHandler):
     def __init__(self, deadline: _Deadline) -> None:
-        super().__init__(context=ssl.create_default_context())
+        self._tls = ssl.create_default_context()
+        super().__init__(context=self._tls)
         self._class = _connection(http.client.HTTPSConnection, deadline)
 
     def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
-        return self.do_open(self._class, req, context=self._context)
+        return self.do_open(self._class, req, context=self._tls)
 
 
 def _send(url: str, data: bytes, headers: dict[str, str], timeout: float) -> int:

@@ -238,7 +238,7 @@ def _finish(fig: Figure, ax: Axes, title: str, legend: bool = False) -> bytes:
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
     ax.tick_params(labelsize=8)
-    ax.yaxis.label.set_size(9)
+    ax.yaxis.label.set_fontsize(9)
     ax.grid(True, axis="y", color="#eeeeee", linewidth=0.6)
     if legend:
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)

@@ -6,15 +6,17 @@ plot needs from the lake, over a bounded window ending on a day, and renders it;
 asset shells use it for the images in their Dagster metadata.
 
 "As of DATE" means rows whose date (``as_of`` or ``date``) is on or before DATE; each
-table shows its latest such day. Open alerts are the ones about a partition that starts on
-or before DATE and are open now (not acknowledged, or acknowledged and expired).
+table shows its latest such day. The tables are the named queries of ``sql/``, run by
+:func:`lakehouse_assets.lake.duck.named_query` over the lake cut at DATE, so that the page
+and ``lakehouse query -f sql/NAME.sql`` cannot disagree. Open alerts are the ones about a
+partition that starts on or before DATE and are open now (not acknowledged, or
+acknowledged and expired).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import html
-import json
 from collections.abc import Callable
 
 import polars as pl
@@ -23,6 +25,7 @@ from lakehouse_assets import plots
 from lakehouse_assets.config import Config
 from lakehouse_assets.core.alerts import is_open
 from lakehouse_assets.core.regimes import REGIMES
+from lakehouse_assets.lake import duck
 from lakehouse_assets.lake.delta import Lake
 
 WINDOW = dt.timedelta(days=365)  # what a plot reads: about 250 sessions up to the day
@@ -90,84 +93,27 @@ def plot(lake: Lake, config: Config, name: str, end: dt.date) -> tuple[str, byte
     return title, render(lake, config, end)
 
 
-# --- tables ----------------------------------------------------------------------------
+# --- tables: the named queries of sql/, as ``lakehouse query -f`` answers them on the day ---
 
 
-def _latest(lake: Lake, name: str, as_of: dt.date) -> pl.DataFrame | None:
-    """The rows of the table's latest ``as_of`` on or before ``as_of``; None when the table is missing."""
-    if not lake.exists(name):
+def _named(lake: Lake, name: str, as_of: dt.date, params: dict[str, str] | None = None) -> pl.DataFrame | None:
+    """``sql/NAME.sql`` over the lake cut at ``as_of`` (its "latest day" is the latest on or
+    before it); None when a table it reads has not been written yet."""
+    try:
+        return duck.named_query(lake, name, params, through=as_of)
+    except duck.TableNotCreated:
         return None
-    last = lake.read(name, None, as_of, columns=["as_of"])["as_of"].max()
-    if last is None:
-        return lake.read(name, None, as_of)
-    return lake.read(name, last, last)  # type: ignore[arg-type]
 
 
 def latest_weights(lake: Lake, as_of: dt.date) -> pl.DataFrame | None:
-    """The weights scoring the session after the latest day: one row per strategy, one column per regime."""
-    frame = _latest(lake, "strategy_weights", as_of)
+    """``sql/strategy_weights_latest.sql`` laid out to be read at a glance: one row per
+    strategy, one column per regime (its weight), the regimes in their catalogue order."""
+    frame = _named(lake, "strategy_weights_latest", as_of)
     if frame is None or frame.is_empty():
         return frame
     seen = frame["regime"].unique().to_list()
     regimes = [r for r in REGIMES if r in seen] + sorted(r for r in seen if r not in REGIMES)
-    wide = frame.pivot(on="regime", index=["as_of", "strategy_type"], values="weight")
-    return wide.select("as_of", "strategy_type", *regimes).sort("strategy_type")
-
-
-def variance_by_strategy_regime(lake: Lake, as_of: dt.date) -> pl.DataFrame | None:
-    """``variance_analysis`` of the latest day with the weight of each (strategy, regime); regime
-    ``all`` (the strategy as a whole, first) has no weight of its own."""
-    analysis = _latest(lake, "variance_analysis", as_of)
-    if analysis is None or analysis.is_empty():
-        return analysis
-    day = analysis["as_of"][0]
-    columns = ["as_of", "strategy_type", "regime", "weight", "basis", "reason"]
-    weights = lake.read("strategy_weights", day, day, columns=columns).rename({"reason": "weight_reason"})
-    joined = analysis.join(weights, on=["as_of", "strategy_type", "regime"], how="left")
-    return joined.select(
-        "as_of",
-        "strategy_type",
-        "regime",
-        "predictions",
-        "mae",
-        "mse",
-        "mean_error",
-        "mean_abs_actual",
-        "relative_mae",
-        "weight_adjustment",
-        "sufficient",
-        "weight",
-        "basis",
-        reason=pl.coalesce("reason", "weight_reason"),
-    ).sort("strategy_type", pl.col("regime") != "all", "regime")
-
-
-def backtest_summary(lake: Lake, as_of: dt.date) -> pl.DataFrame | None:
-    """``backtest_metrics`` of the latest day: every strategy together (``all``) first, then by Sharpe."""
-    frame = _latest(lake, "backtest_metrics", as_of)
-    if frame is None or frame.is_empty():
-        return frame
-    columns = ["as_of", "strategy_type", "trades", "evidence", "capital", "equity", "total_return", "sharpe"]
-    columns += ["sortino", "max_drawdown", "open_positions", "unrealized_pnl", "win_rate", "profit_factor"]
-    columns += ["hit_rate", "avg_holding_days", "total_pnl"]
-    return frame.select(columns).sort(
-        pl.col("strategy_type") != "all", pl.col("sharpe"), descending=[False, True], nulls_last=True
-    )
-
-
-def champion_models(lake: Lake, as_of: dt.date) -> pl.DataFrame | None:
-    """The champion of each symbol and horizon by the latest registry decision on or before ``as_of``."""
-    frame = _latest(lake, "model_registry", as_of)
-    if frame is None or frame.is_empty():
-        return frame
-    champions = frame.filter(pl.col("champion")).sort("symbol", "horizon")
-    metrics = [json.loads(m) if m else {} for m in champions["metrics"].to_list()]
-    return champions.select("as_of", "symbol", "horizon", "model", "recommendation", "manual_override").with_columns(
-        *(
-            pl.Series(name, [_number(m.get(name)) for m in metrics], dtype=pl.Float64)
-            for name in ("relative_mae", "balanced_accuracy", "coverage_80", "coverage_95", "dm_pvalue")
-        )
-    )
+    return frame.pivot(on="regime", on_columns=regimes, index=["as_of", "strategy_type"], values="weight")
 
 
 def open_alerts(lake: Lake, as_of: dt.date, now: dt.datetime | None = None) -> pl.DataFrame | None:
@@ -184,10 +130,6 @@ def open_alerts(lake: Lake, as_of: dt.date, now: dt.datetime | None = None) -> p
     frame = lake.read("alerts").filter(is_open(now) & (first.is_null() | (first <= as_of)))
     columns = ["alert_id", "fired_at", "as_of", "severity", "rule", "asset", "partition", "message", "ack_until"]
     return frame.sort("fired_at", descending=True).select(columns)
-
-
-def _number(value: object) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 TABLES = (  # anchor, heading
@@ -237,9 +179,9 @@ def build(lake: Lake, config: Config, as_of: dt.date, now: dt.datetime | None = 
     ]
     readers: dict[str, Callable[[], pl.DataFrame | None]] = {
         "weights": lambda: latest_weights(lake, as_of),
-        "variance": lambda: variance_by_strategy_regime(lake, as_of),
-        "backtest": lambda: backtest_summary(lake, as_of),
-        "champions": lambda: champion_models(lake, as_of),
+        "variance": lambda: _named(lake, "variance_by_strategy_regime", as_of),
+        "backtest": lambda: _named(lake, "backtest_summary", as_of),
+        "champions": lambda: _named(lake, "champion_models", as_of, {"as_of": as_of.isoformat()}),
         "alerts": lambda: open_alerts(lake, as_of, now),
     }
     for key, title in TABLES:

@@ -1,7 +1,7 @@
 -- backtest_summary: each strategy's backtest by the latest day, every position marked to market daily.
 -- inputs:     backtest_metrics
 -- parameters: none (the latest as_of)
--- grain:      one row per strategy_type, 'all' (every strategy together) first
+-- grain:      one row per strategy_type, 'all' (every strategy together) first, then by Sharpe
 -- columns:    as_of, strategy_type, trades (completed), evidence (at least min_trades of them),
 --             capital (one capital_per_trade per position alive at the busiest session),
 --             equity (capital + realised + unrealised P&L at the close), total_return (marked
@@ -16,4 +16,4 @@ select
     open_positions, unrealized_pnl, win_rate, profit_factor, hit_rate, avg_holding_days, total_pnl
 from backtest_metrics
 where as_of = (select max(as_of) from backtest_metrics)
-order by strategy_type = 'all' desc, sharpe desc nulls last
+order by strategy_type = 'all' desc, sharpe desc nulls last, strategy_type

@@ -2,7 +2,7 @@
 -- inputs:     model_registry
 -- parameters: $as_of (date, YYYY-MM-DD): the latest decision on or before it is shown
 -- grain:      one row per (symbol, horizon)
--- columns:    symbol, horizon, as_of (the decision's day), model, recommendation
+-- columns:    as_of (the decision's day), symbol, horizon, model, recommendation
 --             (PROMOTE, or BASELINE when no candidate passed the gate), manual_override,
 --             from the gate's metrics over its rolling window: relative_mae (MAE over naive's),
 --             balanced_accuracy, coverage_80, coverage_95, dm_pvalue (one-sided Diebold-Mariano
@@ -36,9 +36,9 @@ failed_most as (
 
 final as (
     select
+        decisions.as_of,
         decisions.symbol,
         decisions.horizon,
-        decisions.as_of,
         decisions.model,
         decisions.recommendation,
         decisions.manual_override,

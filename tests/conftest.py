@@ -134,13 +134,15 @@ def run_pipeline(
     instance: dg.DagsterInstance | None = None,
 ) -> dg.ExecuteInProcessResult:
     """Materialize every asset (or those of ``groups``) for ``start..end`` as one run on an
-    ephemeral instance."""
+    ephemeral instance, with the configuration of ``config_dir`` (default: ``config/``)."""
+    from lakehouse_assets.config import load_config
     from lakehouse_assets.definitions import build_definitions
-    from lakehouse_assets.defs.resources import LakehouseResource, SourcesResource
+    from lakehouse_assets.defs.resources import SourcesResource
 
     defs = build_definitions(
-        LakehouseResource(lake_uri=lake_root, **({"config_dir": config_dir} if config_dir else {})),
-        SourcesResource(ohlcv_dir=ohlcv_dir, sentiment_dir=sentiment_dir, symbols=symbols),
+        load_config(config_dir),
+        lake_uri=lake_root,
+        sources=SourcesResource(ohlcv_dir=ohlcv_dir, sentiment_dir=sentiment_dir, symbols=symbols),
     )
     job = defs.resolve_job_def("daily_job")
     if groups:

@@ -11,6 +11,9 @@ Pure functions and one class over frames and :mod:`lakehouse_assets.core.strateg
   asks for and exits those whose rules say so, and keeps the ledger rows it wrote.
 - :func:`run_days`: a run of sessions in order: enter, exit, the variance analysis and
   the weights that score the next session.
+- :func:`run_ledger`: a range from what the lake stores, to the rows of every table the
+  asset writes (:class:`Ledger`); :func:`signal_day` and :func:`first_mark` say which
+  stored rows it needs, :func:`ledger_bounds` what its checks bound.
 - :func:`marks`: each position's P&L (currency, net of costs both ways) if it were closed at
   each close of its life (its liquidation value: a directional trade at the close, a spread
   by Black–Scholes at the close and the position's volatility), and its realised P&L on its
@@ -25,16 +28,19 @@ import json
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import polars as pl
 
 from lakehouse_assets.core import backtest, options, strategies, variance
 from lakehouse_assets.core.calendar import TradingCalendar
+from lakehouse_assets.core.regimes import REGIMES
 from lakehouse_assets.core.strategies import Bar, Position, Signal, StrategyRules
 from lakehouse_assets.core.variance import VarianceRules
 
 UTC_TIMESTAMP = pl.Datetime("us", "UTC")
+WEIGHT_REGIMES = (*REGIMES, strategies.UNKNOWN_REGIME)  # every regime a weight is kept for
 
 PREDICTION_SCHEMA: dict[str, pl.DataType] = {
     "prediction_id": pl.String(),
@@ -67,7 +73,7 @@ PREDICTION_SCHEMA: dict[str, pl.DataType] = {
     "market_regime_at_entry": pl.String(),
 }
 
-ACTUALS = ("exit_date", "actual_pnl_pct", "actual_pnl", "exit_time", "exit_reason", "prediction_error")
+ACTUALS: tuple[str, ...] = ("exit_date", "actual_pnl_pct", "actual_pnl", "exit_time", "exit_reason", "prediction_error")
 ACTUALS += ("exit_price", "holding_days")
 
 MARK_SCHEMA: dict[str, pl.DataType] = {
@@ -114,7 +120,10 @@ def signals(
     regimes: pl.DataFrame,
     champion: pl.DataFrame,
     longest: pl.DataFrame,
-    iv: pl.DataFrame,
+    garch: pl.DataFrame,
+    *,
+    horizon: int,
+    rules: StrategyRules,
 ) -> dict[dt.date, list[Signal]]:
     """The signals by session, symbols in order.
 
@@ -122,13 +131,18 @@ def signals(
     realized_vol_21, sentiment_score``; ``regimes``: ``symbol, date, regime, trend,
     market_regime`` (the symbol's regime, and the index's that day); ``champion``: the
     champion forecast at the strategies' horizon, ``symbol, date, point, volatility,
-    prob_up``; ``longest``: ``symbol, date, drift`` (the champion's daily drift at the
-    longest horizon); ``iv``: :func:`iv_ranks`. A feature row without the others gets nulls.
+    prob_up``; ``longest``: the champion forecast at the longest horizon ``horizon``,
+    ``symbol, date, point`` (a log return over ``horizon`` sessions; the signal's ``drift`` is
+    its daily mean, ``point / horizon``); ``garch``: the GARCH forecasts at ``horizon``,
+    ``symbol, date, volatility``, from ``rules.iv_rank_window`` sessions before the first
+    signal day on (their IV rank: :func:`iv_ranks`). A feature row without the others gets nulls.
     """
+    drift = longest.select("symbol", "date", drift=pl.col("point") / horizon)
+    iv = iv_ranks(garch, horizon, rules.iv_rank_window, rules.iv_rank_min)
     joined = (
         features.join(regimes, on=["symbol", "date"], how="left")
         .join(champion, on=["symbol", "date"], how="left")
-        .join(longest, on=["symbol", "date"], how="left")
+        .join(drift, on=["symbol", "date"], how="left")
         .join(iv, on=["symbol", "date"], how="left")
     )
     out: dict[dt.date, list[Signal]] = {}
@@ -185,12 +199,12 @@ class Book:
         still_open: pl.DataFrame,
     ) -> None:
         self.rules, self.variance_rules, self.calendar, self.sector = rules, variance_rules, calendar, sector
-        self.rows: dict[str, dict] = {}  # prediction_id -> ledger row (entries and exits of the run)
+        self.rows: dict[str, dict[str, Any]] = {}  # prediction_id -> ledger row (entries and exits of the run)
         self.open: dict[str, Position] = {}  # prediction_id -> position
         for row in still_open.iter_rows(named=True):
             self.open[row["prediction_id"]] = position_from_row(row)
             self.rows[row["prediction_id"]] = {**row, **dict.fromkeys(ACTUALS)}
-        self._done: list[dict] = []
+        self._done: list[dict[str, Any]] = []
         self._lives: dict[dt.date, list[dt.date]] = {}
 
     def open_count(self) -> int:
@@ -238,7 +252,7 @@ class Book:
                 self.open[position.prediction_id] = position
                 self.rows[position.prediction_id] = self._entry_row(position, signal, regime, weight)
 
-    def _entry_row(self, p: Position, s: Signal, regime: str, weight: float) -> dict:
+    def _entry_row(self, p: Position, s: Signal, regime: str, weight: float) -> dict[str, Any]:
         spread = p.strategy in strategies.SPREADS
         return {
             "prediction_id": p.prediction_id,
@@ -410,7 +424,7 @@ def _spread_marks(rows: pl.DataFrame, rules: StrategyRules) -> np.ndarray:
     strike = np.ones((n, _MAX_LEGS))
     qty = np.zeros((n, _MAX_LEGS))
     iv, max_loss = np.empty(n), np.empty(n)
-    parsed: dict[str, tuple[list, float, float]] = {}
+    parsed: dict[str, tuple[list[Any], float, float]] = {}
     for i, (pid, text) in enumerate(rows.select("prediction_id", "params").iter_rows()):
         if pid not in parsed:
             p = json.loads(text)
@@ -433,7 +447,8 @@ def _spread_marks(rows: pl.DataFrame, rules: StrategyRules) -> np.ndarray:
     value = -(qty * prices).sum(axis=1)
     entry_premium = np.where(used, entry_prices, 0.0).sum(axis=1)
     premium = np.where(used, prices, 0.0).sum(axis=1)
-    return (credit - value - rules.cost_per_side * (entry_premium + premium)) / max_loss
+    returns: np.ndarray = (credit - value - rules.cost_per_side * (entry_premium + premium)) / max_loss
+    return returns
 
 
 # --- a run of days -----------------------------------------------------------------------------
@@ -495,3 +510,125 @@ def backtests(
         backtest.metrics_frame(done, paths, day, rules.enabled, rules.capital, rules.min_trades, rules.risk_free_rate)
         for day, done in zip(days, completed, strict=True)
     ]
+
+
+# --- a range of the ledger ---------------------------------------------------------------------
+
+
+def signal_day(calendar: TradingCalendar, start: dt.date) -> dt.date:
+    """The signal day of a range's first entries: the session before ``start`` (``start``
+    itself on the calendar's first session). Its ``strategy_weights`` score those entries.
+
+    >>> signal_day(TradingCalendar("XNYS", dt.date(2018, 1, 1)), dt.date(2018, 7, 5))
+    datetime.date(2018, 7, 3)
+    """
+    return calendar.previous_session(start) or start
+
+
+def first_mark(ledger: pl.DataFrame, start: dt.date) -> dt.date:
+    """The first day whose close the marks of a range from ``start`` need: the entry of the
+    first position stored before it (every one is marked from its entry, for the backtest's
+    equity), else ``start``. ``ledger``: stored ``strategy_predictions`` rows.
+
+    >>> first_mark(pl.DataFrame({"date": [dt.date(2018, 3, 1), dt.date(2018, 5, 2)]}), dt.date(2018, 4, 2))
+    datetime.date(2018, 3, 1)
+    """
+    earlier: dt.date | None = ledger.filter(pl.col("date") < start)["date"].min()  # type: ignore[assignment]
+    return earlier or start
+
+
+Bounds = dict[str, tuple[float | None, float | None]]
+
+
+def ledger_bounds(rules: VarianceRules) -> dict[str, dict[str, Bounds]]:
+    """The column bounds the ledger's checks assert: table -> check -> column -> (low, high).
+
+    A weight is its base weight times its regime's adjustment times the variance's adjustment,
+    which lies in ``[1 - weight_adjustment_factor, 1]`` (:func:`variance.weight_adjustment`):
+    at most the largest base weight times the largest regime adjustment (1 when none is larger).
+    """
+    top = max(rules.strategy_weights.values(), default=1.0) * max(1.0, *rules.regime_adjustments.values())
+    return {
+        "strategy_predictions": {"score_bounds": {"predicted_score": (0, 100), "confidence": (0, 1)}},
+        "variance_analysis": {"adjustment_bounds": {"weight_adjustment": (1 - rules.weight_adjustment_factor, 1.0)}},
+        "strategy_weights": {"weight_bounds": {"weight": (0.0, top)}},
+        "backtest_metrics": {},
+        "sector_performance": {"accuracy_bounds": {"accuracy": (0.0, 1.0)}},
+    }
+
+
+@dataclass(frozen=True)
+class Ledger:
+    """What the ledger writes for a range.
+
+    ``predictions``: the ``strategy_predictions`` rows of the range's MERGE (its entries, and
+    the positions open at its start, with the actuals of those that exit in it); ``entered``:
+    the range's entries; ``exits``: how many positions exited in the range; ``open_positions``:
+    how many are open after it; ``tables``: ``variance_analysis``, ``strategy_weights``,
+    ``backtest_metrics`` and ``sector_performance``, the rows of every day of the range.
+    """
+
+    predictions: pl.DataFrame
+    entered: pl.DataFrame
+    exits: int
+    open_positions: int
+    tables: dict[str, pl.DataFrame]
+
+
+def run_ledger(
+    rules: StrategyRules,
+    variance_rules: VarianceRules,
+    calendar: TradingCalendar,
+    sector: Callable[[str], str],
+    start: dt.date,
+    end: dt.date,
+    *,
+    signals: Mapping[dt.date, list[Signal]],
+    ohlcv: pl.DataFrame,
+    ledger: pl.DataFrame,
+    weights: pl.DataFrame,
+    closes: pl.DataFrame,
+) -> Ledger:
+    """The ledger of the sessions ``start..end`` (:func:`run_days`), from what the lake stores.
+
+    ``signals``: :func:`signals` from :func:`signal_day` to ``end``; ``ohlcv``: the range's
+    ``ohlcv_daily`` rows (``symbol, date, open, high, low, close``); ``ledger``: the stored
+    ``strategy_predictions`` rows of the universe, every date: positions entered before the
+    range and open at its start are decided again, those completed before it feed the
+    variance analysis, and an exit recorded by a run after ``end`` is kept
+    (:meth:`Book.frame`); ``weights``: the stored ``strategy_weights`` of the signal day, or
+    none on the lake's first day (then the base weights with their regime adjustments);
+    ``closes``: ``symbol, date, close`` from :func:`first_mark` to ``end`` (more rows are
+    harmless), to mark every position for the backtest.
+    """
+    days = calendar.sessions(start, end)
+    enabled = list(rules.enabled)
+    before = ledger.filter(pl.col("date") < start)
+    still_open = before.filter(pl.col("exit_date").is_null() | (pl.col("exit_date") >= start))
+    completed = before.filter(pl.col("exit_date").is_not_null() & (pl.col("exit_date") < start))
+    if weights.is_empty():
+        first = signal_day(calendar, start)
+        nothing = variance.analyze(before.clear(), first, enabled, variance_rules)
+        weights = variance.weights(nothing, first, enabled, list(WEIGHT_REGIMES), variance_rules)
+
+    book = Book(rules, variance_rules, calendar, sector, still_open)
+    run = run_days(book, days, signals, bars(ohlcv), completed, weights, WEIGHT_REGIMES)
+    rows = book.frame(ledger, end)
+    # every position to the range's end, marked at each close: the backtest's equity
+    positions = pl.concat([completed, rows], how="vertical_relaxed")
+    sessions = calendar.sessions(positions["date"].min(), end) if positions.height else days  # type: ignore[arg-type]
+    sectors = [
+        backtest.sector_performance(done, day, rules.min_trades) for day, done in zip(days, run.completed, strict=True)
+    ]
+    return Ledger(
+        predictions=rows,
+        entered=rows.filter(pl.col("date").is_between(start, end)),
+        exits=rows.filter(pl.col("exit_date").is_between(start, end)).height,
+        open_positions=book.open_count(),
+        tables={
+            "variance_analysis": pl.concat(run.variance),
+            "strategy_weights": pl.concat(run.weights),
+            "backtest_metrics": pl.concat(backtests(positions, closes, sessions, days, run.completed, rules)),
+            "sector_performance": pl.concat(sectors),
+        },
+    )

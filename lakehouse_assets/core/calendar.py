@@ -59,11 +59,13 @@ class TradingCalendar:
 
     def open_time(self, day: dt.date) -> dt.datetime:
         """The session's opening time, in UTC."""
-        return self._cal.session_open(day).to_pydatetime()
+        opening: dt.datetime = self._cal.session_open(day).to_pydatetime()
+        return opening
 
     def close_time(self, day: dt.date) -> dt.datetime:
         """The session's closing time (early closes included), in UTC."""
-        return self._cal.session_close(day).to_pydatetime()
+        closing: dt.datetime = self._cal.session_close(day).to_pydatetime()
+        return closing
 
     def shift_sessions(self, day: dt.date, n: int) -> dt.date:
         """The session ``n`` sessions before (n < 0) or after (n > 0) ``day``.

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import json
+import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -142,6 +144,48 @@ def ordered_intervals(frame: pl.DataFrame) -> Outcome:
     return _fail_or_pass(bad, "forecasts not finite or with unordered intervals", f"{frame.height} forecasts ordered")
 
 
+def fits_within_bounds(frame: pl.DataFrame, models: Iterable[str], max_p: int, max_q: int, fit_window: int) -> Outcome:
+    """Stored fits (``model_fits``) that later runs may reuse: ``model`` one of ``models``;
+    ``n_obs``, the bars of the fit's window, in ``[1, fit_window]``; an ARIMA order (the
+    ``order`` of an auto_arima or sarimax summary) ``(p, 0, q)`` within the order search's
+    bounds ``p <= max_p``, ``q <= max_q``; every fitted parameter (the summary's ``params``)
+    a finite number. A fit outside them was made under another configuration, or broke.
+
+    Examples
+    --------
+    >>> row = {"symbol": "A", "model": "auto_arima", "fit_date": dt.date(2024, 1, 2), "n_obs": 750}
+    >>> fits = pl.DataFrame([row | {"summary": '{"order": [3, 0, 1], "params": [0.1, NaN]}'}])
+    >>> fits_within_bounds(fits, ["auto_arima"], 2, 2, 750).description
+    '1 fits out of bounds'
+    """
+    known = set(models)
+    problems = []
+    for symbol, model, fit_date, n_obs, summary in frame.select(
+        "symbol", "model", "fit_date", "n_obs", "summary"
+    ).iter_rows():
+        state = json.loads(summary) if summary is not None else {}
+        said = [] if model in known else [f"unknown model {model}"]
+        if n_obs is None or not 1 <= n_obs <= fit_window:
+            said.append(f"n_obs {n_obs} outside [1, {fit_window}]")
+        order = state.get("order") if model in ("auto_arima", "sarimax") else None
+        if order is not None and not (
+            len(order) == 3 and 0 <= order[0] <= max_p and order[1] == 0 and 0 <= order[2] <= max_q
+        ):
+            said.append(f"order {tuple(order)} outside p <= {max_p}, d = 0, q <= {max_q}")
+        params = state.get("params", [])
+        values = params.values() if isinstance(params, dict) else params
+        if not all(isinstance(v, int | float) and math.isfinite(v) for v in values):
+            said.append("parameters not finite")
+        if said:
+            problems.append((symbol, model, fit_date, "; ".join(said)))
+    bad = pl.DataFrame(
+        problems,
+        schema={"symbol": pl.String, "model": pl.String, "fit_date": pl.Date, "problem": pl.String},
+        orient="row",
+    )
+    return _fail_or_pass(bad, "fits out of bounds", f"{frame.height} fits within bounds")
+
+
 def one_per_group(frame: pl.DataFrame, flag: str, groups: list[str]) -> Outcome:
     """Exactly one row flagged ``flag`` in every group (e.g. one champion per symbol, horizon, day)."""
     counts = frame.group_by(groups).agg(pl.col(flag).sum().alias("flagged")).filter(pl.col("flagged") != 1)
@@ -226,10 +270,10 @@ def no_drift(reports: pl.DataFrame, kind: str, sustained_days: int) -> Outcome:
         "days": rows["as_of"].n_unique(),
     }
     if drifted.is_empty():
-        return Outcome(True, f"no sustained {kind} drift on {latest}", figures)
+        return Outcome(True, f"no sustained {kind} drift on {latest!s}", figures)
     names = ", ".join(f"{s}:{n} ({v:.3g})" for s, n, v in drifted.select("symbol", "name", "statistic").iter_rows())
     return Outcome(
         False,
-        f"{kind} drift sustained {sustained_days}+ sessions on {latest}: {names}",
+        f"{kind} drift sustained {sustained_days}+ sessions on {latest!s}: {names}",
         {**figures, "sample": _sample(drifted)},
     )

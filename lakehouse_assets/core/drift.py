@@ -160,13 +160,30 @@ WARMING_UP = "warming up"
 TEST_NAME = "circular block-permutation KS"
 
 
-def drift_reports_schema() -> dict[str, pl.DataType]:
-    """The ``drift_reports`` columns, in order (from the table catalogue)."""
-    # imported here, not at the top: the lake layer sits above core (it imports core modules),
-    # and importing this module must not load it
-    from lakehouse_assets.lake.catalog import TABLES
+REPORT_SCHEMA: dict[str, pl.DataType] = {
+    "as_of": pl.Date(),
+    "kind": pl.String(),
+    "name": pl.String(),
+    "symbol": pl.String(),
+    "statistic": pl.Float64(),
+    "p_value": pl.Float64(),
+    "threshold": pl.Float64(),
+    "drifted": pl.Boolean(),
+    "sustained": pl.Int64(),
+    "refit": pl.Boolean(),
+    "detail": pl.String(),
+}
+"""The columns of every report row, in order: the ``drift_reports`` table's schema (the
+table catalogue takes it from here)."""
 
-    return TABLES["drift_reports"].schema
+
+def lookback_sessions(rules: DriftRules) -> int:
+    """Sessions of history before a range's first day that its feature and regime reports
+    need: the longer comparison (latest window, gap and reference) for that day and for the
+    ``sustained_days`` sessions before it whose verdicts its ``sustained`` counts, doubled as a
+    margin for sessions without a value (a null feature, a label's warm-up)."""
+    span = max(rules.window + rules.reference + rules.gap, rules.regime_window + rules.regime_reference)
+    return 2 * (span + rules.sustained_days + 1)
 
 
 def block_starts(pool: int, window: int, blocks: int) -> np.ndarray:
@@ -225,7 +242,8 @@ def block_ks_statistics(pooled: np.ndarray, window: int, starts: np.ndarray, gap
     i = np.arange(1, window + 1)
     ahead = i / window - (e - i - e_out) / m
     behind = (g - (i - 1) - g_out) / m - (i - 1) / window
-    return np.maximum(ahead.max(axis=1), behind.max(axis=1))
+    statistics: np.ndarray = np.maximum(ahead.max(axis=1), behind.max(axis=1))
+    return statistics
 
 
 @dataclass(frozen=True)
@@ -291,7 +309,7 @@ def block_ks_test(
     Raises:
         ValueError: ``current`` or ``reference`` is empty once NaNs are dropped.
     """
-    a, b, c = (np.asarray(x, dtype=float) for x in (current, reference, [] if older is None else older))
+    a, b, c = (np.asarray(x, dtype=float) for x in (current, reference, np.empty(0) if older is None else older))
     a, b, c = a[~np.isnan(a)], b[~np.isnan(b)], c[~np.isnan(c)]
     if len(a) == 0 or len(b) == 0:
         raise ValueError("block_ks_test needs non-empty samples (after dropping NaNs)")
@@ -364,7 +382,7 @@ class _Rows:
     """Report rows collected column by column."""
 
     def __init__(self) -> None:
-        self.columns: dict[str, list[object]] = {c: [] for c in drift_reports_schema()}
+        self.columns: dict[str, list[object]] = {c: [] for c in REPORT_SCHEMA}
 
     def add(
         self,
@@ -394,7 +412,7 @@ class _Rows:
             column.append(value)
 
     def frame(self) -> pl.DataFrame:
-        return pl.DataFrame(self.columns, schema=drift_reports_schema()).sort("as_of", "kind", "name", "symbol")
+        return pl.DataFrame(self.columns, schema=REPORT_SCHEMA).sort("as_of", "kind", "name", "symbol")
 
 
 def _day_positions(sessions: np.ndarray, days: np.ndarray) -> list[int]:

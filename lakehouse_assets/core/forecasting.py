@@ -38,21 +38,38 @@ import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    import polars as pl
 
 Z80, Z95 = 1.2815515655446004, 1.959963984540054
 MODELS = ("naive", "auto_arima", "sarimax", "garch", "ssa", "direction_classifier")
 # models that run together in one pool task (sarimax reuses auto_arima's order); about equal cost
 MODEL_GROUPS = (("auto_arima", "sarimax"), ("direction_classifier",), ("naive", "garch", "ssa"))
 CADENCES = ("daily", "weekly", "monthly")
-GARCH_KINDS = {"garch": (1, 0, 1, "GARCH"), "gjr": (1, 1, 1, "GARCH"), "egarch": (1, 0, 1, "EGARCH")}
+# arch's names of the volatility processes and error distributions used here
+GarchVol = Literal["GARCH", "EGARCH"]
+GarchDist = Literal["normal", "t", "skewt"]
+# kind -> (p, o, q, volatility process)
+GARCH_KINDS: dict[str, tuple[int, int, int, GarchVol]] = {
+    "garch": (1, 0, 1, "GARCH"),
+    "gjr": (1, 1, 1, "GARCH"),
+    "egarch": (1, 0, 1, "EGARCH"),
+}
 # the ARIMA order search: pmdarima's stepwise auto_arima (exact likelihood of each candidate it
 # visits), or the whole grid ranked by the likelihood at Hannan-Rissanen estimates (approximate)
 ORDER_SEARCHES = ("stepwise", "approximate")
 # when auto_arima and sarimax re-estimate their parameters: on every refit date (cadence), or
 # only with the order search (order_selection; the refits in between filter those estimates)
 ARIMA_REFITS = ("cadence", "order_selection")
+# a model's fit: JSON-like parameters (the classifier's hold its fitted estimators too), pickled
+# into ``model_fits``; each model reads its own keys
+State = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -84,6 +101,11 @@ class ForecastSettings:
     order_search: str = "approximate"  # ORDER_SEARCHES
     arima_refit: str = "cadence"  # ARIMA_REFITS
 
+    @property
+    def feature_columns(self) -> list[str]:
+        """The ``features`` columns the models read: the classifier's and SARIMAX's regressors."""
+        return sorted(set(self.classifier_features) | set(self.sarimax_exog))
+
 
 @dataclass
 class Window:
@@ -102,7 +124,8 @@ class Window:
         return len(self.dates)
 
     def clean_returns(self) -> np.ndarray:
-        return self.returns[~np.isnan(self.returns)]
+        clean: np.ndarray = self.returns[~np.isnan(self.returns)]
+        return clean
 
 
 @dataclass(frozen=True)
@@ -125,9 +148,11 @@ class _Silenced:
         warnings.simplefilter("ignore")
         self._settings = np.seterr(all="ignore")
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
         np.seterr(**self._settings)
-        self._guard.__exit__(*exc)
+        self._guard.__exit__(kind, error, traceback)
 
 
 def _normal_up(mean: float, variance: float) -> float:
@@ -136,13 +161,13 @@ def _normal_up(mean: float, variance: float) -> float:
     return 0.5 * (1.0 + math.erf(mean / math.sqrt(2.0 * variance)))
 
 
-def naive_fit(window: Window, settings: ForecastSettings) -> dict:
+def naive_fit(window: Window, settings: ForecastSettings) -> State:
     """The random walk has nothing to estimate."""
     return {}
 
 
 def naive_forecasts(
-    state: dict, span: Window, ends: Sequence[int], settings: ForecastSettings
+    state: State, span: Window, ends: Sequence[int], settings: ForecastSettings
 ) -> list[list[Prediction]]:
     """Random walk: mean 0; variance h * the sample variance of the daily returns up to the origin."""
     out = []
@@ -230,7 +255,7 @@ def _observed(values: np.ndarray, ends: Sequence[int]) -> tuple[np.ndarray, np.n
 def _combine(matrix: np.ndarray, vectors: np.ndarray) -> np.ndarray:
     """``matrix @ vectors`` summed term by term in a fixed order, so that a column's result
     does not depend on how many columns there are (a BLAS product may change kernels)."""
-    out = matrix[:, :1] * vectors[:1]
+    out: np.ndarray = matrix[:, :1] * vectors[:1]
     for i in range(1, matrix.shape[1]):
         out = out + matrix[:, i : i + 1] * vectors[i : i + 1]
     return out
@@ -270,7 +295,7 @@ def _arma_predictions(paths: np.ndarray, result, settings: ForecastSettings) -> 
     return out
 
 
-def auto_arima_fit(window: Window, settings: ForecastSettings) -> dict:
+def auto_arima_fit(window: Window, settings: ForecastSettings) -> State:
     """pmdarima ``auto_arima`` over a bounded grid (stepwise, d = 0 on returns, AIC)."""
     import pmdarima as pm
 
@@ -303,7 +328,7 @@ def auto_arima_fit(window: Window, settings: ForecastSettings) -> dict:
     }
 
 
-def approximate_order_search(window: Window, settings: ForecastSettings) -> dict:
+def approximate_order_search(window: Window, settings: ForecastSettings) -> State:
     """The order search of ``auto_arima_fit`` made cheap: every candidate of the same grid
     (``p <= max_p``, ``q <= max_q``, ``d = 0``, with and without a constant) is scored by AIC
     at its Hannan-Rissanen estimates (statsmodels: least-squares regressions on the demeaned
@@ -351,7 +376,7 @@ def approximate_order_search(window: Window, settings: ForecastSettings) -> dict
 ORDER_SEARCH = {"stepwise": auto_arima_fit, "approximate": approximate_order_search}
 
 
-def arima_estimate(window: Window, settings: ForecastSettings, selected: dict) -> dict:
+def arima_estimate(window: Window, settings: ForecastSettings, selected: State) -> State:
     """Re-estimate the parameters of an order chosen earlier (no order search), starting
     from the selection's estimates (a function of the selection's window only)."""
     y = window.clean_returns() * 100.0
@@ -370,7 +395,7 @@ def arima_estimate(window: Window, settings: ForecastSettings, selected: dict) -
 
 
 def auto_arima_forecasts(
-    state: dict, span: Window, ends: Sequence[int], settings: ForecastSettings
+    state: State, span: Window, ends: Sequence[int], settings: ForecastSettings
 ) -> list[list[Prediction]]:
     """The selected ARIMA with the refit's parameters, Kalman-filtered once over the span;
     each origin's forecast runs on from the predicted state at its end."""
@@ -393,7 +418,7 @@ def _lagged_exog(window: Window, names: Sequence[str]) -> tuple[np.ndarray, np.n
     return lagged, ok
 
 
-def sarimax_fit(window: Window, settings: ForecastSettings, order_state: dict) -> dict:
+def sarimax_fit(window: Window, settings: ForecastSettings, order_state: State) -> State:
     """statsmodels SARIMAX with auto_arima's order, a constant and lagged feature regressors."""
     y = window.returns * 100.0
     order = tuple(order_state["order"])
@@ -420,7 +445,7 @@ def sarimax_fit(window: Window, settings: ForecastSettings, order_state: dict) -
 
 
 def sarimax_forecasts(
-    state: dict, span: Window, ends: Sequence[int], settings: ForecastSettings
+    state: State, span: Window, ends: Sequence[int], settings: ForecastSettings
 ) -> list[list[Prediction]]:
     """Filter once over the span with the refit's parameters; future regressors are held at
     each origin's values (no forecast for an origin whose features are missing)."""
@@ -450,10 +475,11 @@ def garch_model(returns_pct: np.ndarray, kind: str, dist: str):  # type: ignore[
     from arch import arch_model
 
     p, o, q, vol = GARCH_KINDS[kind]
-    return arch_model(returns_pct, mean="Constant", vol=vol, p=p, o=o, q=q, dist=dist)
+    # the configuration admits only GarchDist's names (config.py's Garch.dist)
+    return arch_model(returns_pct, mean="Constant", vol=vol, p=p, o=o, q=q, dist=cast(GarchDist, dist))
 
 
-def garch_fit_returns(returns_pct: np.ndarray, kind: str = "garch", dist: str = "normal") -> dict:
+def garch_fit_returns(returns_pct: np.ndarray, kind: str = "garch", dist: str = "normal") -> State:
     """Maximum-likelihood fit on percent returns (the ``arch`` documentation's setup)."""
     with _Silenced():
         result = garch_model(returns_pct, kind, dist).fit(disp="off")
@@ -466,12 +492,12 @@ def garch_fit_returns(returns_pct: np.ndarray, kind: str = "garch", dist: str = 
     }
 
 
-def garch_fit(window: Window, settings: ForecastSettings) -> dict:
+def garch_fit(window: Window, settings: ForecastSettings) -> State:
     return garch_fit_returns(window.clean_returns() * 100.0, settings.garch_kind, settings.garch_dist)
 
 
 def garch_forecasts(
-    state: dict, span: Window, ends: Sequence[int], settings: ForecastSettings
+    state: State, span: Window, ends: Sequence[int], settings: ForecastSettings
 ) -> list[list[Prediction]]:
     """Constant mean times h; variance the sum of the next h conditional variances.
 
@@ -509,7 +535,7 @@ def garch_forecasts(
     return out
 
 
-def ssa_fit(window: Window, settings: ForecastSettings) -> dict:
+def ssa_fit(window: Window, settings: ForecastSettings) -> State:
     """Singular spectrum analysis of the window's log closes, around their linear trend.
 
     The log close is detrended first (least-squares line over the window): SSA of the raw
@@ -528,7 +554,7 @@ def ssa_fit(window: Window, settings: ForecastSettings) -> dict:
     trajectory = np.lib.stride_tricks.sliding_window_view(y, lag).T  # L x K
     u, s, _ = np.linalg.svd(trajectory, full_matrices=False)
     energy = np.cumsum(s**2) / np.sum(s**2)
-    rank = int(min(np.searchsorted(energy, settings.ssa_energy) + 1, lag))
+    rank = min(int(np.searchsorted(energy, settings.ssa_energy)) + 1, lag)
     basis = u[:, :rank]
     residual = y - _reconstruct(y, basis)
     phi = float(np.dot(residual[1:], residual[:-1]) / np.dot(residual[:-1], residual[:-1]))
@@ -553,7 +579,8 @@ def _detrended(x: np.ndarray, slope: float) -> np.ndarray:
     """``x`` minus the line of ``slope`` through its centroid (mean zero)."""
     t = np.arange(len(x), dtype=float)
     line = slope * (t - t.mean())
-    return x - x.mean() - line
+    detrended: np.ndarray = x - x.mean() - line
+    return detrended
 
 
 def _reconstruct(x: np.ndarray, basis: np.ndarray) -> np.ndarray:
@@ -568,7 +595,9 @@ def _reconstruct(x: np.ndarray, basis: np.ndarray) -> np.ndarray:
     return out / counts
 
 
-def ssa_forecasts(state: dict, span: Window, ends: Sequence[int], settings: ForecastSettings) -> list[list[Prediction]]:
+def ssa_forecasts(
+    state: State, span: Window, ends: Sequence[int], settings: ForecastSettings
+) -> list[list[Prediction]]:
     """``ssa_forecast`` of the span up to each origin."""
     return [ssa_forecast(state, _head(span, end), settings) for end in ends]
 
@@ -583,7 +612,7 @@ def _head(window: Window, end: int) -> Window:
     )
 
 
-def ssa_forecast(state: dict, window: Window, settings: ForecastSettings) -> list[Prediction]:
+def ssa_forecast(state: State, window: Window, settings: ForecastSettings) -> list[Prediction]:
     """Recurrent SSA forecast of the detrended signal, plus the AR(1) decay of today's
     residual, plus the trend's slope times h.
 
@@ -696,7 +725,8 @@ def quantile_edges(values: np.ndarray, weights: np.ndarray, max_bins: int = MAX_
         above = cdf[at] - ranks > np.finfo(np.float64).eps
         edges = np.where(above, x[at], (x[at] + x[np.clip(at + 1, 0, len(x) - 1)]) / 2)
         edges = np.unique(edges)
-    return np.minimum(edges, 1e300)  # scikit-learn's ALMOST_INF: no infinite edge
+    bounded: np.ndarray = np.minimum(edges, 1e300)  # scikit-learn's ALMOST_INF: no infinite edge
+    return bounded
 
 
 def bin_codes(x: np.ndarray, edges: Sequence[np.ndarray]) -> np.ndarray:
@@ -728,7 +758,7 @@ def direction_fit(
     settings: ForecastSettings,
     calls: Mapping[int, Mapping[np.datetime64, float]] | None = None,
     horizons: Sequence[int] | None = None,
-) -> dict:
+) -> State:
     """Per horizon (``horizons``, default all): a gradient-boosted classifier of the sign of the h-day return.
 
     Trained on the window's rows whose h-day outcome is known by the refit date (no row
@@ -751,7 +781,7 @@ def direction_fit(
     columns = {n: window.features[n] for n in settings.classifier_features}
     features: dict[str, list[str]] = {}
     models: dict[str, object] = {}
-    report: dict[str, dict] = {}
+    report: dict[str, dict[str, object]] = {}
     for h in settings.horizons if horizons is None else horizons:
         target = forward_returns(window.returns, h)
         rows = np.flatnonzero(~np.isnan(target))
@@ -803,7 +833,7 @@ def direction_fit(
 
 
 def direction_forecasts(
-    state: dict, span: Window, ends: Sequence[int], settings: ForecastSettings
+    state: State, span: Window, ends: Sequence[int], settings: ForecastSettings
 ) -> list[list[Prediction]]:
     """``prob_up`` from the serving classifier of each horizon on each origin's features (one
     call for all origins: rows are scored independently); mean ``(2p - 1) * E|r_h|`` and the
@@ -824,14 +854,14 @@ def direction_forecasts(
     return out
 
 
-def direction_serving(candidate: dict, previous: dict | None) -> dict:
+def direction_serving(candidate: State, previous: State | None) -> dict[str, State]:
     """The rollback rule, per horizon: serve this refit's candidate if it passed validation,
     else the previous refit's candidate if *it* passed, else this one flagged unvalidated.
 
     Looking back one refit only keeps a state a function of two windows, not of the whole
     history of fits, so a day's forecast does not depend on which days ran before.
     """
-    serving: dict[str, dict] = {}
+    serving: dict[str, State] = {}
     for h, report in candidate["report"].items():
         own = {"features": candidate["features"].get(h, []), "model": candidate["models"].get(h), "report": report}
         if report.get("accepted"):
@@ -844,7 +874,7 @@ def direction_serving(candidate: dict, previous: dict | None) -> dict:
     return serving
 
 
-Forecasts = Callable[[dict, Window, Sequence[int], ForecastSettings], list[list[Prediction]]]
+Forecasts = Callable[[State, Window, Sequence[int], ForecastSettings], list[list[Prediction]]]
 # model -> forecasts of origins sharing one state: (state, span, ends, settings), where the
 # span holds the sessions from the state's fit window on, and origin i's data are span[:ends[i]]
 FORECASTERS: dict[str, Forecasts] = {
@@ -857,14 +887,14 @@ FORECASTERS: dict[str, Forecasts] = {
 }
 
 
-def forecast(model: str, state: dict, window: Window, settings: ForecastSettings) -> list[Prediction]:
+def forecast(model: str, state: State, window: Window, settings: ForecastSettings) -> list[Prediction]:
     """One origin's forecasts: the last day of ``window``."""
     return FORECASTERS[model](state, window, [len(window)], settings)[0]
 
 
 # fits that need only their window; auto_arima, sarimax and the classifier also look at
 # other stored states (see ``_fit``)
-WINDOW_FITS: dict[str, Callable[[Window, ForecastSettings], dict]] = {
+WINDOW_FITS: dict[str, Callable[[Window, ForecastSettings], State]] = {
     "naive": naive_fit,
     "garch": garch_fit,
     "ssa": ssa_fit,
@@ -902,6 +932,91 @@ def refit_date(sessions: Sequence[dt.date], day: dt.date, cadence: str, triggers
     return max(start, triggers[i - 1]) if i else start
 
 
+def _shift(sessions: Sequence[dt.date], day: dt.date, n: int) -> dt.date:
+    """``TradingCalendar.shift_sessions`` on a list: ``n`` sessions from the last session on
+    or before ``day``, held at the ends of ``sessions``."""
+    i = bisect.bisect_right(sessions, day) - 1 + n
+    return sessions[min(max(i, 0), len(sessions) - 1)]
+
+
+@dataclass(frozen=True)
+class HistoryWindow:
+    """How far back a run over a range of origins reads, each input as far as the run needs
+    it (every date a session). With these inputs a range computes what the same days do
+    inside any longer backfill; a shorter read made a first run fail (``bench/README.md``,
+    "Library issues" 1).
+
+    Attributes:
+        first_refit: the first origin's refit by the cadence. When the stored fits of the
+            range's refit dates are complete (all dated from here on: drift adds refits,
+            never earlier ones), nothing is fitted and nothing older is read.
+        since: the earliest fit the range may have to make or read: ``first_refit``'s order
+            selection, or the refit before it, which the classifier's rollback rule compares
+            with.
+        start: the first bar and feature row: ``fit_window`` sessions before ``since`` (the
+            window of a fit there, and a session more) or, when earlier, ``2 x score_window``
+            and the longest horizon before the first origin (the closes of the forecasts the
+            range's decisions judge, from ``forecasts_from`` on, with two sessions more).
+        reports_from: the first drift report: a flag on day F asks for a refit on the
+            session after F, so the triggers from ``since`` on are known.
+        previous: the session before the first origin (None at the calendar's first): its
+            registry decision names the champion in force on the first origin.
+        judged_from: the first target date the first origin's decision reads (each model's
+            latest scored row among the targets of the last ``score_window`` sessions).
+        scored_from: the first target scored: the rolling window of a row of ``judged_from``
+            (a symbol without recent scores is judged by an older row, over its own window).
+        forecasts_from: the first origin whose forecast may have a target from
+            ``scored_from`` on (the longest horizon before it).
+    """
+
+    first_refit: dt.date
+    since: dt.date
+    start: dt.date
+    reports_from: dt.date
+    previous: dt.date | None
+    judged_from: dt.date
+    scored_from: dt.date
+    forecasts_from: dt.date
+
+
+def history_window(
+    sessions: Sequence[dt.date], origins: Sequence[dt.date], settings: ForecastSettings, score_window: int
+) -> HistoryWindow:
+    """What a run over ``origins`` (ascending sessions) must read (see ``HistoryWindow``).
+
+    ``sessions``: the trading days from the calendar's first up to the last origin at least
+    (shifts before the first are held there, as the calendar's are).
+
+    >>> days = [dt.date(2018, 9, 24) + dt.timedelta(d) for d in range(14) if d % 7 < 5]
+    >>> settings = ForecastSettings((1,), ("naive",), 2, 2, "weekly", "monthly", 0, 0, 1, (), "garch", "normal",
+    ...                             5, 0.9, (), 0.2, 0.0, 0.0)
+    >>> window = history_window(days, [dt.date(2018, 10, 1)], settings, 2)
+    >>> window.first_refit, window.since, window.start
+    (datetime.date(2018, 10, 1), datetime.date(2018, 9, 24), datetime.date(2018, 9, 24))
+    """
+    first = origins[0]
+    longest = max(settings.horizons)
+    first_refit = period_start(sessions, first, settings.cadence)
+    first_selection = period_start(sessions, first_refit, settings.order_selection)
+    previous_refit = period_start(sessions, _shift(sessions, first_refit, -1), settings.cadence)
+    since = min(first_selection, previous_refit)
+    judged_from = _shift(sessions, first, -(score_window - 1))
+    scored_from = _shift(sessions, judged_from, -(score_window - 1))
+    i = bisect.bisect_left(sessions, first)
+    return HistoryWindow(
+        first_refit=first_refit,
+        since=since,
+        start=min(
+            _shift(sessions, since, -settings.fit_window), _shift(sessions, first, -(2 * score_window + longest))
+        ),
+        reports_from=_shift(sessions, since, -1),
+        previous=sessions[i - 1] if i > 0 else None,
+        judged_from=judged_from,
+        scored_from=scored_from,
+        forecasts_from=_shift(sessions, scored_from, -longest),
+    )
+
+
 @dataclass
 class SymbolTask:
     """Everything one symbol's forecasts need; picklable for a process pool.
@@ -922,7 +1037,7 @@ class SymbolTask:
     features: dict[str, np.ndarray]
     origins: list[dt.date]
     sessions: list[dt.date]
-    states: dict[tuple[str, dt.date], dict]
+    states: dict[tuple[str, dt.date], State]
     settings: ForecastSettings
     models: tuple[str, ...] = ()  # a subset of settings.models (a pool balances them); () = all
     triggers: tuple[dt.date, ...] = ()
@@ -934,7 +1049,7 @@ class Fit:
     symbol: str
     model: str
     fit_date: dt.date
-    state: dict
+    state: State
     n_obs: int
     seconds: float
 
@@ -948,9 +1063,93 @@ class Fit:
 
 @dataclass
 class SymbolResult:
-    rows: list[dict]
+    rows: list[dict[str, object]]
     fits: list[Fit]
     skipped: dict[str, int]  # model -> days without a forecast (warm-up, or no fit possible)
+
+
+def symbol_tasks(
+    symbols: Sequence[str],
+    bars: pl.DataFrame,
+    feature_rows: pl.DataFrame,
+    origins: list[dt.date],
+    sessions: list[dt.date],
+    states: Mapping[str, dict[tuple[str, dt.date], State]],
+    triggers: Mapping[str, tuple[dt.date, ...]],
+    calls: Mapping[str, dict[int, dict[np.datetime64, float]]],
+    settings: ForecastSettings,
+) -> list[SymbolTask]:
+    """The pool's tasks: per symbol (in order) one for each group of its models
+    (``MODEL_GROUPS``: about equal cost, so a pool balances them), carrying the stored fits of
+    its own models only (the classifier's are ~200 KB).
+
+    ``bars``: ``ohlcv_daily``'s symbol, date, close and log_return; ``feature_rows``: the
+    symbol, date and ``settings.feature_columns`` of ``features`` (a missing row is NaN);
+    ``states``, ``triggers`` and ``calls`` per symbol (see ``SymbolTask``; no calls: none).
+    """
+    import polars as pl
+
+    groups = [g for g in (tuple(m for m in group if m in settings.models) for group in MODEL_GROUPS) if g]
+    # one frame per symbol (filtering the whole frame once per symbol is quadratic in N)
+    bars_of = bars.partition_by("symbol", as_dict=True)
+    features_of = feature_rows.partition_by("symbol", as_dict=True)
+    tasks = []
+    for symbol in symbols:
+        own = bars_of.get((symbol,), bars.clear()).sort("date")
+        joined = own.join(features_of.get((symbol,), feature_rows.clear()), on=["symbol", "date"], how="left")
+        columns = {
+            "dates": joined.get_column("date").to_numpy().astype("datetime64[D]"),
+            "returns": joined.get_column("log_return").fill_null(np.nan).to_numpy(),
+            "log_close": np.log(joined.get_column("close").to_numpy()),
+            "features": {
+                n: joined.get_column(n).cast(pl.Float64).fill_null(np.nan).to_numpy() for n in settings.feature_columns
+            },
+        }
+        tasks += [
+            SymbolTask(
+                symbol=symbol,
+                **columns,
+                origins=origins,
+                sessions=sessions,
+                states={k: v for k, v in states[symbol].items() if k[0] in group},
+                settings=settings,
+                models=group,
+                triggers=triggers[symbol],
+                calls=calls.get(symbol, {}),
+            )
+            for group in groups
+        ]
+    return tasks
+
+
+def refits_stored(
+    states: Mapping[str, Mapping[tuple[str, dt.date], State]],
+    sessions: Sequence[dt.date],
+    origins: Sequence[dt.date],
+    triggers: Mapping[str, Sequence[dt.date]],
+    settings: ForecastSettings,
+) -> bool:
+    """Whether the fit of every model for the refit of every origin is among ``states``
+    (per symbol, ``(model, fit date) -> state``): then a run fits nothing, and the older
+    fits (order selections, the classifier's previous refit) and the classifier's earlier
+    calls (its error replay) are never needed: a day mid-week loads one week of fits."""
+    return all(
+        (model, refit) in states[symbol]
+        for symbol, own in triggers.items()
+        for refit in {refit_date(sessions, day, settings.cadence, own) for day in origins}
+        for model in settings.models
+    )
+
+
+def classifier_calls(forecasts: pl.DataFrame) -> dict[str, dict[int, dict[np.datetime64, float]]]:
+    """The direction classifier's stored calls for its error replay, as ``SymbolTask.calls``:
+    symbol -> horizon -> origin -> prob_up (``forecasts``: its symbol, date, horizon, prob_up)."""
+    calls: dict[str, dict[int, dict[np.datetime64, float]]] = {}
+    for (symbol, horizon), part in forecasts.partition_by(["symbol", "horizon"], as_dict=True).items():
+        days = part.get_column("date").to_numpy().astype("datetime64[D]")
+        own = dict(zip(days, part.get_column("prob_up").to_list(), strict=True))
+        calls.setdefault(str(symbol), {})[int(horizon)] = own
+    return calls
 
 
 def window_start(sessions: Sequence[dt.date], day: dt.date, size: int) -> dt.date:
@@ -983,7 +1182,7 @@ def _between(task: SymbolTask, first: dt.date, last: dt.date) -> Window:
     )
 
 
-def _state_params(model: str, state: dict) -> str:
+def _state_params(model: str, state: State) -> str:
     if model == "direction_classifier":
         light = {h: {"features": v["features"], **v["report"]} for h, v in state["serving"].items()}
         return json.dumps(light, sort_keys=True, default=str)
@@ -1023,7 +1222,7 @@ def _run_symbol(task: SymbolTask) -> SymbolResult:
     settings = task.settings
     models = task.models or settings.models
     states = dict(task.states)
-    rows: list[dict] = []
+    rows: list[dict[str, object]] = []
     fits: list[Fit] = []
     skipped: dict[str, int] = {}
     calls = {h: dict(c) for h, c in task.calls.items()}
@@ -1060,12 +1259,13 @@ def _run_symbol(task: SymbolTask) -> SymbolResult:
             for model, (described, predictions) in made.items():
                 for p in predictions[i]:
                     if model == "direction_classifier":
+                        assert p.prob_up is not None  # the classifier's forecasts all make a call
                         calls.setdefault(p.horizon, {})[np.datetime64(day, "D")] = p.prob_up
                     rows.append(_row(task.symbol, day, model, refit, described, p))
     return SymbolResult(rows, fits, skipped)
 
 
-def _row(symbol: str, day: dt.date, model: str, refit: dt.date, described: str, p: Prediction) -> dict:
+def _row(symbol: str, day: dt.date, model: str, refit: dt.date, described: str, p: Prediction) -> dict[str, object]:
     sd = math.sqrt(max(p.variance, 0.0))
     return {
         "symbol": symbol,
@@ -1090,8 +1290,14 @@ def _has_bar(task: SymbolTask, day: dt.date) -> bool:
 
 
 def _fit(
-    task: SymbolTask, model: str, window: Window, states: dict, refit: dt.date, fits: list[Fit], calls: dict
-) -> dict:
+    task: SymbolTask,
+    model: str,
+    window: Window,
+    states: dict[tuple[str, dt.date], State],
+    refit: dt.date,
+    fits: list[Fit],
+    calls: dict[int, dict[np.datetime64, float]],
+) -> State:
     settings = task.settings
     if model == "auto_arima":
         return _arima_state(task, window, states, refit, fits)
@@ -1112,7 +1318,9 @@ def _fit(
     return WINDOW_FITS[model](window, settings)
 
 
-def _arima_state(task: SymbolTask, window: Window, states: dict, refit: dt.date, fits: list[Fit]) -> dict:
+def _arima_state(
+    task: SymbolTask, window: Window, states: dict[tuple[str, dt.date], State], refit: dt.date, fits: list[Fit]
+) -> State:
     """Order search on order-selection dates; otherwise re-estimate that date's order (or,
     with ``arima_refit: order_selection``, keep its estimates).
 
@@ -1134,10 +1342,10 @@ def _selection_state(
     task: SymbolTask,
     model: str,
     selection_date: dt.date,
-    states: dict,
+    states: dict[tuple[str, dt.date], State],
     fits: list[Fit],
-    make: Callable[[Window], dict],
-) -> dict:
+    make: Callable[[Window], State],
+) -> State:
     """The state of ``model`` on an order-selection date: stored, or made (and stored) now."""
     state = states.get((model, selection_date))
     if state is None:
@@ -1150,7 +1358,13 @@ def _selection_state(
     return state
 
 
-def _classifier_state(task: SymbolTask, window: Window, states: dict, refit: dt.date, calls: dict) -> dict:
+def _classifier_state(
+    task: SymbolTask,
+    window: Window,
+    states: dict[tuple[str, dt.date], State],
+    refit: dt.date,
+    calls: dict[int, dict[np.datetime64, float]],
+) -> State:
     """This refit's candidate, and what serves after the rollback rule (see ``direction_serving``)."""
     candidate = direction_fit(window, task.settings, calls)
     previous = None

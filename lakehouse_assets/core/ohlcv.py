@@ -14,11 +14,16 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from lakehouse_assets.core.calendar import TradingCalendar
 from lakehouse_assets.core.quarantine import quarantine_records
+
+if TYPE_CHECKING:
+    # a when/then chain's two stages; polars does not export them at its top level
+    from polars.expr.whenthen import ChainedThen, Then
 
 REQUIRED = ("timestamp", "open", "high", "low", "close", "volume")
 PRICES = ("open", "high", "low", "close")
@@ -94,8 +99,9 @@ def trading_dates(timestamps: pl.Series, timezone: str) -> pl.Series:
     """
     frame = timestamps.to_frame("timestamp")
     # a text that parses as YYYY-MM-DD holds no ``T`` or ``Z``: the first reading would parse it alike
-    dates = frame.select(pl.col("timestamp").cast(pl.String).str.strip_chars().str.to_date("%Y-%m-%d", strict=False))
-    dates = dates.to_series()
+    dates = frame.select(
+        pl.col("timestamp").cast(pl.String).str.strip_chars().str.to_date("%Y-%m-%d", strict=False)
+    ).to_series()
     undated = dates.is_null()
     if undated.any():
         rest = frame.filter(undated).select(parse_trading_date(pl.col("timestamp"), timezone)).to_series()
@@ -336,7 +342,7 @@ def _split_by_reason(frame: pl.DataFrame, checks: list[tuple[pl.Expr, pl.Expr]])
 def _first_reason(checks: list[tuple[pl.Expr, pl.Expr]]) -> pl.Expr:
     """The reason of the first check that holds, else null."""
     (condition, reason), *rest = checks
-    chain = pl.when(condition.fill_null(False)).then(reason)
+    chain: Then | ChainedThen = pl.when(condition.fill_null(False)).then(reason)
     for condition, reason in rest:
         chain = chain.when(condition.fill_null(False)).then(reason)
     return chain.otherwise(pl.lit(None, pl.String)).alias("reason")

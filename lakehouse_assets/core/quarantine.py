@@ -28,16 +28,16 @@ def quarantine_records(rows: pl.DataFrame, table_name: str, value_columns: Seque
     records = rows.select(
         pl.lit(table_name).alias("table_name"),
         pl.concat_str(
-            [col("symbol", pl.String).fill_null(""), col("date", pl.Date).cast(pl.String).fill_null("?")],
+            [col("symbol", pl.String()).fill_null(""), col("date", pl.Date()).cast(pl.String).fill_null("?")],
             separator="|",
         ).alias("key"),
-        col("date", pl.Date).alias("date"),
-        col("symbol", pl.String).alias("symbol"),
+        col("date", pl.Date()).alias("date"),
+        col("symbol", pl.String()).alias("symbol"),
         pl.col("reason").cast(pl.String),
         raw_json(rows, present).alias("raw"),
-        col("source", pl.String).alias("source"),
-        col("file", pl.String).alias("file"),
-        col("line", pl.Int64).alias("line"),
+        col("source", pl.String()).alias("source"),
+        col("file", pl.String()).alias("file"),
+        col("line", pl.Int64()).alias("line"),
     )
     return with_quarantine_ids(records)
 

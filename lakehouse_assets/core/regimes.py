@@ -38,7 +38,7 @@ import polars as pl
 
 REGIMES = ("normal", "high_volatility", "crash", "recovery")
 TRENDS = ("bull", "bear", "sideways")
-INPUT_COLUMNS = ("symbol", "date", "close", "sma_20", "sma_50", "adx_14", "momentum_20")
+INPUT_COLUMNS: tuple[str, ...] = ("symbol", "date", "close", "sma_20", "sma_50", "adx_14", "momentum_20")
 INPUT_COLUMNS += ("volatility_ratio", "realized_vol_21", "drawdown_252")
 SCHEMA: dict[str, pl.DataType] = {
     "symbol": pl.String(),
@@ -143,8 +143,11 @@ def with_vol_percentile(features: pl.DataFrame, rules: RegimeRules, since: dt.da
     # only the volatility of the history is needed: sort and scan that, not every column
     history = features.select("symbol", "date", "realized_vol_21").sort("symbol", "date", maintain_order=True)
     vol = history.get_column("realized_vol_21").cast(pl.Float64).fill_null(np.nan).to_numpy()
-    spans = history.with_row_index("row").group_by("symbol", maintain_order=True)
-    spans = spans.agg(pl.col("row").first().alias("start"), pl.col("row").filter(evaluated).first().alias("first"))
+    spans = (
+        history.with_row_index("row")
+        .group_by("symbol", maintain_order=True)
+        .agg(pl.col("row").first().alias("start"), pl.col("row").filter(evaluated).first().alias("first"))
+    )
     ends = [*spans.get_column("start").to_list()[1:], len(vol)][: spans.height]
     out = np.full(len(vol), np.nan)
     for start, first, end in zip(spans.get_column("start"), spans.get_column("first"), ends, strict=True):

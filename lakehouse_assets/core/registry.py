@@ -39,11 +39,14 @@ import functools
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import polars as pl
 from scipy import stats
 
-from lakehouse_assets.core.scoring import BASELINE, ROLLING_COLUMNS
+from lakehouse_assets.core import scoring
+from lakehouse_assets.core.forecasting import ForecastSettings, history_window
+from lakehouse_assets.core.scoring import BASELINE, REPLAY_SCHEMA, ROLLING_COLUMNS
 
 SCHEMA: dict[str, pl.DataType] = {
     "as_of": pl.Date(),
@@ -87,7 +90,7 @@ class GateRules:
     overrides: dict[tuple[str, int], str] = field(default_factory=dict, hash=False)
 
 
-def group_accuracy(scored: pl.DataFrame, keys: list[str]) -> dict[tuple, tuple[float, int]]:
+def group_accuracy(scored: pl.DataFrame, keys: list[str]) -> dict[tuple[Any, ...], tuple[float, int]]:
     """Directional accuracy and count of the direction calls per group of ``keys``."""
     counted = scored.filter(pl.col("hit").is_not_null())
     groups = counted.group_by(keys).agg(pl.col("hit").mean().alias("accuracy"), pl.len().alias("n"))
@@ -106,7 +109,7 @@ def holm(p_values: Mapping[str, float | None], alpha: float) -> dict[str, dict[s
     >>> holm({"a": 0.001, "b": 0.03, "c": 0.04}, 0.05)["b"]["rejected"]
     False
     """
-    ordered = sorted(p_values, key=lambda name: (1.0 if p_values[name] is None else p_values[name], name))  # type: ignore[arg-type]
+    ordered = sorted(p_values, key=lambda name: (1.0 if p_values[name] is None else p_values[name], name))
     m = len(ordered)
     out: dict[str, dict[str, object]] = {}
     still = True
@@ -169,7 +172,7 @@ def evaluate(
     """
     family = {m: c.metrics.get("dm_pvalue") for m, c in candidates.items() if m != BASELINE}
     tested = holm(family, rules.dm_alpha)
-    out = {}
+    out: dict[str, tuple[list[str], list[str], dict[str, object]]] = {}
     for model, candidate in candidates.items():
         metrics = candidate.metrics
         evidence: dict[str, dict[str, object]] = {}
@@ -300,7 +303,7 @@ def decide_days(
         horizon) -> the champion model chosen that day (in force on the next session).
     """
     sectors = dict(rolled.select("symbol", "sector").unique().iter_rows())
-    decisions: list[dict] = []
+    decisions: list[dict[str, object]] = []
     champions: dict[dt.date, dict[tuple[str, int], str]] = {}
     # sorted once: each day's window is a slice (a filter per day scans the whole range's rows)
     ordered = rolled.sort("target_date")
@@ -312,7 +315,7 @@ def decide_days(
         recent = ordered.slice(lo, hi - lo)
         latest = recent.group_by("model", "symbol", "horizon").last()
         metrics = {(r["model"], r["symbol"], r["horizon"]): r for r in latest.iter_rows(named=True)}
-        by_regime: dict[tuple, dict[str, tuple[float, int]]] = {}
+        by_regime: dict[tuple[str, str, int], dict[str, tuple[float, int]]] = {}
         for (model, symbol, horizon, regime), value in group_accuracy(
             recent, ["model", "symbol", "horizon", "regime"]
         ).items():
@@ -339,3 +342,109 @@ def decide_days(
         champions[day] = today
     frame = pl.DataFrame(decisions, schema=SCHEMA) if decisions else pl.DataFrame(schema=SCHEMA)
     return frame, champions
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """What the registry's day loop makes of a range of origins.
+
+    Attributes:
+        forecasts: the range's forecasts with ``is_champion``: the model is the champion
+            decided on the session before the origin (null where none was decided).
+        scores: the forecasts with a target date in the range, scored, with their rolling
+            metrics (``scoring.rolling_metrics``) and the origin's market ``regime``.
+        decisions: the gate's rows of every origin (``SCHEMA``).
+        replay: the direction classifier's confident mistakes among ``scores`` (the error
+            replay buffer's rows, ``scoring.REPLAY_SCHEMA``) with the classifier's features
+            of the origin as JSON.
+    """
+
+    forecasts: pl.DataFrame
+    scores: pl.DataFrame
+    decisions: pl.DataFrame
+    replay: pl.DataFrame
+
+
+def judge_range(
+    new: pl.DataFrame,
+    earlier: pl.DataFrame,
+    closes: pl.DataFrame,
+    regimes: pl.DataFrame,
+    features: pl.DataFrame,
+    previous_decisions: pl.DataFrame,
+    *,
+    sessions: Sequence[dt.date],
+    origins: Sequence[dt.date],
+    symbols: Sequence[str],
+    sectors: Mapping[str, str],
+    drift: Mapping[tuple[str, dt.date], Mapping[str, object]],
+    settings: ForecastSettings,
+    score_window: int,
+    rules: GateRules,
+) -> Judgement:
+    """Score what has come due, decide each origin's champions, flag the range's forecasts.
+
+    Day D judges the targets of its last ``score_window`` sessions, each model by its latest
+    row there, whose figures are over that row's own window: a symbol without recent scores
+    (bars that stopped) is judged by an older row, so scores reach ``score_window - 1``
+    sessions further back, or that row's figures would depend on where the run started.
+    What a range needs is ``forecasting.history_window``'s: given that much, each day comes
+    out as it does inside any longer range.
+
+    Args:
+        new: the range's forecasts (``forecasts`` rows without ``is_champion``).
+        earlier: stored forecasts of the origins from ``history_window(...).forecasts_from``
+            to the session before the first origin.
+        closes: ``ohlcv_daily`` symbol, date, close over the origins and targets.
+        regimes: ``market_regimes`` symbol, date, market_regime over the origins.
+        features: ``features`` symbol, date and the classifier's columns over the origins.
+        previous_decisions: the registry's rows on the session before the first origin: its
+            champions are in force on the first origin (unread at the calendar's first).
+        sessions: the trading days from the calendar's first up to the last origin.
+        origins: the range's sessions: consecutive, ascending.
+        sectors: symbol -> sector (``Unknown`` where missing).
+        drift: ``drift.drift_evidence``: (symbol, day) -> the day's drift verdicts.
+    """
+    span = history_window(sessions, origins, settings, score_window)
+    start, end = origins[0], origins[-1]
+    candidates = pl.concat([earlier.select(new.columns), new], how="vertical_relaxed")
+    read = closes.filter(pl.col("date") >= span.forecasts_from).select("symbol", "date", "close")
+    scored = scoring.realized(candidates, read).filter(pl.col("target_date").is_between(span.scored_from, end))
+    scored = scored.join(regimes.rename({"market_regime": "regime"}), on=["symbol", "date"], how="left")
+    # figures for the range's targets and each group's last before them (what the days read)
+    rolled = scoring.rolling_metrics(scored, sessions, score_window, since=span.judged_from, full_from=start)
+    in_range = pl.col("target_date").is_between(start, end)
+    replay = scoring.replay_candidates(scored.filter(in_range), "direction_classifier", settings.replay_min_confidence)
+    described = features.select(
+        "symbol", "date", features=pl.struct(list(settings.classifier_features)).struct.json_encode()
+    )
+    replay = replay.drop("features").join(described, on=["symbol", "date"], how="left").select(list(REPLAY_SCHEMA))
+    decisions, champions = decide_days(
+        rolled.with_columns(sector=pl.col("symbol").replace_strict(sectors, default="Unknown")),
+        origins,
+        sessions,
+        score_window,
+        symbols,
+        settings.horizons,
+        settings.models,
+        drift,
+        rules,
+    )
+    if span.previous is not None:
+        stored = previous_decisions.filter(pl.col("champion")).select("symbol", "horizon", "model")
+        champions[span.previous] = {(s, h): m for s, h, m in stored.iter_rows()}
+    in_force = pl.DataFrame(
+        [
+            (day, s, h, m)
+            for day, before in zip(origins, [span.previous, *origins[:-1]], strict=True)
+            for (s, h), m in champions.get(before, {}).items()  # type: ignore[arg-type]
+        ],
+        schema={"date": pl.Date, "symbol": pl.String, "horizon": pl.Int64, "champion_model": pl.String},
+        orient="row",
+    )
+    forecasts = (
+        new.join(in_force, on=["date", "symbol", "horizon"], how="left")
+        .with_columns(is_champion=pl.col("model") == pl.col("champion_model"))
+        .drop("champion_model")
+    )
+    return Judgement(forecasts, rolled.filter(in_range), decisions, replay)

@@ -227,10 +227,10 @@ def rolling_metrics(
             dm_df.append(df)
     # one vectorized Student-t CDF for every row's Diebold-Mariano p-value (a scalar call is ~70 us)
     statistic = np.array([np.nan if v is None else v for v in out["dm_stat"]], dtype=float)
-    df = np.asarray(dm_df)
-    defined = np.isfinite(statistic) & (df > 0)
+    dfs = np.asarray(dm_df)
+    defined = np.isfinite(statistic) & (dfs > 0)
     p_values = np.full(len(statistic), np.nan)
-    p_values[defined] = stats.t.cdf(statistic[defined], df=df[defined])
+    p_values[defined] = stats.t.cdf(statistic[defined], df=dfs[defined])
     out["dm_pvalue"] = [float(p) if math.isfinite(p) else None for p in p_values]
     frame = pl.concat(kept) if kept else frame
     return frame.drop("naive_abs", "naive_sq", "up").with_columns(

@@ -27,15 +27,17 @@ from lakehouse_assets.core.quarantine import quarantine_records
 
 STUB = "stub"
 LANDING_SOURCE = "sentiment_jsonl"  # the source lineage of a rejected landed line
-DAILY_SCHEMA = {
-    "symbol": pl.String,
-    "date": pl.Date,
-    "score": pl.Float64,
-    "confidence": pl.Float64,
-    "count": pl.Int64,
-    "providers": pl.String,
-    "source": pl.String,
-}
+DAILY_SCHEMA = pl.Schema(
+    {
+        "symbol": pl.String(),
+        "date": pl.Date(),
+        "score": pl.Float64(),
+        "confidence": pl.Float64(),
+        "count": pl.Int64(),
+        "providers": pl.String(),
+        "source": pl.String(),
+    }
+)
 
 
 @lru_cache(maxsize=1)
@@ -199,14 +201,15 @@ def _snapshot_row(obj: dict[str, object], base: dict[str, object]) -> dict[str, 
             raise ValueError("providers must be a list of names")
         name = "+".join(sorted(providers)) or "unknown"
         return {**row, "provider": name, "score": score, "confidence": confidence, "source": "snapshot"}
-    if isinstance(obj.get("headline"), str) and obj["headline"].strip():
-        score, confidence = vader_score(obj["headline"])
+    headline = obj.get("headline")
+    if isinstance(headline, str) and headline.strip():
+        score, confidence = vader_score(headline)
         return {
             **row,
             "provider": "vader",
             "score": score,
             "confidence": confidence,
-            "headline": obj["headline"],
+            "headline": headline,
             "source": "vader",
         }
     raise ValueError("neither a score nor a headline")

@@ -96,7 +96,8 @@ def standardize(residuals: np.ndarray) -> np.ndarray:
     """Finite values rescaled to mean 0 and variance 1 (the bootstrap's innovations)."""
     z = np.asarray(residuals, dtype=float)
     z = z[np.isfinite(z)]
-    return (z - z.mean()) / z.std()
+    standardized: np.ndarray = (z - z.mean()) / z.std()
+    return standardized
 
 
 def simulate_garch(model: MarketModel, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

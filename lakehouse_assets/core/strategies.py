@@ -265,36 +265,23 @@ def open_position(
     """
     pid = prediction_id(s.symbol, strategy, entry_date)
     if strategy in SPREADS:
-        if not _usable(s.iv) or s.iv <= 0:  # type: ignore[operator]
+        iv = s.iv
+        if iv is None or not math.isfinite(iv) or iv <= 0:
             return None
         t = rules.dte / 365.0
         spread = options.credit_spread(
-            strategy,
-            open_price,
-            t,
-            rules.risk_free_rate,
-            s.iv,
-            rules.width(open_price),
-            rules.short_delta,  # type: ignore[arg-type]
+            strategy, open_price, t, rules.risk_free_rate, iv, rules.width(open_price), rules.short_delta
         )
         if spread.credit <= 0 or spread.max_loss <= 0:
             return None
         expiry = entry_date + dt.timedelta(days=rules.dte)
         life = list(sessions) if sessions is not None else _weekdays(entry_date, expiry)
         ages = [(d - entry_date).days for d in life if entry_date <= d <= expiry]
-        mu = s.drift if _usable(s.drift) else 0.0
-        expected = expected_spread_return(
-            spread,
-            open_price,
-            s.iv,
-            mu,
-            s.iv / math.sqrt(SESSIONS_PER_YEAR),
-            ages,
-            rules,  # type: ignore[arg-type,operator]
-        )
+        mu = s.drift if s.drift is not None and math.isfinite(s.drift) else 0.0
+        expected = expected_spread_return(spread, open_price, iv, mu, iv / math.sqrt(SESSIONS_PER_YEAR), ages, rules)
         return Position(
             pid, s.symbol, strategy, s.date, entry_date, decision.direction, decision.confidence, spread.credit,
-            open_price, expected, rules.stop_loss, rules.profit_target, expiry, spread.legs, s.iv, spread.max_loss,
+            open_price, expected, rules.stop_loss, rules.profit_target, expiry, spread.legs, iv, spread.max_loss,
         )  # fmt: skip
     sd = _move_sd(s, rules)
     moments = session_moments(s, rules)
@@ -458,13 +445,14 @@ def expected_spread_return(
 
     with_exits = without = value.at_expiry(x)
     sessions = list(range(first, n))
-    done, ret = value.at(x[:, None], np.array(sessions)) if sessions else (None, None)
+    # exits are tested from min_hold on: with none before expiry, the loop below never reads these
+    done, ret = value.at(x[:, None], np.array(sessions)) if sessions else (np.empty((0, 0), bool), np.empty((0, 0)))
     for k in range(n - 1, 0, -1):
         with_exits = step(with_exits)
         without = step(without)
         if k >= first:
             i = k - first
-            with_exits = np.where(done[:, i], ret[:, i], with_exits)  # type: ignore[index]
+            with_exits = np.where(done[:, i], ret[:, i], with_exits)
     correction = float(step(with_exits)[m] - step(without)[m])
     return correction + value.expected_at_expiry(mu * n, sigma * math.sqrt(n))
 
@@ -489,7 +477,8 @@ class _SpreadReturns:
         ]
         pnl = credit + sum(q * p for (_, _, q), p in zip(self.spread.legs, prices, strict=True))
         done = (pnl >= rules.profit_target * credit) | (-pnl >= rules.stop_loss * credit)
-        return done, (pnl - rules.cost_per_side * (self.entry_premium + sum(prices))) / self.spread.max_loss
+        returns = (pnl - rules.cost_per_side * (self.entry_premium + sum(prices))) / self.spread.max_loss
+        return np.asarray(done), np.asarray(returns)
 
     def at_expiry(self, x: np.ndarray) -> np.ndarray:
         s = self.spot * np.exp(x)
@@ -498,7 +487,8 @@ class _SpreadReturns:
         ]
         pnl = self.spread.credit + sum(q * v for (_, _, q), v in zip(self.spread.legs, intrinsic, strict=True))
         costs = self.rules.cost_per_side * (self.entry_premium + sum(intrinsic))
-        return (pnl - costs) / self.spread.max_loss
+        returns: np.ndarray = (pnl - costs) / self.spread.max_loss
+        return returns
 
     def expected_at_expiry(self, mean: float, sd: float) -> float:
         """E[:meth:`at_expiry`] when the log move to expiry is normal (``mean``, ``sd``)."""

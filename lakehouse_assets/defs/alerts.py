@@ -72,26 +72,24 @@ def run_events(instance: dg.DagsterInstance, run_id: str) -> list[rules_.Event]:
     """The run's failed check evaluations and its failure, as alert events. A run failure
     whose every failed step is a blocking check is no second alert: the check's says it."""
     kinds = {DagsterEventType.ASSET_CHECK_EVALUATION, DagsterEventType.RUN_FAILURE, DagsterEventType.STEP_FAILURE}
-    entries = instance.all_logs(run_id, of_type=kinds)
+    entries = [(e, e.dagster_event) for e in instance.all_logs(run_id, of_type=kinds) if e.dagster_event is not None]
     failed_steps = [
-        e.dagster_event.step_failure_data.error
-        for e in entries
-        if e.dagster_event.event_type == DagsterEventType.STEP_FAILURE
+        event.step_failure_data.error for _, event in entries if event.event_type == DagsterEventType.STEP_FAILURE
     ]
     only_checks = bool(failed_steps) and all(
         err is not None and err.cls_name == CHECK_FAILED_RUN for err in failed_steps
     )
     partition = partition_of(instance, run_id)
     return [
-        event
-        for entry in entries
-        if entry.dagster_event.event_type != DagsterEventType.STEP_FAILURE
-        and not (entry.dagster_event.event_type == DagsterEventType.RUN_FAILURE and only_checks)
-        for event in _events(entry, partition)
+        alert
+        for entry, event in entries
+        if event.event_type != DagsterEventType.STEP_FAILURE
+        and not (event.event_type == DagsterEventType.RUN_FAILURE and only_checks)
+        for alert in _events(entry, partition)
     ]
 
 
-def _events(entry, partition: str) -> list[rules_.Event]:  # type: ignore[no-untyped-def]
+def _events(entry, partition: str) -> list[rules_.Event]:
     """One event per failed part of a check evaluation (rule ``check:<part>``), or the run's failure."""
     data = entry.dagster_event.event_specific_data
     if entry.dagster_event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:

@@ -16,12 +16,14 @@ does not. The alerts sensor raises one alert per failed part (rule ``check:<part
 """
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import dagster as dg
 import polars as pl
 
 from lakehouse_assets.core import checks
+from lakehouse_assets.core.calendar import TradingCalendar
 from lakehouse_assets.defs.resources import LakehouseResource
 from lakehouse_assets.lake.catalog import TABLES
 from lakehouse_assets.lake.delta import Lake
@@ -85,6 +87,14 @@ CHECKS: dict[str, tuple[Check, ...]] = {
         ),
     ),
     "market_regimes": (*_table(True), Check("known_labels", "Regime and trend labels from the configured set.", True)),
+    "model_fits": (
+        *_table(False),
+        Check(
+            "fits_within_bounds",
+            "Known models; n_obs in [1, fit_window]; ARIMA orders within the order search's bounds (p <= max_p, "
+            "d = 0, q <= max_q); fitted parameters finite.",
+        ),
+    ),
     "forecasts": (*_table(False), Check("ordered_intervals", "Finite forecasts; 95% within 80% within point order.")),
     "forecast_scores": _table(False),
     "model_registry": (*_table(False), Check("one_champion", "Exactly one champion per symbol, horizon and day.")),
@@ -152,9 +162,7 @@ def results(asset: str, outcomes: dict[str, checks.Outcome]) -> list[dg.AssetChe
         for name in declared
     }
     figures = {
-        f"{name}.{key}": value if isinstance(value, int | float | str) else str(value)
-        for name in declared
-        for key, value in outcomes[name].metadata.items()
+        f"{name}.{key}": value for name in declared for key, value in _metadata_values(outcomes[name].metadata).items()
     }
     return [
         dg.AssetCheckResult(
@@ -174,7 +182,12 @@ def results(asset: str, outcomes: dict[str, checks.Outcome]) -> list[dg.AssetChe
     ]
 
 
-def _parts_table(parts: dict[str, dict[str, object]]) -> str:
+def _metadata_values(figures: Mapping[str, object]) -> dict[str, int | float | str]:
+    """Figures as Dagster metadata values: numbers and text as they are, anything else as its text."""
+    return {key: value if isinstance(value, int | float | str) else str(value) for key, value in figures.items()}
+
+
+def _parts_table(parts: Mapping[str, Mapping[str, object]]) -> str:
     rows = [
         f"| {name} | {'passed' if p['passed'] else 'FAILED'} | {p['severity']} | {p['description']} |"
         for name, p in parts.items()
@@ -230,7 +243,7 @@ def table_outcomes(
     }
 
 
-def last_closed_session(calendar, now: dt.datetime) -> dt.date:  # type: ignore[no-untyped-def]
+def last_closed_session(calendar: TradingCalendar, now: dt.datetime) -> dt.date:
     """The latest session whose close is at or before ``now``."""
     day = now.date() if calendar.is_session(now.date()) else calendar.previous_session(now.date())
     while day is not None and calendar.close_time(day) > now:
@@ -259,6 +272,6 @@ def fresh(lakehouse: LakehouseResource) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(
         passed=outcome.passed,
         description=outcome.description,
-        metadata=outcome.metadata,
+        metadata=_metadata_values(outcome.metadata),
         severity=dg.AssetCheckSeverity.WARN,
     )

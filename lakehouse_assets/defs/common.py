@@ -1,11 +1,14 @@
-"""Pieces every asset shell shares: partitions, retries, writes with their metadata."""
+"""Pieces every asset shell shares: partitions, definition metadata, writes with their metadata."""
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import inspect
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import dagster as dg
@@ -14,47 +17,106 @@ import polars as pl
 from lakehouse_assets import plots, report
 from lakehouse_assets.config import Config
 from lakehouse_assets.core.calendar import TradingCalendar
-from lakehouse_assets.defs.partitions import trading_day_partitions
-from lakehouse_assets.defs.settings import calendar_of, config_at
+from lakehouse_assets.lake.catalog import TABLES
 from lakehouse_assets.lake.delta import Lake, WriteResult
 
-CONFIG = config_at(None)
-PARTITIONS = trading_day_partitions(CONFIG, calendar_of(CONFIG))
+OWNERS = ["team:research"]
+"""Who answers for every asset (the UI's owners)."""
 
 
-def partitioned_asset(**kwargs: Any) -> Callable[[Callable[..., Any]], dg.AssetsDefinition]:
-    """``@dg.asset`` on trading-day partitions with a single-run backfill policy.
+@dataclass(frozen=True, eq=False)
+class AssetShell:
+    """An asset function and its decorator's arguments, waiting for its partitions.
 
-    A backfill of any range is then one run that processes the range vectorized over all
-    symbols. Dagster 1.13 flags ``backfill_policy`` as beta; that one warning is silenced
-    here, on purpose, so loading the code location stays warning-free.
+    The partitions are the configured exchange's sessions from the configured first day,
+    known only once a configuration is loaded; so the ``partitioned_*`` decorators record the
+    asset here when its module is imported, and ``build_definitions`` makes it
+    (:func:`build_asset`) from the configuration it is given.
     """
-    return _partitioned(dg.asset, kwargs)
+
+    fn: Callable[..., Any]
+    arguments: Mapping[str, Any]
+    multi: bool
 
 
-def partitioned_multi_asset(**kwargs: Any) -> Callable[[Callable[..., Any]], dg.AssetsDefinition]:
-    """``@dg.multi_asset`` with the same partitions and backfill policy."""
-    return _partitioned(dg.multi_asset, kwargs)
+def partitioned_asset(**kwargs: Any) -> Callable[[Callable[..., Any]], AssetShell]:
+    """``@dg.asset`` on trading-day partitions with a single-run backfill policy, made by
+    :func:`build_asset`. ``table``: the catalogued table the asset writes when it is not
+    the asset's name (``prediction_drift`` writes rows of ``drift_reports``)."""
+    return lambda fn: AssetShell(fn, kwargs, multi=False)
 
 
-def _partitioned(decorator: Callable[..., Any], kwargs: dict[str, Any]) -> Callable[..., dg.AssetsDefinition]:
-    def decorate(fn: Callable[..., Any]) -> dg.AssetsDefinition:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*backfill_policy.*", category=dg.BetaWarning)
-            return decorator(
-                partitions_def=PARTITIONS,
-                backfill_policy=dg.BackfillPolicy.single_run(),
-                **({"kinds": {"delta", "polars"}} if decorator is dg.asset else {}),
-                **kwargs,
-            )(fn)
-
-    return decorate
+def partitioned_multi_asset(**kwargs: Any) -> Callable[[Callable[..., Any]], AssetShell]:
+    """``@dg.multi_asset`` (of :func:`table_spec` specs) with the same partitions and backfill policy."""
+    return lambda fn: AssetShell(fn, kwargs, multi=True)
 
 
-def table_spec(name: str, group: str, deps: list) -> dg.AssetSpec:
+def build_asset(shell: AssetShell, partitions: dg.PartitionsDefinition, lake: Lake) -> dg.AssetsDefinition:
+    """The asset of ``shell`` on ``partitions``, each of its tables described for the UI
+    (:func:`definition_metadata`), its code version a hash of the function's source.
+
+    The single-run backfill policy makes a backfill of any range one run that processes
+    the range vectorized over all symbols. Dagster 1.13 flags ``backfill_policy`` as beta;
+    that one warning is silenced here, on purpose, so loading the code location stays
+    warning-free.
+    """
+    version = code_version(shell.fn)
+    arguments = dict(shell.arguments)
+    if shell.multi:
+        decorator = dg.multi_asset
+        arguments["specs"] = [
+            spec.replace_attributes(owners=OWNERS, code_version=version).merge_attributes(
+                metadata=definition_metadata(spec.key.to_user_string(), lake)
+            )
+            for spec in arguments["specs"]
+        ]
+    else:
+        decorator = dg.asset
+        table = arguments.pop("table", arguments.get("name", shell.fn.__name__))
+        arguments |= {
+            "kinds": {"delta", "polars"},
+            "owners": OWNERS,
+            "code_version": version,
+            "metadata": definition_metadata(table, lake),
+        }
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*backfill_policy.*", category=dg.BetaWarning)
+        return decorator(partitions_def=partitions, backfill_policy=dg.BackfillPolicy.single_run(), **arguments)(
+            shell.fn
+        )
+
+
+def definition_metadata(table: str, lake: Lake) -> dict[str, object]:
+    """What the UI's catalogue shows of the table an asset writes, from ``lake/catalog.py``:
+    its columns (polars type, meaning, keys never null), its name and its Delta table's URI.
+    Nothing for an asset that writes no catalogued table."""
+    if table not in TABLES:
+        return {}
+    spec = TABLES[table]
+    columns = [
+        dg.TableColumn(
+            name,
+            str(dtype),
+            description=spec.notes.get(name),
+            constraints=dg.TableColumnConstraints(nullable=False) if name in spec.keys else None,
+        )
+        for name, dtype in spec.schema.items()
+    ]
+    return {
+        "dagster/column_schema": dg.TableSchema(columns),
+        "dagster/table_name": table,
+        "dagster/uri": lake.uri(table),
+    }
+
+
+def code_version(fn: Callable[..., Any]) -> str:
+    """A short hash of the asset function's source (decorator included): editing it marks the
+    asset's materializations as of older code in the UI."""
+    return hashlib.sha256(inspect.getsource(fn).encode()).hexdigest()[:12]
+
+
+def table_spec(name: str, group: str, deps: list[str | dg.AssetDep]) -> dg.AssetSpec:
     """The spec of an asset that is one catalogued table (its description from the catalogue)."""
-    from lakehouse_assets.lake.catalog import TABLES
-
     return dg.AssetSpec(
         name, group_name=group, deps=deps, description=TABLES[name].description, kinds={"delta", "polars"}
     )
@@ -175,3 +237,43 @@ def markdown_table(frame: pl.DataFrame, width: int = 40) -> str:
     lines = ["| " + " | ".join(cell(c) for c in frame.columns) + " |", "|" + "---|" * frame.width]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.iter_rows()]
     return "\n".join(lines) + ("\n\n(no rows)" if frame.is_empty() else "")
+
+
+def finish(
+    context: dg.AssetExecutionContext,
+    lake: Lake,
+    written: WriteResult,
+    frame: pl.DataFrame,
+    *,
+    asset: str | None = None,
+    where: pl.Expr | None = None,
+    parts: Callable[[pl.DataFrame], dict[str, Any]] | None = None,
+    metadata: dict[str, object] | None = None,
+    plot: tuple[Config, str] | None = None,
+) -> dg.MaterializeResult:
+    """The end of every asset that writes a table, after its write: the materialization
+    (:func:`materialized`) with the range's figures (:func:`write_metadata`), ``metadata``, a
+    :func:`preview` of ``frame`` and ``plot`` (the config and a name of
+    :data:`lakehouse_assets.report.PLOTS`), and the asset's check result.
+
+    ``written``: the write of ``frame``, whose ``table`` is the table; ``asset``: the asset when
+    it is another (``prediction_drift`` writes rows of ``drift_reports``). The check evaluates
+    the parts the asset declares in ``defs/checks.py``: the schema and key checks, when declared,
+    on the range as written, read back (``where``: the run's slice of it); and ``parts(rows)``
+    on those rows, or on ``frame`` when the asset declares neither (drift: its parts judge what
+    it computed, and a range's reports are not read back).
+    """
+    from lakehouse_assets.defs import checks as asset_checks
+    from lakehouse_assets.defs.partitions import partition_dates
+
+    start, end = partition_dates(context)
+    asset = asset or written.table
+    declared = {c.name for c in asset_checks.CHECKS[asset]}
+    read_back = declared & {asset_checks.SCHEMA, asset_checks.KEYS}
+    rows, outcomes = asset_checks.table_outcomes(lake, written.table, start, end, where) if read_back else (frame, {})
+    outcomes = {name: o for name, o in outcomes.items() if name in declared} | (parts(rows) if parts else {})
+    figures = {**write_metadata(written, frame, start, end), **(metadata or {}), **preview(frame)}
+    if plot:
+        figures |= plot_metadata(context, lake, *plot, end)
+    results = asset_checks.results(asset, outcomes)
+    return materialized(context, written.table, frame, figures, results, asset_key=asset)

@@ -13,8 +13,7 @@ import polars as pl
 from lakehouse_assets.core import checks
 from lakehouse_assets.core import drift as drift_math
 from lakehouse_assets.defs import checks as asset_checks
-from lakehouse_assets.defs.common import materialized, partitioned_asset, plot_metadata, preview, write_metadata
-from lakehouse_assets.defs.features import features, market_regimes
+from lakehouse_assets.defs.common import finish, partitioned_asset
 from lakehouse_assets.defs.partitions import partition_dates
 from lakehouse_assets.defs.resources import LakehouseResource, SourcesResource
 from lakehouse_assets.lake.catalog import TABLES
@@ -24,7 +23,7 @@ SYMBOL_KINDS = ["feature", "regime"]
 
 @partitioned_asset(
     group_name="monitoring",
-    deps=[features, market_regimes],
+    deps=["features", "market_regimes"],
     description=TABLES["drift_reports"].description,
     check_specs=asset_checks.specs("drift_reports"),
 )
@@ -38,17 +37,12 @@ def drift_reports(
     rules = config.drift
     symbols = sources.universe(config)
     days = calendar.sessions(start, end)
-    # enough sessions for the windows of the first day and its run of sustained days, with a margin
-    span = max(rules.window + rules.reference + rules.gap, rules.regime_window + rules.regime_reference)
-    first = calendar.shift_sessions(start, -2 * (span + rules.sustained_days + 1))
+    first = calendar.shift_sessions(start, -drift_math.lookback_sessions(rules))
     in_universe = pl.col("symbol").is_in(symbols)
     feature_rows = lake.read("features", first, end, where=in_universe, columns=["symbol", "date", *rules.features])
     regimes = lake.read("market_regimes", first, end, where=in_universe, columns=["symbol", "date", "regime"])
     frame = pl.concat(
-        [
-            drift_math.feature_drift(feature_rows, days, rules),
-            drift_math.regime_drift(regimes, days, rules),
-        ]
+        [drift_math.feature_drift(feature_rows, days, rules), drift_math.regime_drift(regimes, days, rules)]
     )
     result = lake.sync_range("drift_reports", frame, start, end, {"kind": SYMBOL_KINDS, "symbol": symbols})
     drifted = frame.filter(pl.col("drifted"))
@@ -56,28 +50,26 @@ def drift_reports(
     context.log.info(
         f"drift {start}..{end}: {frame.height} tests, {drifted.height} drifted, {refits.height} refits asked"
     )
-    outcomes = {
-        kind: checks.no_drift(frame, kind.removesuffix("_drift"), rules.sustained_days)
-        for kind in ("feature_drift", "regime_drift")
-    }
-    return materialized(
+    return finish(
         context,
-        "drift_reports",
+        lake,
+        result,
         frame,
+        parts=lambda reports: {
+            f"{kind}_drift": checks.no_drift(reports, kind, rules.sustained_days) for kind in SYMBOL_KINDS
+        },
         metadata={
-            **write_metadata(result, frame, start, end),
             "drifted_by_kind": dg.MetadataValue.json(dict(drifted.group_by("kind").len().iter_rows())),
             "refits_asked": refits.height,
-            **preview(frame),
-            **plot_metadata(context, lake, config, "feature_drift", end),
         },
-        check_results=asset_checks.results("drift_reports", outcomes),
+        plot=(config, "feature_drift"),
     )
 
 
 @partitioned_asset(
     group_name="monitoring",
     deps=["strategy_predictions"],
+    table="drift_reports",
     description="Prediction drift rows of drift_reports: per strategy type, block-permutation KS of its predicted "
     "returns and confidence, latest window against the one before (informational: never asks for a refit).",
     check_specs=asset_checks.specs("prediction_drift"),
@@ -91,17 +83,13 @@ def prediction_drift(context: dg.AssetExecutionContext, lakehouse: LakehouseReso
     ledger = lake.read("strategy_predictions", None, end, columns=columns)
     frame = drift_math.prediction_drift(ledger, days, rules)
     result = lake.sync_range("drift_reports", frame, start, end, {"kind": ["prediction"]})
-    return materialized(
+    return finish(
         context,
-        "drift_reports",  # its rows of kind "prediction"
+        lake,
+        result,  # drift_reports' rows of kind "prediction"
         frame,
-        metadata={
-            **write_metadata(result, frame, start, end),
-            "drifted": frame.filter(pl.col("drifted")).height,
-            **preview(frame),
-            **plot_metadata(context, lake, config, "prediction_drift", end),
-        },
-        check_results=asset_checks.results(
-            "prediction_drift", {"prediction_drift": checks.no_drift(frame, "prediction", rules.sustained_days)}
-        ),
+        asset="prediction_drift",
+        parts=lambda reports: {"prediction_drift": checks.no_drift(reports, "prediction", rules.sustained_days)},
+        metadata={"drifted": frame.filter(pl.col("drifted")).height},
+        plot=(config, "prediction_drift"),
     )

@@ -7,15 +7,7 @@ from lakehouse_assets.core import checks
 from lakehouse_assets.core import features as feature_math
 from lakehouse_assets.core import regimes as regime_rules
 from lakehouse_assets.defs import checks as asset_checks
-from lakehouse_assets.defs.common import (
-    materialized,
-    partitioned_asset,
-    plot_metadata,
-    preview,
-    read_history,
-    write_metadata,
-)
-from lakehouse_assets.defs.ingest import ohlcv_daily, sentiment_daily
+from lakehouse_assets.defs.common import finish, partitioned_asset, read_history
 from lakehouse_assets.defs.partitions import partition_dates
 from lakehouse_assets.defs.resources import LakehouseResource, SourcesResource
 from lakehouse_assets.lake.catalog import TABLES
@@ -23,7 +15,7 @@ from lakehouse_assets.lake.catalog import TABLES
 
 @partitioned_asset(
     group_name="silver",
-    deps=[ohlcv_daily, sentiment_daily],
+    deps=["ohlcv_daily", "sentiment_daily"],
     description=TABLES["features"].description,
     check_specs=asset_checks.specs("features"),
 )
@@ -45,7 +37,9 @@ def features(
     symbols = sources.universe(config)
     in_universe = pl.col("symbol").is_in(symbols)
     calendar, lookback = lakehouse.calendar(), feature_math.LOOKBACK_BARS
-    bars = read_history(lake, calendar, "ohlcv_daily", start, end, lookback, in_universe, feature_math.BAR_COLUMNS)
+    bars = read_history(
+        lake, calendar, "ohlcv_daily", start, end, lookback, in_universe, list(feature_math.BAR_COLUMNS)
+    )
     sentiment = lake.read(
         "sentiment_daily", start, end, where=in_universe, columns=["symbol", "date", "score", "confidence", "source"]
     )
@@ -59,31 +53,36 @@ def features(
     result = lake.sync_range("features", frame, start, end, {"symbol": symbols})
     warm_up = frame.filter(pl.any_horizontal(pl.col(c).is_null() for c in feature_math.FEATURE_COLUMNS)).height
     context.log.info(f"features {start}..{end}: {frame.height} rows from {bars.height} bars of history")
-    table, outcomes = asset_checks.table_outcomes(lake, "features", start, end, in_universe)
+    return finish(
+        context,
+        lake,
+        result,
+        frame,
+        where=in_universe,
+        parts=lambda table: {"feature_bounds": _feature_bounds(table, numbered)},
+        metadata={"history_bars_read": bars.height, "warm_up_rows": dg.MetadataValue.int(warm_up)},
+    )
+
+
+def _feature_bounds(table: pl.DataFrame, numbered: pl.DataFrame) -> checks.Outcome:
+    """Features finite and within their bounds in ``table``, and none null after its warm-up
+    in ``numbered`` (the range's rows with each symbol's bar number)."""
     bounds: dict[str, tuple[float | None, float | None]] = {c: (None, None) for c in feature_math.FEATURE_COLUMNS}
     bounds |= {"rsi_14": (0, 100), "adx_14": (0, 100), "realized_vol_21": (0, None), "close": (0, None)}
-    verdicts = [
+    return _first_failed(
         checks.within(table, bounds, ["symbol", "date"]),
         checks.warmed_up(numbered, feature_math.WARM_UP, ["symbol", "date"]),
-    ]
-    outcomes["feature_bounds"] = next((o for o in verdicts if not o.passed), verdicts[0])
-    return materialized(
-        context,
-        "features",
-        frame,
-        metadata={
-            **write_metadata(result, frame, start, end),
-            "history_bars_read": bars.height,
-            "warm_up_rows": dg.MetadataValue.int(warm_up),
-            **preview(frame),
-        },
-        check_results=asset_checks.results("features", outcomes),
     )
+
+
+def _first_failed(*outcomes: checks.Outcome) -> checks.Outcome:
+    """One part made of several predicates: the first that failed, else the first."""
+    return next((o for o in outcomes if not o.passed), outcomes[0])
 
 
 @partitioned_asset(
     group_name="silver",
-    deps=[features],
+    deps=["features"],
     description=TABLES["market_regimes"].description,
     check_specs=asset_checks.specs("market_regimes"),
 )
@@ -103,7 +102,7 @@ def market_regimes(
     # the rules look back lookback_rows rows of a symbol; fewer in that many sessions: all of its rows
     lookback = regime_rules.lookback_rows(config.regimes)
     history = read_history(
-        lake, lakehouse.calendar(), "features", start, end, lookback, wanted, regime_rules.INPUT_COLUMNS
+        lake, lakehouse.calendar(), "features", start, end, lookback, wanted, list(regime_rules.INPUT_COLUMNS)
     )
     labels = regime_rules.classify(history, config.regimes, index, since=start)
     frame = labels.filter(pl.col("date").is_between(start, end) & pl.col("symbol").is_in(symbols))
@@ -112,27 +111,31 @@ def market_regimes(
     if no_market:
         context.log.warning(f"{no_market} rows have no market regime: {index} has no labelled features there")
     counts = frame.group_by("regime").len().sort("regime", nulls_last=True)
-    table, outcomes = asset_checks.table_outcomes(lake, "market_regimes", start, end, pl.col("symbol").is_in(symbols))
-    labels = [
-        checks.labels_known(table, column, known, ["symbol", "date"])
-        for column, known in (
-            ("regime", regime_rules.REGIMES),
-            ("market_regime", regime_rules.REGIMES),
-            ("trend", regime_rules.TRENDS),
-            ("market_trend", regime_rules.TRENDS),
-        )
-    ]
-    outcomes["known_labels"] = next((o for o in labels if not o.passed), labels[0])
-    return materialized(
+    return finish(
         context,
-        "market_regimes",
+        lake,
+        result,
         frame,
+        where=pl.col("symbol").is_in(symbols),
+        parts=lambda table: {"known_labels": _known_labels(table)},
         metadata={
-            **write_metadata(result, frame, start, end),
             "regime_counts": dg.MetadataValue.json({str(r): n for r, n in counts.iter_rows()}),
             "rows_without_market_regime": no_market,
-            **preview(frame),
-            **plot_metadata(context, lake, config, "regime_timeline", end),
         },
-        check_results=asset_checks.results("market_regimes", outcomes),
+        plot=(config, "regime_timeline"),
+    )
+
+
+def _known_labels(table: pl.DataFrame) -> checks.Outcome:
+    """Every regime and trend label of ``table``, the symbol's and the market's, from the configured set."""
+    return _first_failed(
+        *(
+            checks.labels_known(table, column, known, ["symbol", "date"])
+            for column, known in (
+                ("regime", regime_rules.REGIMES),
+                ("market_regime", regime_rules.REGIMES),
+                ("trend", regime_rules.TRENDS),
+                ("market_trend", regime_rules.TRENDS),
+            )
+        )
     )

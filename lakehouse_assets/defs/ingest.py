@@ -8,7 +8,7 @@ import polars as pl
 from lakehouse_assets.core import checks, ohlcv, sentiment
 from lakehouse_assets.core.quarantine import file_record
 from lakehouse_assets.defs import checks as asset_checks
-from lakehouse_assets.defs.common import materialized, partitioned_asset, quarantine, utc_now, write_metadata
+from lakehouse_assets.defs.common import finish, partitioned_asset, quarantine, utc_now
 from lakehouse_assets.defs.partitions import partition_dates
 from lakehouse_assets.defs.resources import LakehouseResource, SourcesResource
 from lakehouse_assets.lake.catalog import TABLES
@@ -43,9 +43,8 @@ def ohlcv_bronze(
     raw, files, problems = sources.ohlcv_deliveries(config, start, end)
     screened = ohlcv.screen_delivery(raw, config.exchange.timezone, calendar, start, end)
     previous = lake.read("ohlcv_bronze", start, end, where=pl.col("file").is_in(files))
-    bars = ohlcv.keep_replaced(
-        screened.bars.with_columns(ingested_at=pl.lit(utc_now())), screened.quarantined, previous
-    )
+    fresh = screened.bars.with_columns(ingested_at=pl.lit(utc_now()))
+    bars = ohlcv.keep_replaced(fresh, screened.quarantined, previous)
     result = lake.sync_range("ohlcv_bronze", bars, start, end, {"file": files})
     folder = sources.ohlcv_dir
     unread = ohlcv_source.landing_problems(folder, sources.universe(config)) if folder else []
@@ -58,21 +57,19 @@ def ohlcv_bronze(
         )
     context.log.info(f"ohlcv_bronze {start}..{end}: {bars.height} bars, rejected {screened.rejected}")
     _warn_unread(context, unread)
-    _, outcomes = asset_checks.table_outcomes(lake, "ohlcv_bronze", start, end)
-    outcomes["quarantine_growth"] = checks.quarantine_growth(screened.rejected, screened.delivered, config.checks)
-    outcomes["landed_files_read"] = checks.files_read((p.file, p.reason) for p in unread)
-    return materialized(
+    growth = checks.quarantine_growth(screened.rejected, screened.delivered, config.checks)
+    return finish(
         context,
-        "ohlcv_bronze",
+        lake,
+        result,
         bars,
+        parts=lambda _: {"quarantine_growth": growth, "landed_files_read": _files_read(unread)},
         metadata={
-            **write_metadata(result, bars, start, end),
             "rejected_rows": sum(screened.rejected.values()),  # the gate's count; rules' rows go to silver's quarantine
             "rejected_by_kind": dg.MetadataValue.json(screened.rejected),
             "unread_files": len(unread),
             "quarantined_new": quarantined,
         },
-        check_results=asset_checks.results("ohlcv_bronze", outcomes),
     )
 
 
@@ -86,9 +83,13 @@ def _warn_unread(context: dg.AssetExecutionContext, unread: list[FileProblem]) -
         context.log.warning(f"{len(unread)} landed files not read (quarantined): {said}")
 
 
+def _files_read(unread: list[FileProblem]) -> checks.Outcome:
+    return checks.files_read((p.file, p.reason) for p in unread)
+
+
 @partitioned_asset(
     group_name="silver",
-    deps=[ohlcv_bronze],
+    deps=["ohlcv_bronze"],
     description=TABLES["ohlcv_daily"].description,
     check_specs=asset_checks.specs("ohlcv_daily"),
 )
@@ -112,19 +113,17 @@ def ohlcv_daily(
     rejected = rejected.filter(pl.col("date").is_between(start, end))
     quarantined = quarantine(lake, rejected)
     context.log.info(f"ohlcv_daily {start}..{end}: {bars.height} bars, {rejected.height} rejected")
-    table, outcomes = asset_checks.table_outcomes(lake, "ohlcv_daily", start, end, pl.col("symbol").is_in(symbols))
-    outcomes["ohlc_bounds"] = checks.ohlc_bounds(table)
-    outcomes["symbols_present"] = checks.symbols_present(table, symbols, calendar.sessions(start, end))
-    return materialized(
+    return finish(
         context,
-        "ohlcv_daily",
+        lake,
+        result,
         bars,
-        metadata={
-            **write_metadata(result, bars, start, end),
-            "rejected_rows": rejected.height,
-            "quarantined_new": quarantined,
+        where=pl.col("symbol").is_in(symbols),
+        parts=lambda table: {
+            "ohlc_bounds": checks.ohlc_bounds(table),
+            "symbols_present": checks.symbols_present(table, symbols, calendar.sessions(start, end)),
         },
-        check_results=asset_checks.results("ohlcv_daily", outcomes),
+        metadata={"rejected_rows": rejected.height, "quarantined_new": quarantined},
     )
 
 
@@ -156,29 +155,25 @@ def sentiment_bronze(
         lake, pl.concat([rejected, *_file_records("sentiment_bronze", unread, sentiment.LANDING_SOURCE)])
     )
     _warn_unread(context, unread)
-    _, outcomes = asset_checks.table_outcomes(lake, "sentiment_bronze", start, end)
-    outcomes["quarantine_growth"] = checks.quarantine_growth(
-        rejected.height, rows.height + rejected.height, config.checks
-    )
-    outcomes["landed_files_read"] = checks.files_read((p.file, p.reason) for p in unread)
-    return materialized(
+    growth = checks.quarantine_growth(rejected.height, rows.height + rejected.height, config.checks)
+    return finish(
         context,
-        "sentiment_bronze",
+        lake,
+        result,
         rows,
+        parts=lambda _: {"quarantine_growth": growth, "landed_files_read": _files_read(unread)},
         metadata={
-            **write_metadata(result, rows, start, end),
             "rejected_rows": rejected.height,
             "unread_files": len(unread),
             "quarantined_new": quarantined,
             "landing": sources.sentiment_dir or "(none: stub sentiment downstream)",
         },
-        check_results=asset_checks.results("sentiment_bronze", outcomes),
     )
 
 
 @partitioned_asset(
     group_name="silver",
-    deps=[sentiment_bronze, ohlcv_daily],
+    deps=["sentiment_bronze", "ohlcv_daily"],
     description=TABLES["sentiment_daily"].description,
     check_specs=asset_checks.specs("sentiment_daily"),
 )
@@ -196,12 +191,13 @@ def sentiment_daily(
     daily = sentiment.daily_sentiment(bronze, bars, weights.provider_weights, weights.default_weight)
     result = lake.sync_range("sentiment_daily", daily, start, end, {"symbol": symbols})
     stub = daily.filter(pl.col("source") == sentiment.STUB).height
-    table, outcomes = asset_checks.table_outcomes(lake, "sentiment_daily", start, end, in_universe)
-    outcomes["score_bounds"] = checks.within(table, {"score": (-1, 1), "confidence": (0, 1)}, ["symbol", "date"])
-    return materialized(
+    bounds = {"score": (-1, 1), "confidence": (0, 1)}
+    return finish(
         context,
-        "sentiment_daily",
+        lake,
+        result,
         daily,
-        metadata={**write_metadata(result, daily, start, end), "stub_rows": stub},
-        check_results=asset_checks.results("sentiment_daily", outcomes),
+        where=in_universe,
+        parts=lambda table: {"score_bounds": checks.within(table, bounds, ["symbol", "date"])},
+        metadata={"stub_rows": stub},
     )

@@ -1,9 +1,9 @@
 """The weekly lake maintenance: compact, vacuum and checkpoint every Delta table.
 
 One op over every table of the lake (``lake/maintenance.py`` does the work), its job and
-a Saturday-morning schedule, when no daily run writes. Settings come from
-``config/monitoring.yaml`` ``maintenance``; the run config
-can override ``retention_days`` (e.g. 0 to reclaim disk at once, losing time travel).
+a Saturday-morning schedule in the exchange's time zone, when no daily run writes. Settings
+come from ``config/monitoring.yaml`` ``maintenance``; the run config can override
+``retention_days`` (e.g. 0 to reclaim disk at once, losing time travel).
 """
 
 import dataclasses
@@ -11,6 +11,7 @@ import dataclasses
 import dagster as dg
 from pydantic import Field
 
+from lakehouse_assets.config import Config
 from lakehouse_assets.defs.resources import LakehouseResource
 from lakehouse_assets.lake.maintenance import (
     MaintenanceResult,
@@ -91,15 +92,14 @@ def maintenance_job() -> None:
     maintain_lake()
 
 
-def weekly_maintenance_schedule(
-    job: dg.JobDefinition = maintenance_job,
-) -> dg.ScheduleDefinition:
-    """Saturday 06:00 New York: after the week's last daily run, before the next."""
+def weekly_maintenance_schedule(job: dg.JobDefinition, config: Config) -> dg.ScheduleDefinition:
+    """Saturday 06:00 exchange-local (``exchange.yaml`` timezone): after the week's last daily
+    run, before the next."""
     return dg.ScheduleDefinition(
         name="weekly_maintenance_schedule",
         job=job,
         cron_schedule="0 6 * * 6",
-        execution_timezone="America/New_York",
+        execution_timezone=config.exchange.timezone,
         default_status=dg.DefaultScheduleStatus.RUNNING,
         description="Weekly compaction, vacuum and checkpoint of every Delta table.",
     )

@@ -68,7 +68,7 @@ def _weekday_matches(rule: str, start: dt.date, end: dt.date, timezone: str) -> 
     """The weekdays from ``start`` to ``end`` that ``rule`` matches, by Dagster's own cron
     iterator (the one that applies the exclusions)."""
     first = dt.datetime(start.year, start.month, start.day) - dt.timedelta(days=1)
-    days = []
+    days: list[dt.date] = []
     for moment in cron_string_iterator(first.timestamp(), rule, timezone):
         day = moment.date()
         if day > end:

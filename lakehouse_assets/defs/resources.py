@@ -10,7 +10,7 @@ import dagster as dg
 import polars as pl
 from pydantic import Field
 
-from lakehouse_assets.config import Config
+from lakehouse_assets.config import Config, default_config_dir
 from lakehouse_assets.core.calendar import TradingCalendar
 from lakehouse_assets.defs.settings import calendar_of, config_at, default_lake_uri
 from lakehouse_assets.lake.delta import Lake
@@ -21,10 +21,17 @@ from lakehouse_assets.sources.sentiment import LINES_SCHEMA, landed_lines
 
 
 class LakehouseResource(dg.ConfigurableResource):
-    """The Delta lake root and the configuration directory."""
+    """The Delta lake root and the configuration of the definitions it belongs to.
+
+    ``build_definitions`` sets ``config_dir`` to the directory of the configuration it was
+    given, and :meth:`config` answers that very object (``defs/settings.config_at``).
+    """
 
     lake_uri: str = Field(default_factory=default_lake_uri, description="Local path or s3://bucket/prefix.")
-    config_dir: str | None = Field(default=None, description="Configuration directory (default: config/).")
+    config_dir: str = Field(
+        default_factory=lambda: str(default_config_dir()),
+        description="Configuration directory the definitions were built from (default: config/).",
+    )
 
     @contextlib.contextmanager
     def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator[LakehouseResource]:

@@ -1,9 +1,10 @@
-"""Configuration the code location needs when it is loaded (partitions, schedule)."""
+"""Settings of a process: its lake, its configuration, its calendar, its Dagster instance."""
 
 from __future__ import annotations
 
 import os
 from functools import lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -18,9 +19,28 @@ def default_lake_uri() -> str:
     return os.environ.get("LAKEHOUSE_LAKE") or "data/lake"
 
 
-@lru_cache(maxsize=4)
-def config_at(directory: str | None) -> Config:
-    return load_config(directory)
+_CONFIGS: dict[Path, Config] = {}
+
+
+def config_at(directory: str | os.PathLike[str]) -> Config:
+    """The configuration of ``directory`` in this process: the one :func:`share_config` was
+    given for it, else the directory's files, read and validated on first use.
+
+    How :class:`~lakehouse_assets.defs.resources.LakehouseResource`, which Dagster rebuilds
+    from its (serializable) fields for every run and step, reaches the very object the
+    definitions were built from: in the process that built them, through
+    :func:`share_config`; in a run worker (a new process), by building the code location
+    again from the same directory, once.
+    """
+    path = Path(directory).resolve()
+    if path not in _CONFIGS:
+        _CONFIGS[path] = load_config(path)
+    return _CONFIGS[path]
+
+
+def share_config(config: Config) -> None:
+    """Make ``config`` what :func:`config_at` answers for its directory in this process."""
+    _CONFIGS[config.directory] = config
 
 
 @lru_cache(maxsize=4)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from lakehouse_assets.core import backtest, book, features, regimes, registry, scoring, variance
+from lakehouse_assets.core import backtest, book, drift, features, regimes, registry, scoring, variance
 
 PARTITION_COLUMN = "year"
 
@@ -263,19 +263,7 @@ TABLES: dict[str, TableSpec] = {
             layer="gold",
             description="Distribution shift per day: KS statistics of features, regime and prediction drift, "
             "and the symbols whose sustained drift asks for a model refit.",
-            schema={
-                "as_of": pl.Date(),
-                "kind": pl.String(),
-                "name": pl.String(),
-                "symbol": pl.String(),
-                "statistic": pl.Float64(),
-                "p_value": pl.Float64(),
-                "threshold": pl.Float64(),
-                "drifted": pl.Boolean(),
-                "sustained": pl.Int64(),
-                "refit": pl.Boolean(),
-                "detail": pl.String(),
-            },
+            schema=drift.REPORT_SCHEMA,
             keys=("as_of", "kind", "name", "symbol"),
             date_column="as_of",
         ),

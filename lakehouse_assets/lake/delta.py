@@ -7,7 +7,7 @@
 * ``merge``: upsert on the table's keys (or insert-only), never touching other rows.
 * ``read``: a date window with predicate pushdown (year partitions + file statistics),
   optionally at an older version or timestamp (time travel).
-* ``stats``, ``history``, ``compact``, ``vacuum``.
+* ``stats``, ``history``; compaction and vacuum are :mod:`lakehouse_assets.lake.maintenance`'s.
 
 Every write is checked against the catalogue first: a missing, unexpected or mistyped
 column raises :class:`SchemaMismatchError` naming the table and the column.
@@ -351,18 +351,6 @@ class Lake:
         modified = actions.get_column("modification_time").max() if actions.height else None
         last = dt.datetime.fromtimestamp(modified / 1000, dt.UTC) if isinstance(modified, int) else modified
         return TableStats(spec.name, spec.layer, target.version(), rows, actions.height, size, last)  # type: ignore[arg-type]
-
-    def compact(self, name: str) -> dict[str, object]:
-        """Rewrite small files into larger ones (one transaction); returns delta-rs metrics."""
-        return dict(self.open(name).optimize.compact())
-
-    def vacuum(self, name: str, retention_hours: float) -> list[str]:
-        """Delete files no longer referenced by versions newer than ``retention_hours``."""
-        return list(
-            self.open(name).vacuum(
-                retention_hours=int(retention_hours), dry_run=False, enforce_retention_duration=False
-            )
-        )
 
     def tables(self) -> list[str]:
         """Catalogued tables that exist in this lake."""

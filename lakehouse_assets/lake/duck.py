@@ -25,6 +25,11 @@ What it may not do, and how that is enforced, from the outside in:
 * **Time**: :func:`query` stops a statement after ``timeout`` seconds and on Ctrl-C
   (``connection.interrupt()``), raising :class:`QueryStopped`.
 
+:func:`named_query` runs a file of ``sql/`` the same way and returns a polars frame, so
+that ``lakehouse report`` shows what ``lakehouse query -f sql/NAME.sql`` answers; its
+``through`` cuts every view at a trading day, making the files' "latest day" the latest on
+or before it.
+
 DuckDB may still spill intermediate results of a large query to its temporary directory
 (``.tmp`` in the working directory), as any DuckDB does; it never writes elsewhere.
 """
@@ -36,16 +41,20 @@ import importlib
 import re
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
+import polars as pl
 from deltalake.exceptions import TableNotFoundError
 
 from lakehouse_assets.lake.catalog import PARTITION_COLUMN, TABLES, table
 from lakehouse_assets.lake.delta import Lake, sql_literal
 
 PARAMETER = re.compile(r"(?<![\w$])\$([A-Za-z_]\w*)")
+SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
+"""The named queries, ``sql/NAME.sql``."""
 ALL_TABLES = "*"
 DEFAULT_TIMEOUT = 300.0
 """Seconds a query may run (``lakehouse query --timeout``; 0 or None: no limit)."""
@@ -53,6 +62,7 @@ STOP_GRACE = 10.0
 """Seconds to wait for an interrupted statement to unwind before giving up on it."""
 
 Pin = int | dt.datetime
+T = TypeVar("T")
 
 
 class QueryUsageError(ValueError):
@@ -71,6 +81,11 @@ class QueryRefused(QueryError):
 class TableUnavailable(QueryError):
     """A table the query names cannot be read (its log is broken, it did not exist at the
     ``--as-of`` time, or it has not been created in this lake)."""
+
+
+class TableNotCreated(TableUnavailable):
+    """A table the query names has not been created in this lake: nothing wrote it yet,
+    as opposed to a table that exists and cannot be read."""
 
 
 class QueryStopped(QueryError):
@@ -121,7 +136,7 @@ def connect(
     problems = _views(con, lake, names, pins)
     if problems:
         con.close()
-        raise TableUnavailable(next(iter(problems.values())))
+        raise next(iter(problems.values()))
     return con
 
 
@@ -154,6 +169,44 @@ def query(
     Traceback (most recent call last):
     QueryRefused: only SELECT (and EXPLAIN of a SELECT) may run: CREATE refused ...
     """
+    return _run(lake, sql, params, as_of, timeout=timeout, through=None, fetch=_rows)
+
+
+def named_query(
+    lake: Lake, name: str, params: Mapping[str, str] | None = None, *, through: dt.date | None = None
+) -> pl.DataFrame:
+    """Run ``sql/NAME.sql`` as :func:`query` runs it (``lakehouse query -f``); its rows as a
+    polars frame, typed by DuckDB.
+
+    ``through``: each view holds only the rows whose date column (the catalogue's: ``as_of``
+    or ``date``) is on or before that trading day, so a file's "latest day" is the latest on
+    or before it. Raises as :func:`query` does; :class:`TableNotCreated` when a table the
+    file reads is not in the lake yet.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> lake = Lake(tempfile.mkdtemp())
+    >>> _ = lake.ensure("backtest_metrics")
+    >>> named_query(lake, "backtest_summary", through=dt.date(2024, 1, 5)).shape
+    (0, 17)
+    """
+    sql = (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
+    return _run(lake, sql, params, None, timeout=None, through=through, fetch=lambda result: result.pl())
+
+
+def _run(
+    lake: Lake,
+    sql: str,
+    params: Mapping[str, str] | None,
+    as_of: Mapping[str, Pin] | None,
+    *,
+    timeout: float | None,
+    through: dt.date | None,
+    fetch: Callable[[duckdb.DuckDBPyConnection], T],
+) -> T:
+    """Check ``sql``, bind its parameters, create the views it names and run it (see
+    :func:`query`); ``fetch`` turns the executed statement into the answer."""
     _check_statements(sql)
     wanted = dict.fromkeys(PARAMETER.findall(_strip_comments_and_strings(sql)))
     given = dict(params or {})
@@ -165,15 +218,16 @@ def query(
     con: duckdb.DuckDBPyConnection | None = None
     try:
         con = _session(lake)
-        problems = _views(con, lake, named_tables(sql), pins)
+        problems = _views(con, lake, named_tables(sql), pins, through)
         running, con = con, None  # _execute closes it
         try:
-            return _execute(running, sql, {k: given[k] for k in wanted} if wanted else None, deadline, timeout)
+            bound = {k: given[k] for k in wanted} if wanted else None
+            return _execute(running, sql, bound, deadline, timeout, fetch)
         except duckdb.CatalogException as exc:
             missing_table = re.search(r"Table with name (\w+) does not exist", str(exc))
             name = missing_table.group(1).lower() if missing_table else None
             if name in problems:
-                raise TableUnavailable(problems[name]) from None
+                raise problems[name] from None
             raise
     except KeyboardInterrupt:
         raise QueryStopped("interrupted (Ctrl-C): the query was stopped") from None
@@ -249,9 +303,16 @@ def _session(lake: Lake) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def _views(con: duckdb.DuckDBPyConnection, lake: Lake, names: Iterable[str], pins: Mapping[str, Pin]) -> dict[str, str]:
-    """A view per table of ``names``, each on its own; returns table -> why it has none."""
-    problems = {}
+def _views(
+    con: duckdb.DuckDBPyConnection,
+    lake: Lake,
+    names: Iterable[str],
+    pins: Mapping[str, Pin],
+    through: dt.date | None = None,
+) -> dict[str, TableUnavailable]:
+    """A view per table of ``names``, each on its own, holding the rows dated on or before
+    ``through`` (all: None); returns table -> why it has none."""
+    problems: dict[str, TableUnavailable] = {}
     for name in names:
         pin = pins.get(name, pins.get(ALL_TABLES))
         try:
@@ -260,15 +321,19 @@ def _views(con: duckdb.DuckDBPyConnection, lake: Lake, names: Iterable[str], pin
             problems[name] = _not_created(lake, name)
             continue
         except Exception as exc:
-            problems[name] = f"table {name} cannot be read: {first_line(exc)}"
+            problems[name] = TableUnavailable(f"table {name} cannot be read: {first_line(exc)}")
             continue
         if isinstance(pin, dt.datetime) and version is None:
-            problems[name] = f"table {name} does not exist as of {_said(pin)} (it was created later)"
+            problems[name] = TableUnavailable(f"table {name} does not exist as of {_said(pin)} (it was created later)")
             continue
+        spec = table(name)
         at = f", version => {int(version)}" if version is not None else ""
-        hidden = f" EXCLUDE ({PARTITION_COLUMN})" if table(name).partitioned else ""
+        hidden = f" EXCLUDE ({PARTITION_COLUMN})" if spec.partitioned else ""
+        cut = f" WHERE {spec.date_column} <= DATE {sql_literal(through)}" if through is not None else ""
         try:
-            con.execute(f"CREATE VIEW {name} AS SELECT *{hidden} FROM delta_scan({sql_literal(lake.uri(name))}{at})")
+            con.execute(
+                f"CREATE VIEW {name} AS SELECT *{hidden} FROM delta_scan({sql_literal(lake.uri(name))}{at}){cut}"
+            )
         except duckdb.Error as exc:
             problems[name] = _why_unreadable(lake, name, exc)
     return problems
@@ -282,17 +347,23 @@ def _created(lake: Lake, name: str) -> bool:
         return True
 
 
-def _why_unreadable(lake: Lake, name: str, exc: Exception) -> str:
+def _why_unreadable(lake: Lake, name: str, exc: Exception) -> TableUnavailable:
     try:
         if not lake.exists(name):
             return _not_created(lake, name)
     except Exception as opened:  # the log itself is broken: delta-rs says how
-        return f"table {name} cannot be read: {first_line(opened)}"
-    return f"table {name} cannot be read: {first_line(exc)}"
+        return TableUnavailable(f"table {name} cannot be read: {first_line(opened)}")
+    return TableUnavailable(f"table {name} cannot be read: {first_line(exc)}")
 
 
-def _not_created(lake: Lake, name: str) -> str:
-    return f"table {name} does not exist in the lake {lake.root} (not created yet: see lakehouse tables)"
+def _not_created(lake: Lake, name: str) -> TableNotCreated:
+    return TableNotCreated(
+        f"table {name} does not exist in the lake {lake.root} (not created yet: see lakehouse tables)"
+    )
+
+
+def _rows(result: duckdb.DuckDBPyConnection) -> tuple[list[str], list[tuple[object, ...]]]:
+    return [d[0] for d in result.description or []], result.fetchall()
 
 
 def _execute(
@@ -301,7 +372,8 @@ def _execute(
     params: dict[str, str] | None,
     deadline: float | None,
     timeout: float | None,
-) -> tuple[list[str], list[tuple[object, ...]]]:
+    fetch: Callable[[duckdb.DuckDBPyConnection], T],
+) -> T:
     """Run and fetch in a worker thread, so that this thread stays free to interrupt the
     statement at the deadline or on Ctrl-C (DuckDB checks for an interrupt between vectors)."""
     outcome: dict[str, object] = {}
@@ -309,8 +381,7 @@ def _execute(
 
     def work() -> None:
         try:
-            result = con.execute(sql, params)
-            outcome["value"] = ([d[0] for d in result.description or []], result.fetchall())
+            outcome["value"] = fetch(con.execute(sql, params))
         except BaseException as exc:  # handed to the waiting thread
             outcome["error"] = exc
         finally:

@@ -136,15 +136,34 @@ class LakeLock:
                 return True
         return (now - dt.datetime.fromisoformat(holder.heartbeat)).total_seconds() > self.stale_seconds
 
+    def refuse_if_live(self) -> None:
+        """Raise :class:`LakeBusyError` when another run's process holds the lake on this machine,
+        alive, within its heartbeat: busy whatever an instance would say, so a caller can ask
+        before opening the instance (which that holder may be writing). Takes nothing; only
+        :meth:`acquire` takes the lake."""
+        now, held = _now(), self.holder()
+        if (
+            held is not None
+            and held.run_id != self.run_id
+            and held.host == socket.gethostname()
+            and held.pid != os.getpid()
+            and _alive(held.pid)
+            and (now - dt.datetime.fromisoformat(held.heartbeat)).total_seconds() <= self.stale_seconds
+        ):
+            raise LakeBusyError(self._busy(held, now))
+
+    def _busy(self, held: Holder, now: dt.datetime) -> str:
+        return (
+            f"lake is busy: {held.describe(now)}; one run writes a lake at a time, retry when it has "
+            f"finished (a holder gone silent for {self.stale_seconds:.0f} s is taken over)"
+        )
+
     def acquire(self) -> Holder:
         """Take the lake for this run (re-entrant), or raise :class:`LakeBusyError`."""
         with self._guard():
             now, held = _now(), self.holder()
             if held is not None and held.run_id != self.run_id and not self.stale(held, now):
-                raise LakeBusyError(
-                    f"lake is busy: {held.describe(now)}; one run writes a lake at a time, retry when it has "
-                    f"finished (a holder gone silent for {self.stale_seconds:.0f} s is taken over)"
-                )
+                raise LakeBusyError(self._busy(held, now))
             since = held.since if held is not None and held.run_id == self.run_id else now.isoformat()
             mine = Holder(self.run_id, socket.gethostname(), os.getpid(), since, now.isoformat())
             self._write(mine)

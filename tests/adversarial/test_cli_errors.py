@@ -10,14 +10,18 @@ what is wrong, and nothing in the lake changes.
 from __future__ import annotations
 
 import datetime as dt
+import os
+import re
 import shutil
 from pathlib import Path
 
 import polars as pl
 import pytest
+import yaml
 
 from lakehouse_assets.lake.delta import Lake
 from tests.adversarial.test_query import bars, build_lake, cli, files, rows, state
+from tests.conftest import lakehouse_cli
 
 D = dt.date
 BUILT = {"ohlcv_daily": (3, 6), "features": (2, 4), "alerts": (1, 1)}
@@ -30,9 +34,8 @@ def lake(tmp_path_factory: pytest.TempPathFactory) -> Lake:
 
 @pytest.fixture(autouse=True)
 def environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """No lake or configuration from the environment (``main`` sets $LAKEHOUSE_CONFIG for
-    ``--config``: set then deleted here, so that it is removed again afterwards), and a
-    private Dagster home."""
+    """No lake or configuration from the environment (set then deleted here, so that
+    anything that set them would have them removed again afterwards), and a private Dagster home."""
     for name in ("LAKEHOUSE_LAKE", "LAKEHOUSE_CONFIG"):
         monkeypatch.setenv(name, "")
         monkeypatch.delenv(name)
@@ -189,3 +192,20 @@ def test_a_misspelt_config_key_is_exit_2_naming_file_and_key(verb: list[str], la
         "monitoring.yaml: alerts.min_severty: unknown key; did you mean 'min_severity'?",
     )
     assert files(Path(lake.root)) == before_files and state(lake) == before_state
+    assert "LAKEHOUSE_CONFIG" not in os.environ  # the configuration is passed down, not through the environment
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(p.name for p in REPO_CONFIG.glob("*.yaml")))
+def test_a_misspelt_key_in_any_config_file_fails_lakehouse_run_with_exit_2(name: str, tmp_path: Path) -> None:
+    """The first key of the file loses a letter (``calendar`` -> ``calendr``): ``lakehouse run``,
+    as a new process, names the file and the key it was meant to be, and writes nothing."""
+    folder = Path(shutil.copytree(REPO_CONFIG, tmp_path / "config"))
+    path = folder / name
+    key = next(iter(yaml.safe_load(path.read_text())))
+    typo = key[:-2] + key[-1]
+    path.write_text(re.sub(rf"^{re.escape(key)}:", f"{typo}:", path.read_text(), count=1, flags=re.M))
+    target = tmp_path / "lake"
+    run = lakehouse_cli("run", "--lake", str(target), "--config", str(folder), "--quiet", home=tmp_path / "home")
+    usage_error(run, f"lakehouse run: {path.resolve()}: {typo}: unknown key; did you mean {key!r}?")
+    assert not target.exists()

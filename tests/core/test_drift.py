@@ -10,7 +10,6 @@ from polars.testing import assert_frame_equal
 from scipy import stats
 
 from lakehouse_assets.core import drift
-from lakehouse_assets.lake.catalog import table
 
 D = dt.date
 
@@ -19,8 +18,8 @@ def reports(rows: list[tuple]) -> pl.DataFrame:
     columns = ["as_of", "kind", "name", "symbol", "statistic", "refit"]
     frame = pl.DataFrame(rows, schema=columns, orient="row")
     return frame.with_columns(
-        [pl.lit(None, dtype).alias(c) for c, dtype in table("drift_reports").schema.items() if c not in columns]
-    ).select(list(table("drift_reports").schema))
+        [pl.lit(None, dtype).alias(c) for c, dtype in drift.REPORT_SCHEMA.items() if c not in columns]
+    ).select(list(drift.REPORT_SCHEMA))
 
 
 def test_refit_triggers_fall_on_the_next_session_and_market_wide_flags_reach_every_symbol() -> None:
@@ -41,8 +40,8 @@ def evidence_reports(rows: list[tuple]) -> pl.DataFrame:
     columns = ["as_of", "kind", "name", "symbol", "p_value", "drifted"]
     frame = pl.DataFrame(rows, schema=columns, orient="row")
     return frame.with_columns(
-        [pl.lit(None, dtype).alias(c) for c, dtype in table("drift_reports").schema.items() if c not in columns]
-    ).select(list(table("drift_reports").schema))
+        [pl.lit(None, dtype).alias(c) for c, dtype in drift.REPORT_SCHEMA.items() if c not in columns]
+    ).select(list(drift.REPORT_SCHEMA))
 
 
 def test_drift_evidence_counts_verdicts_and_market_wide_drift_reaches_every_symbol() -> None:
@@ -286,12 +285,38 @@ def test_a_days_report_does_not_depend_on_which_other_days_are_asked_for() -> No
         assert_frame_equal(drift.feature_drift(frame, [day], RULES), full.filter(pl.col("as_of") == day))
 
 
+def test_the_lookback_holds_the_history_of_a_ranges_feature_and_regime_reports() -> None:
+    rules = drift.DriftRules(features=("x",))  # the shipped windows
+    lookback, report_days, earlier = drift.lookback_sessions(rules), 30, 400
+    n = earlier + lookback + report_days
+    rng = np.random.default_rng(11)
+    x = np.zeros(n)
+    for t in range(1, n):  # persistent, then shifted over the report days: drifted days and sustained runs
+        x[t] = 0.5 * x[t - 1] + rng.normal()
+    x[-report_days - 10 :] += 6.0
+    x[rng.choice(n, 60, replace=False)] = np.nan  # sessions without a value
+    labels = rng.choice(["normal", "high_volatility"], n, p=[0.9, 0.1]).tolist()
+    labels[-report_days - 5 :] = ["crash"] * (report_days + 5)
+    full = (
+        one_feature(x)
+        .with_columns(pl.col("x").fill_nan(None))
+        .join(regime_frame([None] * 20 + labels[20:]), on=["symbol", "date"])
+    )
+    days = dates(n)[-report_days:]
+    read = full.filter(pl.col("date") >= dates(n)[earlier])  # what a range's run reads: lookback sessions before it
+    assert read.height == lookback + report_days
+    for report in (drift.feature_drift, drift.regime_drift):
+        whole = report(full, days, rules)
+        assert whole["drifted"].any() and whole["sustained"].max() >= rules.sustained_days  # type: ignore[operator]
+        assert_frame_equal(report(read, days, rules), whole)
+
+
 def test_short_history_is_warming_up_and_the_frame_has_the_table_schema() -> None:
     values = np.r_[np.full(20, np.nan), np.random.default_rng(4).normal(size=400)]
     frame = one_feature(values).with_columns(pl.col("x").fill_nan(None))
     days = dates(420)
     report = drift.feature_drift(frame, [days[50], days[333], days[334], D(1999, 1, 1)], RULES)
-    assert report.schema == table("drift_reports").schema
+    assert report.schema == drift.REPORT_SCHEMA
     warm = report.filter(pl.col("as_of") < days[334])
     assert warm.height == 2 and warm["statistic"].is_null().all() and warm["p_value"].is_null().all()
     assert not warm["drifted"].any() and (warm["sustained"] == 0).all() and (warm["threshold"] == 0.15).all()

@@ -5,16 +5,16 @@ import datetime as dt
 import dagster as dg
 import polars as pl
 
+from lakehouse_assets.config import load_config
+from lakehouse_assets.definitions import build_definitions
 from lakehouse_assets.defs.checks import last_closed_session
-from lakehouse_assets.defs.resources import LakehouseResource
 from lakehouse_assets.lake.catalog import TABLES
 from lakehouse_assets.lake.delta import Lake
+from tests.conftest import REPO
 
 
 def run_check(lake: Lake) -> dg.AssetCheckEvaluation:
-    from lakehouse_assets.definitions import build_definitions
-
-    defs = build_definitions(LakehouseResource(lake_uri=lake.root))
+    defs = build_definitions(load_config(REPO / "config"), lake_uri=lake.root)
     result = defs.resolve_job_def("freshness_job").execute_in_process(instance=dg.DagsterInstance.ephemeral())
     assert result.success  # a stale lake is a WARN check result, not a failed run
     (evaluation,) = result.get_asset_check_evaluations()

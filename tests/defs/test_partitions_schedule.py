@@ -1,14 +1,22 @@
 import datetime as dt
+import os
+import shutil
 import subprocess
 import sys
 import zoneinfo
+from pathlib import Path
 
 import dagster as dg
 
-from lakehouse_assets.definitions import defs
-from lakehouse_assets.defs.common import PARTITIONS
+from lakehouse_assets.config import load_config
+from lakehouse_assets.definitions import build_definitions, defs
+from lakehouse_assets.defs.partitions import trading_day_partitions
+from lakehouse_assets.defs.settings import calendar_of
+from tests.conftest import REPO, edit
 
 NY = zoneinfo.ZoneInfo("America/New_York")
+CONFIG = load_config(REPO / "config")
+PARTITIONS = trading_day_partitions(CONFIG, calendar_of(CONFIG))
 
 
 def test_partitions_are_exactly_the_nyse_sessions(calendar) -> None:
@@ -89,7 +97,7 @@ def test_daily_job_and_every_asset_share_the_partitions() -> None:
         "prediction_drift": "monitoring",
     }
     checked = {key.asset_key.to_user_string() for key in graph.asset_check_keys}
-    assert checked == set(groups) - {"model_fits"}  # every asset but the opaque model store has checks
+    assert checked == set(groups)  # every asset has its checks
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
         assert node.partitions_def == PARTITIONS
@@ -111,3 +119,54 @@ def test_core_does_not_import_dagster_or_storage() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def london(tmp_path: Path) -> Path:
+    """The shipped configuration on the London Stock Exchange, from 2010, at 17:35 London time."""
+    folder = Path(shutil.copytree(REPO / "config", tmp_path / "config"))
+    edit(
+        folder / "exchange.yaml",
+        ("calendar: XNYS", "calendar: XLON"),
+        ("timezone: America/New_York", "timezone: Europe/London"),
+        ("partitions_start: 1986-03-13", "partitions_start: 2010-01-04"),
+        ('schedule_time: "16:30"', 'schedule_time: "17:35"'),
+    )
+    return folder
+
+
+def test_partitions_schedules_and_resources_come_from_the_configuration_given(tmp_path: Path) -> None:
+    config = load_config(london(tmp_path))
+    built = build_definitions(config, lake_uri=str(tmp_path / "lake"))
+    repository = built.get_repository_def()
+    zones = {s.name: (s.cron_schedule, s.execution_timezone) for s in repository.schedule_defs}
+    assert zones == {
+        "after_close_schedule": ("35 17 * * 1-5", "Europe/London"),
+        "freshness_schedule": ("35 19 * * 1-5", "Europe/London"),
+        "weekly_maintenance_schedule": ("0 6 * * 6", "Europe/London"),
+    }
+    partitions = built.resolve_job_def("daily_job").partitions_def
+    assert partitions == trading_day_partitions(config, calendar_of(config))
+    keys = partitions.get_partition_keys(current_time=dt.datetime(2010, 1, 12, tzinfo=zoneinfo.ZoneInfo("UTC")))
+    assert keys[:3] == ["2010-01-04", "2010-01-05", "2010-01-06"]
+    lakehouse = built.resources["lakehouse"]
+    assert lakehouse.config() is config  # the object given, not the files read again
+    assert lakehouse.lake_uri == str(tmp_path / "lake")
+
+
+def test_the_code_location_is_built_from_lakehouse_config(tmp_path: Path) -> None:
+    code = (
+        "from lakehouse_assets.definitions import defs;"
+        "print(defs.get_repository_def().get_schedule_def('weekly_maintenance_schedule').execution_timezone)"
+    )
+    env = {**os.environ, "LAKEHOUSE_CONFIG": str(london(tmp_path))}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=REPO)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip() == "Europe/London"
+
+
+def test_importing_the_assets_reads_no_configuration(tmp_path: Path) -> None:
+    """No import-time global: the defs modules load with no configuration anywhere in sight."""
+    code = "import lakehouse_assets.defs.ingest, lakehouse_assets.defs.strategies, lakehouse_assets.defs.forecasting"
+    env = {**os.environ, "LAKEHOUSE_CONFIG": str(tmp_path / "missing")}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]

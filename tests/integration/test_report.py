@@ -20,6 +20,7 @@ from lakehouse_assets.config import load_config
 from lakehouse_assets.defs.common import markdown_table, plot_metadata
 from lakehouse_assets.lake.catalog import TABLES
 from lakehouse_assets.lake.delta import Lake
+from lakehouse_assets.lake.duck import query
 from tests.conftest import REPO, SMALL_RANGE, lakehouse_cli, run_pipeline, step_errors
 
 END = dt.date.fromisoformat(SMALL_RANGE[1])
@@ -58,6 +59,10 @@ def section(page: str, key: str) -> str:
     return page[start : following if following >= 0 else len(page)]
 
 
+def header(html_table: str) -> list[str]:
+    return re.findall(r"<th>(.*?)</th>", html_table)
+
+
 def body_rows(html_table: str) -> list[list[str]]:
     """The cells of each body row."""
     body = html_table.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
@@ -91,8 +96,19 @@ def test_the_page_holds_five_plots_and_the_tables_of_the_day(small_lake: Lake, s
     weights = body_rows(section(page, "weights"))
     strategies = small_lake.read("strategy_weights", END, END)["strategy_type"].unique().sort().to_list()
     assert [r[1] for r in weights] == strategies and all(r[0] == str(END) for r in weights)
+    assert header(section(page, "weights"))[:2] == ["as_of", "strategy_type"]  # then one column per regime
     variance = small_lake.read("variance_analysis", END, END)
     assert len(body_rows(section(page, "variance"))) == variance.height
+
+    # the tables are the named queries' answers, column for column and row for row
+    for key, name, params in (
+        ("variance", "variance_by_strategy_regime", {}),
+        ("backtest", "backtest_summary", {}),
+        ("champions", "champion_models", {"as_of": str(END)}),
+    ):
+        columns, answer = query(small_lake, (REPO / "sql" / f"{name}.sql").read_text(), params)
+        assert header(section(page, key)) == columns, key
+        assert [r[:3] for r in body_rows(section(page, key))] == [[str(v) for v in row[:3]] for row in answer], key
 
 
 @pytest.mark.slow

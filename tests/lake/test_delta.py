@@ -11,6 +11,7 @@ import pytest
 from lakehouse_assets.lake import catalog
 from lakehouse_assets.lake.delta import Lake, SchemaMismatchError
 from lakehouse_assets.lake.duck import query
+from lakehouse_assets.lake.maintenance import MaintenanceSettings, maintain
 
 D = dt.date
 
@@ -179,18 +180,18 @@ def test_read_window_prunes_partitions(lake: Lake) -> None:
     assert "year=2019" in plan and "year=2018" not in plan
 
 
-def test_stats_compact_and_vacuum_keep_time_travel(lake: Lake) -> None:
+def test_stats_follow_writes_compaction_and_vacuum(lake: Lake) -> None:
     for day in range(1, 21):  # one small file per day, as a daily schedule writes
         d = D(2020, 1, day)
         lake.sync_range("ohlcv_daily", bars(d, 1), d, d)
     stats = lake.stats("ohlcv_daily")
     assert (stats.rows, stats.files, stats.version) == (20, 20, 20)
-    lake.compact("ohlcv_daily")
+    maintain(lake, "ohlcv_daily")  # compacts; the default retention keeps time travel
     compacted = lake.stats("ohlcv_daily")
-    assert (compacted.rows, compacted.files) == (20, 1)
+    assert (compacted.rows, compacted.files, compacted.version) == (20, 1, 21)
     assert lake.read("ohlcv_daily", version=10).height == 10
-    removed = lake.vacuum("ohlcv_daily", retention_hours=0)
-    assert len(removed) == 20  # the small files no version after the compaction needs
+    vacuumed = maintain(lake, "ohlcv_daily", MaintenanceSettings(retention_days=0))
+    assert vacuumed.files_removed_by_vacuum == 20  # the small files no version after the compaction needs
     assert lake.read("ohlcv_daily").height == 20
 
 

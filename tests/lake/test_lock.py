@@ -45,6 +45,28 @@ def test_a_second_run_is_told_who_holds_the_lake(tmp_path: Path) -> None:
         holder.wait()
 
 
+def test_a_live_holder_is_refused_before_any_instance_is_asked(tmp_path: Path) -> None:
+    """``refuse_if_live`` answers from the lock file and the process table alone (the CLI asks
+    it before opening the Dagster instance, which the holder may be writing), and takes nothing."""
+    asked: list[str] = []
+
+    def finished(run_id: str) -> bool | None:
+        asked.append(run_id)
+        return None
+
+    holder = _holder_process(tmp_path, "aaaaaaaa-1111", 60)
+    try:
+        with pytest.raises(LakeBusyError, match=r"lake is busy: run aaaaaaaa since"):
+            LakeLock(str(tmp_path), "bbbbbbbb-2222", finished).refuse_if_live()
+        assert asked == []
+    finally:
+        holder.kill()
+        holder.wait()
+    LakeLock(str(tmp_path), "bbbbbbbb-2222", finished).refuse_if_live()  # its process is gone: not live
+    assert json.loads((tmp_path / LOCK_NAME).read_text())["run_id"] == "aaaaaaaa-1111"  # nothing taken
+    LakeLock(str(tmp_path / "free"), "bbbbbbbb-2222", finished).refuse_if_live()  # nobody holds it
+
+
 def test_the_same_run_re_enters_and_keeps_its_start(tmp_path: Path) -> None:
     first = LakeLock(str(tmp_path), "run-1").acquire()
     time.sleep(0.01)

@@ -9,6 +9,7 @@ import dagster as dg
 import polars as pl
 import pytest
 
+from lakehouse_assets.config import load_config
 from lakehouse_assets.defs.maintenance import maintenance_job, weekly_maintenance_schedule
 from lakehouse_assets.defs.resources import LakehouseResource
 from lakehouse_assets.lake import catalog
@@ -22,6 +23,7 @@ from lakehouse_assets.lake.maintenance import (
     maintain_all,
     table_health,
 )
+from tests.conftest import REPO
 
 NAME = "ohlcv_daily"
 SYMBOLS = ("AAA", "BBB")
@@ -231,7 +233,7 @@ def test_maintenance_job_runs_against_a_real_lake(lake: Lake) -> None:
 
 
 def test_weekly_schedule_runs_saturday_morning_in_new_york() -> None:
-    schedule = weekly_maintenance_schedule(maintenance_job)
+    schedule = weekly_maintenance_schedule(maintenance_job, load_config(REPO / "config"))  # the exchange's time zone
     assert schedule.name == "weekly_maintenance_schedule"
     assert (schedule.cron_schedule, schedule.execution_timezone) == ("0 6 * * 6", "America/New_York")
     assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING

@@ -9,7 +9,7 @@ import pytest
 from lakehouse_assets.core.quarantine import file_record, quarantine_records
 from lakehouse_assets.lake import catalog
 from lakehouse_assets.lake.delta import Lake
-from lakehouse_assets.lake.duck import QueryUsageError, query
+from lakehouse_assets.lake.duck import QueryUsageError, TableNotCreated, TableUnavailable, named_query, query
 
 SQL = Path(__file__).resolve().parents[2] / "sql"
 D = dt.date
@@ -223,6 +223,21 @@ def test_variance_and_weight_queries_with_time_travel(lake: Lake) -> None:
     with pytest.raises(QueryUsageError, match=f"table strategy_weights has versions 0..{first + 1}"):
         query(lake, sql, {}, {"strategy_weights": first + 2})
 
+    # cut at a day (what the report shows as of that day): the latest day on or before it
+    frame = named_query(lake, "variance_by_strategy_regime", through=D(2024, 1, 2))
+    assert frame.rows() == [
+        (D(2024, 1, 2), "iron_condor", "all", 3, 0.1, 0.01, 0.1, 0.4, 0.25, None, False, None, None, "3 < 10"),
+    ]
+    assert frame.columns == query(lake, (SQL / "variance_by_strategy_regime.sql").read_text())[0]
+    assert frame.schema["weight"] == pl.Float64 and frame.schema["as_of"] == pl.Date  # typed by DuckDB, not by the rows
+    assert named_query(lake, "variance_by_strategy_regime").rows() == run(lake, "variance_by_strategy_regime.sql")
+    weights = named_query(lake, "strategy_weights_latest", through=D(2024, 1, 2))
+    assert weights.select("as_of", "regime", "weight").rows() == [
+        (D(2024, 1, 2), "crash", 0.5),
+        (D(2024, 1, 2), "normal", 1.0),
+    ]
+    assert named_query(lake, "strategy_weights_latest", through=D(2024, 1, 1)).is_empty()
+
 
 def test_ledger_backtest_and_sector_queries(lake: Lake) -> None:
     from lakehouse_assets.core import backtest
@@ -268,6 +283,8 @@ def test_ledger_backtest_and_sector_queries(lake: Lake) -> None:
         ("forecast_follow", 10, False),
     ]
     assert summary[0][5] == 29_987.5 and (summary[0][10], summary[0][11]) == (3, -12.5)
+    earlier = named_query(lake, "backtest_summary", through=D(2024, 1, 4))
+    assert earlier.select("as_of", "strategy_type", "trades", "sharpe").rows() == [(D(2024, 1, 4), "all", 1, 9.0)]
 
     completed = pl.DataFrame(
         {
@@ -289,3 +306,13 @@ def test_ledger_backtest_and_sector_queries(lake: Lake) -> None:
         ("Index", "*", 1, 1.0, 2),
         ("Index", "normal", 1, 1.0, None),
     ]
+
+
+def test_a_named_query_over_a_table_not_written_yet_says_so(lake: Lake) -> None:
+    with pytest.raises(TableNotCreated, match="table backtest_metrics does not exist in the lake"):
+        named_query(lake, "backtest_summary")
+    lake.ensure("backtest_metrics")
+    (Path(lake.uri("backtest_metrics")) / "_delta_log" / f"{1:020d}.json").write_text("garbage\n")
+    with pytest.raises(TableUnavailable) as info:  # there, but unreadable: not "not created"
+        named_query(lake, "backtest_summary")
+    assert not isinstance(info.value, TableNotCreated) and "backtest_metrics" in str(info.value)

@@ -81,6 +81,21 @@ def test_asset_graph_shows_every_group(browser, dagster_ui) -> None:  # type: ig
     page.screenshot(path=str(SCREENSHOTS / "asset_graph.png"))
 
 
+def test_an_asset_page_shows_its_table_schema(browser, dagster_ui) -> None:  # type: ignore[no-untyped-def]
+    """The column schema comes from the catalogue (``dagster/column_schema``): every column of
+    ``features`` is listed on its asset page, with the catalogue's notes as descriptions."""
+    from playwright.sync_api import expect
+
+    from lakehouse_assets.lake.catalog import TABLES
+
+    url, _ = dagster_ui
+    page = new_page(browser, f"{url}/assets/features")
+    expect(page.get_by_text("Columns", exact=True).first).to_be_visible(timeout=60_000)
+    for column in TABLES["features"].schema:
+        expect(page.get_by_text(column, exact=True).first).to_be_attached()
+    page.screenshot(path=str(SCREENSHOTS / "asset_columns.png"), full_page=True)
+
+
 def test_a_partition_materialized_from_the_ui_succeeds(browser, dagster_ui) -> None:  # type: ignore[no-untyped-def]
     from playwright.sync_api import expect
 

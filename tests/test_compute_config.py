@@ -8,9 +8,9 @@ import pytest
 
 from lakehouse_assets.compute import SCHEDULER_ENV, PoolSettings
 from lakehouse_assets.config import ConfigError, load_config
-from tests.conftest import edit
+from tests.conftest import REPO, edit
 
-REPO_CONFIG = Path(__file__).resolve().parents[2] / "config"
+REPO_CONFIG = REPO / "config"
 DASK = ("pool: local", "pool: dask")
 
 
