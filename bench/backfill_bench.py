@@ -209,8 +209,8 @@ class Pipeline:
     ) -> None:
         import dagster as dg
 
+        from lakehouse_assets.build import build_definitions
         from lakehouse_assets.config import load_config
-        from lakehouse_assets.definitions import build_definitions
         from lakehouse_assets.defs.resources import SourcesResource
 
         defs = build_definitions(

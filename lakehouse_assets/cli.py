@@ -298,7 +298,7 @@ def _run(args: argparse.Namespace) -> int:
     symbols = _symbols(args.symbols, config, bundled=not args.ohlcv_dir)
 
     # Dagster and the assets (seconds to import) only for the verb that runs them
-    from lakehouse_assets.definitions import build_definitions
+    from lakehouse_assets.build import build_definitions
     from lakehouse_assets.defs.resources import SourcesResource
 
     lake = _lake(args, create=True)

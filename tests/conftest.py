@@ -135,8 +135,8 @@ def run_pipeline(
 ) -> dg.ExecuteInProcessResult:
     """Materialize every asset (or those of ``groups``) for ``start..end`` as one run on an
     ephemeral instance, with the configuration of ``config_dir`` (default: ``config/``)."""
+    from lakehouse_assets.build import build_definitions
     from lakehouse_assets.config import load_config
-    from lakehouse_assets.definitions import build_definitions
     from lakehouse_assets.defs.resources import SourcesResource
 
     defs = build_definitions(

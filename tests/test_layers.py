@@ -10,7 +10,9 @@ a function, to dodge the import cycle), and nothing runs.
   or any other I/O.
 - ``lake`` imports ``core`` and ``lake`` of the first-party modules (not ``defs``,
   ``sources``, ``cli``, ``definitions``, nor ``config``, ``report`` and the others above it).
-- ``defs`` does not import ``cli`` or ``definitions``, which are built from it.
+- ``defs`` does not import ``build``, ``cli`` or ``definitions``, which are built from it.
+- Nothing imports ``definitions``, the code location: importing it builds the definitions of
+  ``config/`` (``$LAKEHOUSE_CONFIG``); the CLI builds its own from ``--config`` (``build``).
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ CORE_THIRD_PARTY = frozenset(
 )
 # the only first-party layers these may import
 MAY_IMPORT = {"core": {"core"}, "lake": {"core", "lake"}}
-ABOVE_DEFS = {"cli", "definitions"}
+ABOVE_DEFS = {"build", "cli", "definitions"}
 
 
 def imported(source: str, module: str, is_package: bool) -> list[tuple[int, str]]:
@@ -73,6 +75,8 @@ def violation(package: str, layer: str, target: str) -> str | None:
         return f"{layer} imports only {allowed} of {package}"
     if layer == "defs" and target_layer in ABOVE_DEFS:
         return f"defs does not import {package}.{target_layer}, which is built from it"
+    if target_layer == "definitions":
+        return f"nothing imports {package}.definitions, the code location (it builds the definitions of config/)"
     return None
 
 
@@ -110,7 +114,7 @@ def test_core_uses_every_package_it_is_allowed() -> None:
 def test_a_planted_upward_import_is_named_with_its_module_and_line(tmp_path: Path) -> None:
     files = {
         "__init__.py": "",
-        "cli.py": "from lakehouse_assets.defs import common\n",  # the top may import anything
+        "cli.py": "from lakehouse_assets.defs import common\nfrom lakehouse_assets.definitions import defs\n",
         "core/__init__.py": "",
         "core/book.py": "import numpy as np\nfrom . import options\nfrom .options import black_scholes\n",
         "core/options.py": "def black_scholes():\n    from lakehouse_assets.lake.catalog import TABLES\n",
@@ -128,6 +132,8 @@ def test_a_planted_upward_import_is_named_with_its_module_and_line(tmp_path: Pat
 
     core = "core imports only the standard library and " + ", ".join(sorted(CORE_THIRD_PARTY))
     assert violations(root) == [
+        "lakehouse_assets.cli:2 imports lakehouse_assets.definitions.defs: nothing imports "
+        "lakehouse_assets.definitions, the code location (it builds the definitions of config/)",
         f"lakehouse_assets.core.io:1 imports duckdb: {core}",
         "lakehouse_assets.core.io:2 imports lakehouse_assets.report: core imports only lakehouse_assets.core of "
         "lakehouse_assets",

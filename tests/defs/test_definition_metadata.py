@@ -6,8 +6,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from lakehouse_assets.build import build_definitions
 from lakehouse_assets.config import load_config
-from lakehouse_assets.definitions import build_definitions
 from lakehouse_assets.defs.common import code_version
 from lakehouse_assets.lake.catalog import TABLES
 from tests.conftest import REPO

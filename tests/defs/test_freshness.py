@@ -5,8 +5,8 @@ import datetime as dt
 import dagster as dg
 import polars as pl
 
+from lakehouse_assets.build import build_definitions
 from lakehouse_assets.config import load_config
-from lakehouse_assets.definitions import build_definitions
 from lakehouse_assets.defs.checks import last_closed_session
 from lakehouse_assets.lake.catalog import TABLES
 from lakehouse_assets.lake.delta import Lake

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import dagster as dg
 
+from lakehouse_assets.build import build_definitions
 from lakehouse_assets.config import load_config
-from lakehouse_assets.definitions import build_definitions, defs
+from lakehouse_assets.definitions import defs
 from lakehouse_assets.defs.partitions import trading_day_partitions
 from lakehouse_assets.defs.settings import calendar_of
 from tests.conftest import REPO, edit
