@@ -2,7 +2,7 @@
 
 Question: do two lakes written by two versions of the code hold the same data? Each table is
 read whole, its lineage columns dropped (the catalogue's ``volatile`` columns, e.g.
-``ingested_at``, ``fitted_at``, and ``alerts.fired_at``: times of the run, not data), the
+``ingested_at``, ``fitted_at``, and the alerts' time, id and run id: the run's, not data), the
 landing root stripped from ``file`` (the lakes may have been written from two clones), the
 rows sorted by every column, and the result hashed (polars' row hash, summed order-free and
 also over the sorted frame). Two lakes are the same when every table's row count and hash
@@ -28,11 +28,14 @@ import polars as pl
 from lakehouse_assets.lake.catalog import TABLES
 from lakehouse_assets.lake.delta import Lake
 
-LINEAGE = {"alerts": ("fired_at",)}
-"""Lineage columns the catalogue does not mark ``volatile`` (the alerts table is append-only)."""
+LINEAGE = {"alerts": ("fired_at", "alert_id")}
+"""Lineage columns the catalogue does not mark ``volatile``: an alert's time and its id (a hash
+of the run id); the run id inside its ``context`` is blanked too."""
 
 
 def table_hash(frame: pl.DataFrame, strip: str | None) -> str:
+    if "context" in frame.columns:
+        frame = frame.with_columns(pl.col("context").str.replace(r'"run_id": "[^"]*"', '"run_id": ""'))
     if strip and "file" in frame.columns:
         frame = frame.with_columns(pl.col("file").str.replace(strip, "", literal=True))
     frame = frame.select(sorted(frame.columns))
