@@ -26,10 +26,13 @@ test: lint typecheck             ## ruff, mypy, then the whole test suite (what 
 test-fast: setup                 ## the suite without the slow end-to-end tests
 	$(BIN)/python -m pytest -m "not slow"
 
-ui: setup                        ## the Dagster UI on http://127.0.0.1:3000
+# Under deploy/process_group.py, which stops every process of dagster dev (code servers, a
+# run's workers and pool) on Ctrl-C within seconds: dagster dev alone leaves them running.
+UI_PORT ?= 3000
+ui: setup                        ## the Dagster UI on http://127.0.0.1:3000 (UI_PORT=...)
 	mkdir -p $(DAGSTER_HOME) && test -f $(DAGSTER_HOME)/dagster.yaml || printf 'telemetry:\n  enabled: false\nrun_queue:\n  max_concurrent_runs: 1\n' > $(DAGSTER_HOME)/dagster.yaml
 	DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS=$${DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS:-true} \
-	  $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+	  exec $(BIN)/python deploy/process_group.py $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(UI_PORT)
 
 lint: setup                      ## ruff: lint rules and formatting, changing nothing
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

@@ -228,13 +228,13 @@ def report(results: list[Result]) -> None:
     row("  ms per symbol", [1000 * r.fit.seconds / r.symbols for r in results], "{:.1f}")
     row("  peak RSS MiB, process tree", [r.fit.peak_rss / 2**20 for r in results], "{:,.0f}")
     row("  forecasting s", [r.fit.steps.get("forecasting", 0.0) for r in results], "{:.1f}")
-    row("  gold/strategy/monitoring steps s", [r.fit.gold_seconds for r in results], "{:.1f}")
+    row("  drift/gold/strategy steps s", [r.fit.gold_seconds for r in results], "{:.1f}")
     b = small.backfill
     rows.append([f"short backfill ({b.day}..{b.end}, {b.sessions} sessions, one run)", *[""] * (len(rows[0]) - 1)])
     row("  wall s (subprocess)", [r.backfill.seconds for r in results], "{:.1f}")
     row("  peak RSS MiB, process tree", [r.backfill.peak_rss / 2**20 for r in results], "{:,.0f}")
     row(
-        "  gold/strategy/monitoring steps s per session",
+        "  drift/gold/strategy steps s per session",
         [r.backfill.gold_seconds / r.backfill.sessions for r in results],
         "{:.1f}",
     )

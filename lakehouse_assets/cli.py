@@ -29,8 +29,11 @@ EXAMPLES = """examples:
   lakehouse run                                  # bundled S&P 500, NASDAQ, MSFT over the default range
   lakehouse run --start 2018-01-02 --end 2018-03-29 --symbols ^GSPC
   lakehouse run --ohlcv-dir landing/ohlcv --sentiment-dir landing/sentiment
+  lakehouse run --start 2018-12-31 --end 2018-12-31 --select bronze,features
   lakehouse query "select symbol, count(*) from ohlcv_daily group by 1"
   lakehouse query -f sql/latest_bars.sql --param as_of=2018-06-29 --format csv
+  lakehouse sql                                  # interactive, read-only SQL shell over the lake
+  lakehouse catalog --out lake.duckdb            # views for any DuckDB client: ATTACH 'lake.duckdb' (READ_ONLY)
   lakehouse tables
   lakehouse alerts list
   lakehouse alerts ack 385aaad9 --by alice --reason "MSFT delisted from the feed; fix tomorrow"
@@ -82,7 +85,7 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(
-        dest="command", required=True, metavar="{run,query,tables,alerts,maintain,simulate,report}"
+        dest="command", required=True, metavar="{run,query,sql,catalog,tables,alerts,maintain,simulate,report}"
     )
 
     common = argparse.ArgumentParser(add_help=False)
@@ -95,8 +98,10 @@ def _parser() -> argparse.ArgumentParser:
         "run",
         parents=[common],
         help="materialize every asset for a range of trading days",
-        description="Materialize every asset for a range of trading days, as one Dagster run.",
+        description="Materialize every asset (or those of --select) for a range of trading days, as one Dagster run.",
         epilog="examples:\n  lakehouse run\n  lakehouse run --start 2018-01-02 --end 2018-12-31 --symbols ^GSPC,MSFT\n"
+        "  lakehouse run --start 2018-12-31 --end 2018-12-31 --select bronze,silver   # land bars, derive features\n"
+        "  lakehouse run --start 2018-12-31 --end 2018-12-31 --select features,market_regimes\n"
         "  lakehouse run --start 2018-12-31 --end 2018-12-31 --quiet --json   # the summary as JSON, for scripts",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -105,6 +110,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--ohlcv-dir", help="CSV landing dir {dir}/{SYMBOL}/1day/*.csv[.gz] (replaces the bundled data)")
     run.add_argument("--sentiment-dir", help="JSONL landing dir {dir}/{SYMBOL}/{YYYY-MM-DD}.jsonl")
     run.add_argument("--symbols", help="comma-separated symbols to restrict the universe")
+    run.add_argument(
+        "--select",
+        metavar="NAMES",
+        help="comma-separated asset groups and/or assets to run (default: all); what they read upstream "
+        "is taken from the lake as it is",
+    )
     run.add_argument("--quiet", action="store_true", help="no progress lines; only the summary and errors")
     _output_options(run)
     run.set_defaults(handler=_run)
@@ -139,6 +150,46 @@ def _parser() -> argparse.ArgumentParser:
         help="stop the query after this many seconds, exit status 1 (default: 300; 0: no limit); Ctrl-C stops it too",
     )
     query.set_defaults(handler=_query)
+
+    shell = sub.add_parser(
+        "sql",
+        parents=[common],
+        help="interactive read-only SQL shell over the lake; every table is a view by its name",
+        description="An interactive DuckDB shell over the lake, read-only as lakehouse query is (the same "
+        "statement policy): end a statement with ';'. Line editing and history (~/.lakehouse_sql_history, or "
+        "$XDG_STATE_HOME/lakehouse/sql_history); .tables lists the tables, .quit or Ctrl-D leaves, Ctrl-C "
+        "cancels the statement being typed or run. Without a terminal it runs the statements read from stdin "
+        "(exit status 1 if one failed).",
+        epilog="examples:\n  lakehouse sql\n  echo 'select count(*) from ohlcv_daily;' | lakehouse sql --format csv",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _output_options(shell)
+    shell.add_argument(
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        help="stop a statement after this many seconds (default: 300; 0: none)",
+    )
+    shell.set_defaults(handler=_sql)
+
+    catalog = sub.add_parser(
+        "catalog",
+        parents=[common],
+        help="write a DuckDB database of views over the lake, for any DuckDB client",
+        description="Write a DuckDB database file holding one view per lake table (over delta_scan of the "
+        "table's absolute path: the views read its current version) and one per parameter-free named query "
+        "of sql/. Any DuckDB of the same version with the delta extension loaded attaches it read-only. The "
+        "file holds no data and no credentials: for an s3:// lake the reading session needs httpfs and an S3 "
+        "secret of its own (README: SQL from a shell, a notebook or any DuckDB client).",
+        epilog="examples:\n  lakehouse catalog --out lake.duckdb\n"
+        "  duckdb -c \"LOAD delta; ATTACH 'lake.duckdb' AS lake (READ_ONLY); select count(*) from lake.ohlcv_daily\"",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    catalog.add_argument("--out", required=True, metavar="FILE", help="the DuckDB file to write, e.g. lake.duckdb")
+    catalog.add_argument(
+        "--force", action="store_true", help="overwrite FILE even if it is not a catalog this command wrote"
+    )
+    catalog.set_defaults(handler=_catalog)
 
     tables = sub.add_parser(
         "tables",
@@ -310,12 +361,15 @@ def _run(args: argparse.Namespace) -> int:
         ),
     )
     job = defs.resolve_job_def("daily_job")
+    if args.select:
+        job = _subset(defs, job, args.select)
     progress = _Progress(sessions[0], sessions[-1], len(sessions), quiet=args.quiet, total_steps=len(job.graph.nodes))
     job = job.with_logger_defs({"progress": progress.logger_def()})
     source = args.ohlcv_dir or "bundled data"
     if not args.quiet:
         print(
-            f"lakehouse run: {len(sessions)} trading days {sessions[0]}..{sessions[-1]} from {source} into {lake.root}",
+            f"lakehouse run: {len(sessions)} trading days {sessions[0]}..{sessions[-1]} from {source} into {lake.root}"
+            + (f" (--select {args.select})" if args.select else ""),
             file=sys.stderr,
         )
     began = time.monotonic()
@@ -353,6 +407,35 @@ def _run(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(f"lakehouse run: done in {elapsed:.1f}s (run {result.run_id[:8]})", file=sys.stderr)
     return 0
+
+
+def _subset(defs: Any, job: Any, given: str) -> Any:
+    """``job`` cut to the asset groups and assets named in ``given``, with their checks of
+    ``job``'s selection only. Group names are read from ``defs``. An asset written by one
+    step together with others (a multi-asset) brings them along: Dagster cannot run part of it."""
+    import dagster as dg
+
+    graph = defs.resolve_asset_graph()
+    keys = graph.materializable_asset_keys
+    groups = sorted({graph.get(key).group_name for key in keys})
+    assets = sorted(key.to_user_string() for key in keys)
+    names = [n.strip() for n in given.split(",") if n.strip()]
+    unknown = [n for n in names if n not in groups and n not in assets]
+    if unknown or not names:
+        raise UsageError(
+            f"--select {given!r}: unknown {', '.join(unknown) or '(nothing named)'}\n"
+            f"groups: {', '.join(groups)}\nassets: {', '.join(assets)}"
+        )
+    named = dg.AssetSelection.groups(*(n for n in names if n in groups)) | dg.AssetSelection.assets(
+        *(n for n in names if n in assets)
+    )
+    whole = next(j for j in defs.jobs if j.name == job.name).selection
+    chosen = whole & named.required_multi_asset_neighbors()
+    picked = chosen.resolve(graph)
+    along = sorted(k.to_user_string() for k in picked - named.resolve(graph))
+    if along:
+        print(f"lakehouse run: --select also runs {', '.join(along)} (written by the same step)", file=sys.stderr)
+    return job.get_subset(asset_selection=picked, asset_check_selection=chosen.resolve_checks(graph))
 
 
 def _symbols(given: str | None, config: Config, *, bundled: bool) -> list[str] | None:
@@ -570,21 +653,156 @@ def _query(args: argparse.Namespace) -> int:
         columns, rows = query(lake, sql, params, pins, timeout=timeout or None)
     except QueryUsageError as exc:
         raise UsageError(str(exc)) from None
-    except QueryError as exc:
-        print(f"lakehouse query: {exc}", file=sys.stderr)
-        return 1
-    except duckdb.PermissionException as exc:
-        first, _, rest = str(exc).partition("\n")
-        hint = "a query reads the lake's own files only, with no network (docs/operations.md)"
-        print(f"lakehouse query: {first} ({hint})\n{rest}".rstrip(), file=sys.stderr)
-        return 1
-    except duckdb.Error as exc:
-        said = str(exc)
-        if isinstance(exc, duckdb.CatalogException) and "Table with name" in said:
-            said += "\n(a view exists for each table the SQL names; lakehouse tables lists the lake's tables)"
-        print(f"lakehouse query: {said}", file=sys.stderr)
+    except (QueryError, duckdb.Error) as exc:
+        print(f"lakehouse query: {_failure(exc)}", file=sys.stderr)
         return 1
     _emit(columns, rows, args.format)
+    return 0
+
+
+def _failure(exc: Exception) -> str:
+    """What a failed query says (``lakehouse query`` and ``lakehouse sql``): its message,
+    with a hint where DuckDB's own would leave a user guessing."""
+    import duckdb
+
+    said = str(exc)
+    if isinstance(exc, duckdb.PermissionException):
+        first, _, rest = said.partition("\n")
+        hint = "a query reads the lake's own files only, with no network (docs/operations.md)"
+        return f"{first} ({hint})\n{rest}".rstrip()
+    if isinstance(exc, duckdb.CatalogException) and "Table with name" in said:
+        said += "\n(a view exists for each table the SQL names; lakehouse tables lists the lake's tables)"
+    return said
+
+
+def _sql(args: argparse.Namespace) -> int:
+    """The shell: each statement runs as ``lakehouse query`` runs one (its own session, the
+    same read-only policy, timeout and Ctrl-C), so the shell adds no second policy."""
+    import duckdb
+
+    from lakehouse_assets.lake.catalog import TABLES
+    from lakehouse_assets.lake.duck import DEFAULT_TIMEOUT, QueryError, QueryUsageError, query
+
+    _finite(args.timeout, "timeout")
+    lake = _lake(args)
+    timeout = (DEFAULT_TIMEOUT if args.timeout is None else args.timeout) or None
+    interactive = sys.stdin.isatty()
+    history = _open_history() if interactive else None
+    if interactive:
+        print(f"lakehouse sql over {lake.root} (read-only): end statements with ';', .tables, .quit", file=sys.stderr)
+    failed = False
+    try:
+        for statement in _statements(interactive):
+            if statement in (".quit", ".exit"):
+                break
+            try:
+                if statement == ".tables":
+                    _emit(["table", "layer"], [(n, t.layer) for n, t in TABLES.items() if lake.exists(n)], args.format)
+                elif statement.startswith("."):
+                    print(f"unknown command {statement.split()[0]} (.tables, .quit)", file=sys.stderr)
+                else:
+                    _emit(*query(lake, statement, timeout=timeout), args.format)
+                continue
+            except (QueryError, QueryUsageError, duckdb.Error) as exc:
+                print(f"error: {_failure(exc)}", file=sys.stderr)
+            except KeyboardInterrupt:  # while printing: the statement is over, the session is not
+                print("\ninterrupted", file=sys.stderr)
+            failed = True
+    finally:
+        if history is not None:
+            _save_history(history)
+    return 1 if failed and not interactive else 0
+
+
+def _statements(interactive: bool) -> Any:
+    """Statements as typed (prompts ``lake> ``, then ``  ...> `` until a ``;``) or read from
+    stdin; a line starting with ``.`` is a shell command. Ctrl-C drops what is being typed."""
+    from lakehouse_assets.lake.duck import statement_complete
+
+    lines: list[str] = []
+    while True:
+        try:
+            line = input(("  ...> " if lines else "lake> ") if interactive else "")
+        except EOFError:
+            if interactive:
+                print(file=sys.stderr)
+            break
+        except KeyboardInterrupt:
+            print("^C", file=sys.stderr)
+            lines.clear()
+            continue
+        if not lines and (not line.strip() or line.lstrip().startswith(".")):
+            if line.strip():
+                _remember(line.strip(), interactive)
+                yield line.strip()
+            continue
+        lines.append(line)
+        if statement_complete("\n".join(lines)):
+            _remember(" ".join(part.strip() for part in lines), interactive)
+            yield "\n".join(lines)
+            lines.clear()
+    if lines and not interactive:  # the last statement of a script may omit its ';'
+        yield "\n".join(lines)
+
+
+def _history_file() -> Path:
+    state = os.environ.get("XDG_STATE_HOME")
+    return Path(state) / "lakehouse" / "sql_history" if state else Path.home() / ".lakehouse_sql_history"
+
+
+def _open_history() -> Path:
+    """Line editing and the history of past sessions (readline), one entry per statement."""
+    import readline
+
+    path = _history_file()
+    readline.set_auto_history(False)
+    readline.set_history_length(1000)
+    if path.is_file():  # not on a first session
+        readline.read_history_file(path)
+    return path
+
+
+def _remember(statement: str, interactive: bool) -> None:
+    if interactive:
+        import readline
+
+        readline.add_history(statement)
+
+
+def _save_history(path: Path) -> None:
+    import readline
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        readline.write_history_file(path)
+    except OSError as exc:
+        print(f"lakehouse sql: history not saved to {path}: {exc.strerror}", file=sys.stderr)
+
+
+def _catalog(args: argparse.Namespace) -> int:
+    import duckdb
+
+    from lakehouse_assets.lake.duck import QueryError, QueryUsageError, write_catalog
+
+    lake = _lake(args)
+    out = Path(args.out)
+    if not out.parent.is_dir():
+        raise UsageError(f"--out {out}: no such directory {out.parent}")
+    if out.is_dir():
+        raise UsageError(f"--out {out}: is a directory")
+    try:
+        views = write_catalog(lake, out, force=args.force)
+    except QueryUsageError as exc:
+        raise UsageError(str(exc)) from None
+    except QueryError as exc:
+        print(f"lakehouse catalog: {exc}", file=sys.stderr)
+        return 1
+    print(f"{out}: {len(views)} views over {lake.root}: {', '.join(views)}")
+    print(
+        f"read it from any DuckDB {duckdb.__version__} with the delta extension: "
+        f"LOAD delta; ATTACH '{out}' AS lake (READ_ONLY); select count(*) from lake.ohlcv_daily;",
+        file=sys.stderr,
+    )
     return 0
 
 

@@ -146,7 +146,10 @@ def run_pipeline(
     )
     job = defs.resolve_job_def("daily_job")
     if groups:
-        keys = dg.AssetSelection.groups(*groups).resolve(defs.resolve_asset_graph())
+        graph = defs.resolve_asset_graph()
+        known = {graph.get(key).group_name for key in graph.get_all_asset_keys()}
+        assert set(groups) <= known, f"no such group: {sorted(set(groups) - known)}; groups: {sorted(known)}"
+        keys = dg.AssetSelection.groups(*groups).resolve(graph)
         job = job.get_subset(asset_selection=keys)
     return job.execute_in_process(
         instance=instance or dg.DagsterInstance.ephemeral(),

@@ -212,6 +212,35 @@ def rows(events: list[Event], now: dt.datetime) -> list[dict[str, object]]:
     ]
 
 
+def sent_summary(sent: list[dict[str, object]], limit: int = 5) -> str:
+    """What a batch of deliveries sent, in one line (the alerts sensor's tick): each alert's
+    rule, asset and severity, and its channels (a channel that failed with its status); the
+    first ``limit`` alerts, then how many more. ``sent`` are ``alerts`` rows whose context
+    holds the ``delivery`` status of each channel.
+
+    Examples
+    --------
+    >>> row = {"rule": "check:symbols_present", "asset": "ohlcv_daily", "severity": "warning",
+    ...        "context": '{"delivery": {"log": "ok", "webhook[0] https://h/...": "HTTP 404"}}'}
+    >>> sent_summary([row])
+    '1 alert sent: check:symbols_present on ohlcv_daily (warning) -> log, webhook[0] https://h/... (HTTP 404)'
+    >>> sent_summary([row] * 3, limit=1)
+    '3 alerts sent: check:symbols_present on ohlcv_daily (warning) -> log, webhook[0] https://h/... (HTTP 404); and 2 more'
+    >>> sent_summary([])
+    'no alert sent'
+    """
+    if not sent:
+        return "no alert sent"
+
+    def said(row: dict[str, object]) -> str:
+        delivery: dict[str, str] = json.loads(str(row["context"])).get("delivery", {})
+        channels = ", ".join(name if status == "ok" else f"{name} ({status})" for name, status in delivery.items())
+        return f"{row['rule']} on {row['asset']} ({row['severity']}) -> {channels or 'no channel'}"
+
+    more = f"; and {len(sent) - limit} more" if len(sent) > limit else ""
+    return f"{len(sent)} alert{'s' if len(sent) > 1 else ''} sent: " + "; ".join(map(said, sent[:limit])) + more
+
+
 def payload(alert: dict[str, object], fmt: str) -> dict[str, object]:
     """The webhook body: the alert as JSON, or a Slack message (``text`` plus blocks)."""
     if fmt != "slack":

@@ -1,8 +1,9 @@
 """Data-quality predicates behind the asset checks: pure functions over polars frames.
 
 Each returns an :class:`Outcome`: whether the data passes, one line saying why (or why
-not), and figures for the Dagster UI and the alert's context (counts and a few offending
-rows). The Dagster shells in ``defs/checks.py`` turn outcomes into ``AssetCheckResult``s.
+not), and figures for the Dagster UI and the alert's context (counts, and under ``sample``
+the first few offending rows as a polars frame). The Dagster shells in ``defs/checks.py``
+turn outcomes into ``AssetCheckResult``s.
 """
 
 from __future__ import annotations
@@ -35,9 +36,10 @@ class CheckRules:
     freshness_sessions: int = 1
 
 
-def _sample(frame: pl.DataFrame) -> str:
-    """A few offending rows as text (for the UI and the alert's context)."""
-    return str(frame.head(SAMPLE_ROWS))
+def _sample(frame: pl.DataFrame) -> pl.DataFrame:
+    """A few offending rows, kept as a frame: the Dagster shell shows them as a table and the
+    alert's context stores them as records, where a text printout would be unreadable."""
+    return frame.head(SAMPLE_ROWS)
 
 
 def _fail_or_pass(bad: pl.DataFrame, what: str, ok: str, **figures: object) -> Outcome:

@@ -16,7 +16,8 @@ does not. The alerts sensor raises one alert per failed part (rule ``check:<part
 """
 
 import datetime as dt
-from collections.abc import Mapping
+import json
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 import dagster as dg
@@ -24,6 +25,7 @@ import polars as pl
 
 from lakehouse_assets.core import checks
 from lakehouse_assets.core.calendar import TradingCalendar
+from lakehouse_assets.defs.common import markdown_table
 from lakehouse_assets.defs.resources import LakehouseResource
 from lakehouse_assets.lake.catalog import TABLES
 from lakehouse_assets.lake.delta import Lake
@@ -147,7 +149,9 @@ def specs(*assets: str) -> list[dg.AssetCheckSpec]:
 
 def results(asset: str, outcomes: dict[str, checks.Outcome]) -> list[dg.AssetCheckResult]:
     """The asset's one result: every declared part evaluated, their figures under
-    ``<part>.<figure>``, the verdicts in ``parts`` (a table to read, JSON for the sensor)."""
+    ``<part>.<figure>`` (a part's sample rows as a markdown table), the verdicts in ``parts``
+    (a table to read, JSON for the sensor, which also holds each sample's rows as records
+    for the alert's context)."""
     declared = {c.name: c for c in CHECKS[asset]}
     if set(outcomes) != set(declared):
         raise ValueError(f"{asset}: checks evaluated {sorted(outcomes)} but declared {sorted(declared)}")
@@ -158,6 +162,7 @@ def results(asset: str, outcomes: dict[str, checks.Outcome]) -> list[dg.AssetChe
             "passed": outcomes[name].passed,
             "severity": declared[name].severity.value,
             "description": outcomes[name].description,
+            **_records(outcomes[name].metadata),
         }
         for name in declared
     }
@@ -182,9 +187,23 @@ def results(asset: str, outcomes: dict[str, checks.Outcome]) -> list[dg.AssetChe
     ]
 
 
-def _metadata_values(figures: Mapping[str, object]) -> dict[str, int | float | str]:
-    """Figures as Dagster metadata values: numbers and text as they are, anything else as its text."""
-    return {key: value if isinstance(value, int | float | str) else str(value) for key, value in figures.items()}
+def _metadata_values(figures: Mapping[str, object]) -> dict[str, int | float | str | dg.MetadataValue]:
+    """Figures as Dagster metadata values: numbers and text as they are, a frame (a sample of
+    offending rows) as a markdown table, anything else as its text."""
+    return {key: _metadata_value(value) for key, value in figures.items()}
+
+
+def _metadata_value(value: object) -> int | float | str | dg.MetadataValue:
+    if isinstance(value, pl.DataFrame):
+        return dg.MetadataValue.md(markdown_table(value))
+    return value if isinstance(value, int | float | str) else str(value)
+
+
+def _records(figures: Mapping[str, object]) -> dict[str, list[dict[str, object]]]:
+    """``{"sample": rows}``, the sample's rows as JSON records (dates and times as ISO text),
+    or nothing without a sample."""
+    sample = figures.get("sample")
+    return {"sample": json.loads(sample.write_json())} if isinstance(sample, pl.DataFrame) else {}
 
 
 def _parts_table(parts: Mapping[str, Mapping[str, object]]) -> str:
@@ -225,7 +244,9 @@ def parts_of(evaluation: dg.AssetCheckEvaluation) -> list[Part]:
             bool(p["passed"]),
             p["severity"] == dg.AssetCheckSeverity.WARN.value,
             str(p["description"]),
-            {k.removeprefix(f"{name}."): v for k, v in metadata.items() if k.startswith(f"{name}.")},
+            # the sample as records (from ``parts``) rather than its markdown table
+            {k.removeprefix(f"{name}."): v for k, v in metadata.items() if k.startswith(f"{name}.")}
+            | ({"sample": p["sample"]} if "sample" in p else {}),
         )
         for name, p in recorded.items()
     ]
@@ -252,14 +273,26 @@ def last_closed_session(calendar: TradingCalendar, now: dt.datetime) -> dt.date:
     return day
 
 
-@dg.asset_check(
+FRESH = dg.AssetCheckSpec(
+    "fresh",
     asset="ohlcv_daily",
-    name="fresh",
     description="The latest ohlcv_daily session is at most checks.freshness_sessions trading days behind the last "
-    "closed session (run by freshness_schedule after the daily run; not part of daily_job, whose ranges may be "
-    "historical).",
+    "closed session. Judged only in a run that materializes nothing (freshness_job, run by freshness_schedule, or "
+    "the check executed on its own); in a run that materializes assets it is skipped.",
 )
-def fresh(lakehouse: LakehouseResource) -> dg.AssetCheckResult:
+
+
+@dg.multi_asset_check(specs=[FRESH], can_subset=True, name="fresh")
+def fresh(context: dg.AssetCheckExecutionContext, lakehouse: LakehouseResource) -> Iterator[dg.AssetCheckResult]:
+    """Is the lake up to the last close? A question about now, not about a range: the UI's
+    Materialize dialog and its backfills run every check of the selected assets, and there a
+    historical range would fail it (the lake is years behind today by design) and raise a
+    false alert. So a run that materializes any asset yields no result, which Dagster shows
+    as a skipped check and the alerts sensor never sees."""
+    materializing = context.op_execution_context.job_def.asset_layer.selected_asset_keys
+    if materializing:
+        context.log.info(f"fresh not judged: this run materializes {len(materializing)} assets (see freshness_job)")
+        return
     config, lake, calendar = lakehouse.config(), lakehouse.lake(), lakehouse.calendar()
     expected = last_closed_session(calendar, dt.datetime.now(dt.UTC))
     latest = lake.read("ohlcv_daily", columns=["date"])["date"].max() if lake.exists("ohlcv_daily") else None
@@ -269,7 +302,9 @@ def fresh(lakehouse: LakehouseResource) -> dg.AssetCheckResult:
         config.checks.freshness_sessions,
         lambda day: len(calendar.sessions(day, expected)) - 1,
     )
-    return dg.AssetCheckResult(
+    yield dg.AssetCheckResult(
+        asset_key=FRESH.asset_key,
+        check_name=FRESH.name,
         passed=outcome.passed,
         description=outcome.description,
         metadata=_metadata_values(outcome.metadata),

@@ -22,7 +22,7 @@ SYMBOL_KINDS = ["feature", "regime"]
 
 
 @partitioned_asset(
-    group_name="monitoring",
+    group_name="drift",
     deps=["features", "market_regimes"],
     description=TABLES["drift_reports"].description,
     check_specs=asset_checks.specs("drift_reports"),
@@ -67,7 +67,7 @@ def drift_reports(
 
 
 @partitioned_asset(
-    group_name="monitoring",
+    group_name="strategy",
     deps=["strategy_predictions"],
     table="drift_reports",
     description="Prediction drift rows of drift_reports: per strategy type, block-permutation KS of its predicted "

@@ -100,6 +100,6 @@ def weekly_maintenance_schedule(job: dg.JobDefinition, config: Config) -> dg.Sch
         job=job,
         cron_schedule="0 6 * * 6",
         execution_timezone=config.exchange.timezone,
-        default_status=dg.DefaultScheduleStatus.RUNNING,
+        default_status=dg.DefaultScheduleStatus.STOPPED,
         description="Weekly compaction, vacuum and checkpoint of every Delta table.",
     )

@@ -25,6 +25,10 @@ What it may not do, and how that is enforced, from the outside in:
 * **Time**: :func:`query` stops a statement after ``timeout`` seconds and on Ctrl-C
   (``connection.interrupt()``), raising :class:`QueryStopped`.
 
+:func:`write_catalog` writes the same views into a DuckDB database file that any DuckDB
+client (of the same version, with the delta extension loaded) attaches read-only; there
+the read-only guarantee is the attach's, not this module's.
+
 :func:`named_query` runs a file of ``sql/`` the same way and returns a polars frame, so
 that ``lakehouse report`` shows what ``lakehouse query -f sql/NAME.sql`` answers; its
 ``through`` cuts every view at a trading day, making the files' "latest day" the latest on
@@ -38,6 +42,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
+import os
 import re
 import threading
 import time
@@ -90,6 +95,10 @@ class TableNotCreated(TableUnavailable):
 
 class QueryStopped(QueryError):
     """The statement was interrupted: by its timeout or by Ctrl-C."""
+
+
+class CatalogRefused(QueryUsageError):
+    """``lakehouse catalog --out FILE``: FILE exists and is not a catalog written by it."""
 
 
 def extension_path(name: str) -> Path:
@@ -477,3 +486,104 @@ def _s3_secret(con: duckdb.DuckDBPyConnection, options: Mapping[str, str]) -> No
         fields.update(ENDPOINT=host, URL_STYLE="path", USE_SSL=str(endpoint.startswith("https")).lower())
     body = ", ".join(f"{k} {v if k in ('TYPE', 'USE_SSL') else sql_literal(v)}" for k, v in fields.items())
     con.execute(f"CREATE OR REPLACE SECRET lake_s3 ({body})")
+
+
+CATALOG_MARK = "lakehouse_catalog"
+"""The table of a catalog file saying what wrote it: the lake, when, with which DuckDB."""
+
+
+def write_catalog(lake: Lake, out: Path, *, force: bool = False) -> list[str]:
+    """Write ``out``: a DuckDB database of one view per table created in the lake (as
+    :func:`connect` makes them, over ``delta_scan`` of the table's absolute URI, so they read
+    its current version) and one per file of ``sql/`` that is a single ``SELECT`` without
+    ``$`` parameters and reads only those tables; returns the views' names.
+
+    The file holds view definitions only, no rows and no credentials: a reader needs the
+    delta extension loaded (and, for an ``s3://`` lake, httpfs and an S3 secret of its
+    own). It is written whole to a temporary file beside ``out`` and renamed over it, so a
+    reader never sees half a catalog. An existing ``out`` that is not a catalog written
+    here is refused (:class:`CatalogRefused`) unless ``force``; a table that cannot be read
+    raises :class:`TableUnavailable`.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> lake = Lake(tempfile.mkdtemp())
+    >>> _ = lake.ensure("alerts")
+    >>> out = Path(tempfile.mkdtemp()) / "lake.duckdb"
+    >>> write_catalog(lake, out)
+    ['alerts']
+    >>> con = duckdb.connect()
+    >>> con.execute(f"LOAD {sql_literal(str(extension_path('delta')))}").execute(
+    ...     f"ATTACH {sql_literal(str(out))} AS lake (READ_ONLY)").execute(
+    ...     "select count(*) from lake.alerts").fetchall()
+    [(0,)]
+    """
+    out = Path(out)
+    if out.exists() and not force and not _is_catalog(out):
+        raise CatalogRefused(f"{out} exists and is not a catalog written by lakehouse catalog (--force overwrites it)")
+    tables = [name for name in TABLES if _created(lake, name)]
+    temp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    try:
+        con = duckdb.connect(str(temp), config={"autoinstall_known_extensions": False})
+        try:
+            con.execute(f"LOAD {sql_literal(str(extension_path('delta')))}")
+            if lake.root.startswith("s3://"):  # to bind the views; the secret is temporary: not in the file
+                con.execute(f"LOAD {sql_literal(str(extension_path('httpfs')))}")
+                _s3_secret(con, lake.storage_options)
+            problems = _views(con, lake, tables, {})
+            if problems:
+                raise next(iter(problems.values()))
+            views = tables + _named_query_views(con, tables)
+            con.execute(
+                f"CREATE TABLE {CATALOG_MARK} AS SELECT $lake AS lake, now() AS written_at, $version AS duckdb_version",
+                {"lake": lake.root, "version": duckdb.__version__},
+            )
+        finally:
+            con.close()
+        Path(f"{out}.wal").unlink(missing_ok=True)  # a previous file's log must not be replayed into this one
+        os.replace(temp, out)
+    finally:
+        temp.unlink(missing_ok=True)
+        Path(f"{temp}.wal").unlink(missing_ok=True)
+    return views
+
+
+def _named_query_views(con: duckdb.DuckDBPyConnection, tables: list[str]) -> list[str]:
+    """A view per ``sql/NAME.sql`` that a view can hold: one SELECT, no parameters, over ``tables``."""
+    made = []
+    for path in sorted(SQL_DIR.glob("*.sql")):
+        sql = path.read_text(encoding="utf-8")
+        statements = duckdb.extract_statements(sql)
+        if (
+            len(statements) != 1
+            or statements[0].type != duckdb.StatementType.SELECT
+            or PARAMETER.search(_strip_comments_and_strings(sql))
+            or not set(named_tables(sql)) <= set(tables)
+        ):
+            continue
+        con.execute(f"CREATE VIEW {path.stem} AS {statements[0].query}")
+        made.append(path.stem)
+    return made
+
+
+def _is_catalog(path: Path) -> bool:
+    """Whether ``path`` is a DuckDB database holding :data:`CATALOG_MARK`."""
+    try:
+        with duckdb.connect(str(path), read_only=True, config={"autoload_known_extensions": False}) as con:
+            found = con.execute(
+                "select count(*) from information_schema.tables where table_name = $name", {"name": CATALOG_MARK}
+            ).fetchone()
+    except duckdb.Error:
+        return False
+    return bool(found and found[0])
+
+
+def statement_complete(text: str) -> bool:
+    """Whether ``text`` ends a statement: its last character outside comments and strings is
+    ``;`` (what ``lakehouse sql`` waits for before running what was typed).
+
+    >>> statement_complete("select ';'"), statement_complete("select 1; -- done")
+    (False, True)
+    """
+    return _strip_comments_and_strings(text).rstrip().endswith(";")

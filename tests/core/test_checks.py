@@ -24,6 +24,7 @@ def test_ohlc_bounds_names_each_kind_of_bad_bar() -> None:
     ]
     outcome = checks.ohlc_bounds(bars([good, *bad]))
     assert not outcome.passed and outcome.metadata["failing_rows"] == 4
+    assert outcome.metadata["sample"].equals(bars(bad))  # the offending rows, at most SAMPLE_ROWS
 
 
 def test_unique_keys_and_schema_and_nulls() -> None:
@@ -52,6 +53,8 @@ def test_symbols_present_lists_the_missing_sessions_per_symbol() -> None:
     outcome = checks.symbols_present(frame, ["A", "B"], sessions)
     assert not outcome.passed and outcome.metadata["missing"] == 2
     assert "B: 2 sessions from 2024-01-03" in outcome.description
+    # the sample is the failing keys as a frame (shown as a table in Dagster, records in an alert)
+    assert outcome.metadata["sample"].sort("date").rows() == [("B", D(2024, 1, 3)), ("B", D(2024, 1, 4))]
     assert checks.symbols_present(frame, ["A"], sessions).passed
 
 

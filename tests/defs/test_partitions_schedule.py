@@ -49,9 +49,13 @@ def test_todays_partition_exists_at_the_close() -> None:
 
 
 def evaluate(when: dt.datetime) -> dg.RunRequest | dg.SkipReason:
+    """A tick of the code location's after_close_schedule, with its resources (the bundled data)."""
     repository = defs.get_repository_def()
     schedule = repository.get_schedule_def("after_close_schedule")
-    with dg.build_schedule_context(scheduled_execution_time=when, repository_def=repository) as context:
+    resources = repository.get_top_level_resources()
+    with dg.build_schedule_context(
+        scheduled_execution_time=when, repository_def=repository, resources=resources
+    ) as context:
         result = schedule.evaluate_tick(context)
     if result.skip_message:
         return dg.SkipReason(result.skip_message)
@@ -62,8 +66,35 @@ def evaluate(when: dt.datetime) -> dg.RunRequest | dg.SkipReason:
 def test_schedule_runs_after_the_close_for_that_day() -> None:
     schedule = defs.get_repository_def().get_schedule_def("after_close_schedule")
     assert (schedule.cron_schedule, schedule.execution_timezone) == ("30 16 * * 1-5", "America/New_York")
-    request = evaluate(dt.datetime(2024, 3, 28, 16, 30, tzinfo=NY))
-    assert isinstance(request, dg.RunRequest) and request.partition_key == "2024-03-28"
+    request = evaluate(dt.datetime(2018, 12, 31, 16, 30, tzinfo=NY))  # the bundled data's last session
+    assert isinstance(request, dg.RunRequest) and request.partition_key == "2018-12-31"
+
+
+def test_schedule_skips_a_session_with_nothing_landed() -> None:
+    """The bundled data ends in 2018: a tick of a later session skips instead of running a
+    day without bars (which would fail its checks and alert every day)."""
+    skip = evaluate(dt.datetime(2024, 3, 28, 16, 30, tzinfo=NY))
+    assert isinstance(skip, dg.SkipReason)
+    assert (
+        skip.skip_message == "nothing landed for 2024-03-28: no bar of that session in the OHLCV input; nothing to run"
+    )
+
+
+def test_every_schedule_and_sensor_is_stopped_until_turned_on() -> None:
+    """A fresh `make ui` must not run anything by itself (README: "Turning on the schedule and the alerts")."""
+    repository = defs.get_repository_def()
+    automations = [*repository.schedule_defs, *repository.sensor_defs]
+    assert {a.name for a in automations} == {
+        "after_close_schedule",
+        "freshness_schedule",
+        "weekly_maintenance_schedule",
+        "alerts_sensor",
+    }
+    statuses = {a.name: a.default_status for a in automations}
+    assert statuses == {
+        name: dg.DefaultSensorStatus.STOPPED if name == "alerts_sensor" else dg.DefaultScheduleStatus.STOPPED
+        for name in statuses
+    }
 
 
 def test_schedule_skips_a_holiday_with_a_reason() -> None:
@@ -94,8 +125,8 @@ def test_daily_job_and_every_asset_share_the_partitions() -> None:
         "backtest_metrics": "strategy",
         "sector_performance": "strategy",
         "market_regimes": "silver",
-        "drift_reports": "monitoring",
-        "prediction_drift": "monitoring",
+        "drift_reports": "drift",
+        "prediction_drift": "strategy",
     }
     checked = {key.asset_key.to_user_string() for key in graph.asset_check_keys}
     assert checked == set(groups)  # every asset has its checks

@@ -198,3 +198,41 @@ def test_config_refuses_a_webhook_that_is_not_http(tmp_path: Path) -> None:
     edit(folder / "monitoring.yaml", ("webhooks: []", "webhooks: [{url: 'hooks.slack.com/services/x'}]"))
     with pytest.raises(ConfigError, match=r"monitoring.yaml: alerts.webhooks\[0\].url: not an http:// or https:// URL"):
         load_config(folder)
+
+
+def test_a_failed_checks_sample_is_a_table_in_dagster_records_in_the_alert_and_the_tick_names_it(
+    tmp_path: Path,
+) -> None:
+    """AAA has no bar on 2018-01-03: ohlcv_daily's symbols_present (a warning) fails. The UI's
+    sample is a markdown table of the failing keys, the alert stores them as records, and
+    the sensor's tick (what the UI shows of it) names the alert sent and its channel."""
+    for symbol, days in (("AAA", ("2018-01-02", "2018-01-04")), ("BBB", ("2018-01-02", "2018-01-03", "2018-01-04"))):
+        folder = tmp_path / "landing" / symbol / "1day"
+        folder.mkdir(parents=True)
+        rows = "".join(f"{day},10,11,9,10.5,1000\n" for day in days)
+        (folder / "bars.csv").write_text(f"timestamp,open,high,low,close,volume\n{rows}")
+    lake, instance = Lake(tmp_path / "lake"), dg.DagsterInstance.ephemeral()
+    resource = LakehouseResource(lake_uri=lake.root, config_dir=str(REPO / "config"))
+    with dg.build_sensor_context(instance=instance, resources={"lakehouse": resource}) as context:
+        first = alerts_sensor(context)
+        assert first.skip_message == "0 finished runs, 0 failed checks or runs: no alert sent"
+        result = run_pipeline(
+            lake.root, "2018-01-02", "2018-01-04", ohlcv_dir=str(tmp_path / "landing"), instance=instance,
+            groups=("bronze", "silver"),
+        )  # fmt: skip
+        assert result.success  # a warning does not stop the run
+        (evaluation,) = [
+            e.event_specific_data
+            for e in result.all_events
+            if e.event_type_value == "ASSET_CHECK_EVALUATION"
+            and e.event_specific_data.asset_key == dg.AssetKey("ohlcv_daily")
+        ]
+        sample = evaluation.metadata["symbols_present.sample"]
+        assert isinstance(sample, dg.MarkdownMetadataValue)
+        assert sample.value.splitlines() == ["| symbol | date |", "|---|---|", "| AAA | 2018-01-03 |"]
+        tick = alerts_sensor(context)
+    alert = lake.read("alerts").filter(pl.col("rule") == "check:symbols_present").row(0, named=True)
+    assert json.loads(alert["context"])["metadata"]["sample"] == [{"symbol": "AAA", "date": "2018-01-03"}]
+    assert tick.skip_message == (
+        "1 finished runs, 1 failed checks or runs: 1 alert sent: check:symbols_present on ohlcv_daily (warning) -> log"
+    )

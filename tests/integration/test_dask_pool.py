@@ -27,7 +27,7 @@ pytestmark = pytest.mark.slow
 
 START, END = "2016-01-04", "2016-05-31"
 SYMBOLS = ["MSFT", "^GSPC"]
-UPSTREAM = ("bronze", "silver", "monitoring")
+UPSTREAM = ("bronze", "silver", "drift")
 LOG = logging.getLogger(__name__)
 COMPARED = ("forecasts", "forecast_scores", "model_registry", "model_fits")
 

@@ -15,7 +15,7 @@ def test_forecasting_starts_on_a_month_and_week_boundary_without_stored_fits(tmp
     lake = Lake(tmp_path / "lake")
     history = run_pipeline(
         lake.root, "2015-06-01", "2016-07-29", symbols=["^GSPC"], config_dir=small_config,
-        groups=("bronze", "silver", "monitoring"),
+        groups=("bronze", "silver", "drift"),
     )  # fmt: skip
     assert history.success, step_errors(history)
     assert not lake.exists("model_fits")

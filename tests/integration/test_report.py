@@ -184,7 +184,7 @@ def test_the_cli_writes_the_page_and_an_empty_lake_exits_1(small_lake: Lake, sma
 @pytest.mark.slow
 def test_materializations_carry_the_plot_and_a_preview(small_lake: Lake, small_config: str, tmp_path: Path) -> None:
     lake = Lake(shutil.copytree(small_lake.root, tmp_path / "lake"))
-    result = run_pipeline(lake.root, str(END), str(END), config_dir=small_config, groups=("monitoring", "strategy"))
+    result = run_pipeline(lake.root, str(END), str(END), config_dir=small_config, groups=("drift", "strategy"))
     assert result.success, step_errors(result)
     metadata = {
         e.asset_key.to_user_string(): e.step_materialization_data.materialization.metadata

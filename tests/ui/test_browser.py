@@ -26,7 +26,7 @@ from tests.servers import free_port, stop_group
 
 pytestmark = pytest.mark.slow
 
-GROUPS = ("bronze", "silver", "gold", "strategy", "monitoring")
+GROUPS = ("bronze", "silver", "drift", "gold", "strategy")
 PARTITION = "2018-12-31"
 
 
