@@ -85,7 +85,7 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(
-        dest="command", required=True, metavar="{run,query,sql,catalog,tables,alerts,maintain,simulate,report}"
+        dest="command", required=True, metavar="{run,query,sql,catalog,tables,alerts,maintain,simulate,report,sync-ui}"
     )
 
     common = argparse.ArgumentParser(add_help=False)
@@ -284,6 +284,19 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--as-of", help="the day YYYY-MM-DD (default: the latest date in ohlcv_daily)")
     report.add_argument("--out", default="report.html", help="the HTML file to write (default: report.html)")
     report.set_defaults(handler=_report)
+
+    sync_ui = sub.add_parser(
+        "sync-ui",
+        parents=[common],
+        help="show the lake's partitions as materialized in the Dagster UI (a lake copied or restored)",
+        description="Report to the Dagster instance at $DAGSTER_HOME (default .dagster_home) every partition "
+        "the lake holds (each asset's table has rows dated that trading day) that the instance does not know "
+        "as materialized, as a runless materialization; then reload the UI. A second sync reports nothing.",
+        epilog="examples:\n  lakehouse sync-ui\n  lakehouse sync-ui --lake /backups/lake --dry-run",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sync_ui.add_argument("--dry-run", action="store_true", help="count what would be reported; report nothing")
+    sync_ui.set_defaults(handler=_sync_ui)
     return parser
 
 
@@ -970,6 +983,30 @@ def _report(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise UsageError(f"--out {out}: {exc.strerror}") from None
     print(f"{out} ({_size(out.stat().st_size, 'table')})")
+    return 0
+
+
+# --- sync-ui -------------------------------------------------------------------------
+
+
+def _sync_ui(args: argparse.Namespace) -> int:
+    config = _config(args)
+    lake = _lake(args)
+    from lakehouse_assets.build import build_definitions
+    from lakehouse_assets.defs.sync import sync
+
+    defs = build_definitions(config, lake_uri=lake.root)
+    instance = _instance()
+    began = time.monotonic()
+    counts = sync(instance, defs, lake, args.dry_run, log=lambda line: print(f"  {line}", file=sys.stderr, flush=True))
+    held, reported = sum(c[0] for c in counts.values()), sum(c[2] for c in counts.values())
+    said = "would report" if args.dry_run else "reported"
+    print(
+        f"lakehouse sync-ui: {len(counts)} assets, {held} partitions in {lake.root}; {said} {reported} "
+        f"to {os.environ['DAGSTER_HOME']} in {time.monotonic() - began:.1f}s"
+        + ("" if args.dry_run or not reported else " (reload the UI to see them)"),
+        file=sys.stderr,
+    )
     return 0
 
 

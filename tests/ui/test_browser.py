@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -26,8 +27,9 @@ from tests.servers import free_port, stop_group
 
 pytestmark = pytest.mark.slow
 
-GROUPS = ("bronze", "silver", "drift", "gold", "strategy")
+GROUPS = ("bronze", "silver", "drift", "gold", "strategy")  # the order the data flows in
 PARTITION = "2018-12-31"
+AUTOMATIONS = ("after_close_schedule", "alerts_sensor", "freshness_schedule", "weekly_maintenance_schedule")
 
 
 @pytest.fixture(scope="module")
@@ -121,6 +123,80 @@ def test_a_partition_materialized_from_the_ui_succeeds(browser, dagster_ui) -> N
     # what the UI reports is what the lake holds: the session's bars, written by that run
     bars = lake.read("ohlcv_bronze", dt.date(2018, 12, 31), dt.date(2018, 12, 31))
     assert sorted(bars.get_column("symbol").unique()) == ["^GSPC", "^IXIC"]  # MSFT's data ends in 2017
+
+
+def test_automation_is_stopped_on_a_fresh_instance(browser, dagster_ui) -> None:  # type: ignore[no-untyped-def]
+    """A new ``make ui`` runs nothing by itself: every schedule and the sensor is listed with
+    its switch off (the bundled data ends in 2018; a 16:30 tick would run today's session)."""
+    from playwright.sync_api import expect
+
+    url, _ = dagster_ui
+    page = new_page(browser, f"{url}/automation")
+    for name in AUTOMATIONS:
+        # a row of the list: the automation's name, its checkbox for bulk actions, its on/off switch
+        row = page.locator("div[class^=ListItem_listItem__]").filter(has=page.get_by_text(name, exact=True))
+        expect(row).to_have_count(1, timeout=60_000)
+        switch = row.locator("label[class*=formatSwitch] input[type=checkbox]")
+        expect(switch).to_have_count(1)
+        expect(switch).not_to_be_checked()
+    page.screenshot(path=str(SCREENSHOTS / "automation.png"))
+
+
+def test_the_collapsed_group_lineage_reads_left_to_right(browser, dagster_ui) -> None:  # type: ignore[no-untyped-def]
+    """The global lineage opens with every group collapsed to one node; the nodes lie left to
+    right in the order the data flows (no group both before and after another)."""
+    from playwright.sync_api import expect
+
+    url, _ = dagster_ui
+    page = new_page(browser, f"{url}/asset-groups")
+    lefts = []
+    for group in GROUPS:
+        node = page.locator("svg foreignObject [class*=CollapsedGroupNode_collapsedGroupNodeBox]").filter(
+            has=page.get_by_text(group, exact=True)
+        )
+        expect(node).to_have_count(1, timeout=60_000)
+        expect(node).to_be_visible()
+        box = node.bounding_box()
+        assert box is not None, group
+        lefts.append(box["x"])
+    assert lefts == sorted(lefts) and len(set(lefts)) == len(GROUPS), dict(zip(GROUPS, lefts, strict=True))
+    page.screenshot(path=str(SCREENSHOTS / "groups_collapsed.png"))
+
+
+def test_a_historical_partition_materialized_from_the_ui_raises_no_freshness_alarm(  # type: ignore[no-untyped-def]
+    browser, dagster_ui
+) -> None:
+    """ohlcv_daily with its upstream, one 2017 session, through "Materialize all" (which
+    selects every check of the two assets, ``fresh`` included): the run succeeds and ``fresh``
+    is skipped, not failed, though the lake is thousands of sessions behind today."""
+    from playwright.sync_api import expect
+
+    url, lake = dagster_ui
+    session = "2017-11-10"
+    page = new_page(browser, f'{url}/asset-groups~+key:"ohlcv_daily"/')  # the lineage filtered to the two
+    page.get_by_role("button", name="Materialize all…").click()
+    dialog = page.locator("[role=dialog]")
+    expect(dialog.get_by_text("Launch runs to materialize 2 assets")).to_be_visible(timeout=60_000)
+    dialog.get_by_role("button", name="Show all partitions").click()
+    selection = dialog.locator("input[type=text]").first
+    selection.fill(session)
+    selection.press("Enter")
+    expect(dialog.get_by_text("1 partition", exact=True)).to_be_visible()
+    dialog.get_by_role("button", name="Launch 1 run").click()
+    expect(dialog).to_be_hidden(timeout=30_000)
+
+    page.get_by_role("link", name="View", exact=True).click()  # the "Launched run ..." toast's link to the run
+    expect(page).to_have_url(re.compile(r"/runs/[0-9a-f-]{36}"), timeout=30_000)
+    expect(page.get_by_text("Success", exact=True).first).to_be_visible(timeout=240_000)
+
+    page.goto(f"{url}/assets/ohlcv_daily?view=checks", wait_until="networkidle")
+    page.get_by_text("fresh", exact=True).first.click(timeout=60_000)
+    expect(page.get_by_text("Skipped", exact=True).first).to_be_visible(timeout=60_000)
+    expect(page.get_by_text("Succeeded", exact=True).first).to_be_visible()  # quality, judged in the same run
+    expect(page.get_by_text("Failed", exact=True)).to_have_count(0)
+    page.screenshot(path=str(SCREENSHOTS / "no_false_alarm.png"))
+
+    assert lake.read("ohlcv_daily").get_column("date").max() == dt.date(2017, 11, 10)
 
 
 def test_the_report_renders_in_chromium(browser, small_lake, small_config, tmp_path) -> None:  # type: ignore[no-untyped-def]
