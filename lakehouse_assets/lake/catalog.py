@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from lakehouse_assets.core import backtest, book, drift, features, regimes, registry, scoring, variance
+from lakehouse_assets.core import backtest, book, drift, features, regimes, registry, scoring, sentiment, variance
 
 PARTITION_COLUMN = "year"
 
@@ -141,15 +141,7 @@ TABLES: dict[str, TableSpec] = {
             name="sentiment_daily",
             layer="silver",
             description="Provider-weighted daily sentiment score in [-1, 1], confidence, count, providers; stub when nothing landed.",
-            schema={
-                "symbol": pl.String(),
-                "date": pl.Date(),
-                "score": pl.Float64(),
-                "confidence": pl.Float64(),
-                "count": pl.Int64(),
-                "providers": pl.String(),
-                "source": pl.String(),
-            },
+            schema=dict(sentiment.DAILY_SCHEMA),
             keys=("symbol", "date"),
         ),
         TableSpec(
