@@ -121,11 +121,11 @@ def launch_assets(url: str, assets: tuple[str, ...], checks: list[tuple[str, str
     return str(graphql(url, LAUNCH_RUN, {"p": params})["run"]["runId"])  # type: ignore[index]
 
 
-def wait_until(condition: Callable[[], bool], what: str, timeout: float = 600) -> None:
+def wait_until(condition: Callable[[], bool], what: str, timeout: float = 600, poll: float = 1) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, f"not within {timeout:.0f}s: {what}"
-        time.sleep(1)
+        time.sleep(poll)
 
 
 def ended(instance: dg.DagsterInstance) -> bool:
@@ -195,10 +195,11 @@ def test_make_ui_stops_every_process_within_10_s(
             events = instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_START)
             return any(e.step_key == "forecasting" for e in events)
 
+        def pool_spawned() -> bool:  # its workers live for seconds only: polled often
+            return any("multiprocessing.spawn" in row for row in session_processes(proc.pid))
+
         wait_until(forecasting_started, "the forecasting step")
-        time.sleep(3)  # the pool's workers spawn
-        running = session_processes(proc.pid)
-        assert any("multiprocessing.spawn" in row for row in running), running
+        wait_until(pool_spawned, "the forecasting pool's spawned workers", timeout=300, poll=0.1)
 
         stop(proc)
         deadline = time.monotonic() + 10
