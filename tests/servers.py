@@ -50,6 +50,20 @@ def wait_for_port(port: int, process: subprocess.Popen, name: str, log: Path, ti
     raise RuntimeError(f"{name} did not listen on 127.0.0.1:{port} within {timeout:.0f}s: {log.read_text()[-2000:]}")
 
 
+def wait_for_dagster(url: str, process: subprocess.Popen, name: str, log: Path, timeout: float = 180.0) -> None:
+    """Until the Dagster webserver at ``url`` answers ``/server_info`` (``name`` started it)."""
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while True:
+        with contextlib.suppress(OSError), urllib.request.urlopen(f"{url}/server_info", timeout=2) as reply:
+            if reply.status == 200:
+                return
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"{name} did not serve {url}: {log.read_text()[-3000:]}")
+        time.sleep(0.5)
+
+
 def stop_group(proc: subprocess.Popen) -> None:
     """Stop a process started with ``start_new_session=True`` and everything it started (a
     daemon's code servers, Celery's pool): SIGTERM, up to 30 s, then SIGKILL to the group."""

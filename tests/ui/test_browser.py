@@ -6,15 +6,12 @@ Screenshots go to ``build/screenshots/`` (not committed); the ``browser`` fixtur
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import os
 import re
 import shutil
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,7 +20,7 @@ import pytest
 from lakehouse_assets.lake.delta import Lake
 from tests.browser import SCREENSHOTS, render_report
 from tests.conftest import REPO, lakehouse_cli
-from tests.servers import free_port, stop_group
+from tests.servers import free_port, stop_group, wait_for_dagster
 
 pytestmark = pytest.mark.slow
 
@@ -49,14 +46,7 @@ def dagster_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
         proc = subprocess.Popen(args, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            with contextlib.suppress(OSError), urllib.request.urlopen(f"{url}/server_info", timeout=2) as reply:
-                if reply.status == 200:
-                    break
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"dagster dev did not serve {url}: {log.read_text()[-3000:]}")
-            time.sleep(0.5)
+        wait_for_dagster(url, proc, "dagster dev", log)
         yield url, lake
     finally:
         stop_group(proc)

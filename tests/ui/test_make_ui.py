@@ -24,7 +24,7 @@ from lakehouse_assets.defs.alerts import alerts_sensor, run_events
 from lakehouse_assets.defs.resources import LakehouseResource
 from lakehouse_assets.lake.delta import Lake
 from tests.conftest import REPO
-from tests.servers import free_port
+from tests.servers import free_port, wait_for_dagster
 
 pytestmark = pytest.mark.slow
 
@@ -73,14 +73,7 @@ def make_ui(base: Path, **env: str) -> Iterator[tuple[subprocess.Popen[bytes], s
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            with contextlib.suppress(OSError), urllib.request.urlopen(f"{url}/server_info", timeout=2) as reply:
-                if reply.status == 200:
-                    break
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"make ui did not serve {url}: {log.read_text()[-3000:]}")
-            time.sleep(0.5)
+        wait_for_dagster(url, proc, "make ui", log)
         with dg.DagsterInstance.from_config(str(home)) as instance:
             yield proc, url, instance, lake
     finally:
