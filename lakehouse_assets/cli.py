@@ -290,7 +290,8 @@ def _parser() -> argparse.ArgumentParser:
         parents=[common],
         help="show the lake's partitions as materialized in the Dagster UI (a lake copied or restored)",
         description="Report to the Dagster instance at $DAGSTER_HOME (default .dagster_home) every partition "
-        "the lake holds (each asset's table has rows dated that trading day) that the instance does not know "
+        "the lake's runs materialized (its materializations record; for a lake written before it, the days each "
+        "asset's table holds rows for) that the instance does not know "
         "as materialized, as a runless materialization; then reload the UI. A second sync reports nothing.",
         epilog="examples:\n  lakehouse sync-ui\n  lakehouse sync-ui --lake /backups/lake --dry-run",
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -197,6 +197,7 @@ def materialized(
     column = TABLES[table].date_column
     rows = frame.filter(pl.col(column) == dt.date.fromisoformat(last)).height if column in frame.columns else 0
     context.add_asset_metadata({"dagster/row_count": rows, **metadata}, asset_key=asset_key, partition_key=last)
+    record_materialization(context, asset_key or table)
     return dg.MaterializeResult(asset_key=asset_key, check_results=check_results)
 
 
@@ -277,3 +278,31 @@ def finish(
         figures |= plot_metadata(context, lake, *plot, end)
     results = asset_checks.results(asset, outcomes)
     return materialized(context, written.table, frame, figures, results, asset_key=asset)
+
+
+def record_materialization(context: dg.AssetExecutionContext, asset: str) -> None:
+    """Record in the lake's ``materializations`` table that ``asset`` materialized the run's
+    partition range, once its writes succeeded (:func:`materialized` calls it, so every
+    asset does, ``model_fits`` included).
+
+    The lake, not the Dagster instance, then knows every partition its runs made, even one
+    that wrote no row (a day with no sentiment landed, ``model_fits`` between refits), and
+    which of two assets sharing a table made it: what ``lakehouse sync-ui`` reads. One row
+    per asset and run, whatever the range's length, and none when the recorded ranges already
+    cover every partition of the run: re-running a range or a part of it commits no version,
+    as in every other table. The lake is the run's ``lakehouse`` resource, the one every
+    asset writes through.
+    """
+    from lakehouse_assets.defs.partitions import partition_dates
+
+    start, end = partition_dates(context)
+    lake: Lake = context.resources.lakehouse.lake()
+    about = (pl.col("asset") == asset) & (pl.col("range_start") <= end)
+    recorded = lake.read("materializations", start, None, where=about, columns=["range_start", "range_end"])
+    days = pl.DataFrame({"day": [dt.date.fromisoformat(key) for key in context.partition_keys]})
+    inside = days.join_where(recorded, pl.col("day") >= pl.col("range_start"), pl.col("day") <= pl.col("range_end"))
+    if inside.get_column("day").n_unique() == days.height:
+        return
+    run = context.run.run_id
+    row = {"asset": asset, "range_start": start, "range_end": end, "run_id": run, "recorded_at": utc_now()}
+    lake.merge("materializations", pl.DataFrame([row], schema=TABLES["materializations"].schema), insert_only=True)

@@ -360,6 +360,29 @@ TABLES: dict[str, TableSpec] = {
             date_column="as_of",
             partitioned=False,
         ),
+        TableSpec(
+            name="materializations",
+            layer="ops",
+            description="Every partition range each asset materialized, whether or not it wrote a row: "
+            "what `lakehouse sync-ui` teaches a Dagster instance.",
+            schema={
+                "asset": pl.String(),
+                "range_start": pl.Date(),
+                "range_end": pl.Date(),
+                "run_id": pl.String(),
+                "recorded_at": UTC_TIMESTAMP,
+            },
+            keys=("asset", "range_start", "range_end"),
+            date_column="range_end",
+            partitioned=False,
+            volatile=("run_id", "recorded_at"),
+            notes={
+                "asset": "the Dagster asset key (`prediction_drift` writes rows of `drift_reports`)",
+                "range_start": "the run's first partition (trading day) of the asset",
+                "range_end": "its last partition: a backfill is one row, not one per day",
+                "run_id": "the Dagster run that first materialized the range (a re-run adds no row)",
+            },
+        ),
     )
 }
 
