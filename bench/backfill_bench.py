@@ -205,17 +205,28 @@ class Pipeline:
     """``daily_job`` (optionally subset to asset groups) over one lake and landing directory."""
 
     def __init__(
-        self, lake: str, ohlcv_dir: Path, groups: Sequence[str] | None = None, config_dir: str | None = None
+        self,
+        lake: str,
+        ohlcv_dir: Path,
+        groups: Sequence[str] | None = None,
+        config_dir: str | None = None,
+        partitions_start: dt.date | None = None,
     ) -> None:
+        """``partitions_start``: the first partition, where the landing's data starts (as a
+        deployment sets ``exchange.partitions_start``); default: the configuration's."""
+        import dataclasses
+
         import dagster as dg
 
         from lakehouse_assets.build import build_definitions
         from lakehouse_assets.config import load_config
         from lakehouse_assets.defs.resources import SourcesResource
 
-        defs = build_definitions(
-            load_config(config_dir), lake_uri=lake, sources=SourcesResource(ohlcv_dir=str(ohlcv_dir))
-        )
+        config = load_config(config_dir)
+        if partitions_start is not None:
+            exchange = dataclasses.replace(config.exchange, partitions_start=partitions_start)
+            config = dataclasses.replace(config, exchange=exchange)
+        defs = build_definitions(config, lake_uri=lake, sources=SourcesResource(ohlcv_dir=str(ohlcv_dir)))
         self.lake = lake
         job = defs.resolve_job_def("daily_job")
         if groups:
@@ -423,7 +434,7 @@ def measure(
     calendar = calendar_of(load_config())
 
     lake_a = fresh(work / f"lake_n{symbols}_single")
-    single = Pipeline(str(lake_a), ohlcv_dir, GROUPS).run(sessions[0], sessions[-1])
+    single = Pipeline(str(lake_a), ohlcv_dir, GROUPS, partitions_start=sessions[0]).run(sessions[0], sessions[-1])
     print(f"  (a) single run {sessions[0]}..{sessions[-1]}: {single.seconds:.1f} s  ({load()})", flush=True)
 
     tail = sessions[-sample:]
@@ -431,9 +442,11 @@ def measure(
         lake_b, prefix = lake_a, Run(0.0)
     else:
         lake_b = fresh(work / f"lake_n{symbols}_daily")
-        prefix = Pipeline(str(lake_b), ohlcv_dir, GROUPS).run(sessions[0], sessions[-sample - 1])
+        prefix = Pipeline(str(lake_b), ohlcv_dir, GROUPS, partitions_start=sessions[0]).run(
+            sessions[0], sessions[-sample - 1]
+        )
         print(f"  (b) prefix backfill ..{sessions[-sample - 1]} (not part of the comparison): {prefix.seconds:.1f} s")
-    daily = Pipeline(str(lake_b), ohlcv_dir, GROUPS)
+    daily = Pipeline(str(lake_b), ohlcv_dir, GROUPS, partitions_start=sessions[0])
     end_runs = []
     for day in tail:
         end_runs.append(daily.run(day, day))
@@ -441,7 +454,7 @@ def measure(
     same = last_days_equal(lake_a, lake_b, tail[0], tail[-1]) if not rerun else True
 
     lake_c = fresh(work / f"lake_n{symbols}_start")
-    first = Pipeline(str(lake_c), ohlcv_dir, GROUPS)
+    first = Pipeline(str(lake_c), ohlcv_dir, GROUPS, partitions_start=sessions[0])
     start_runs = [first.run(day, day) for day in sessions[: sample + 1]][1:]
     print(
         f"  (b) start sample {sessions[1]}..{sessions[sample]}: mean "

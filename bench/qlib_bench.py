@@ -381,7 +381,10 @@ def project_worker(spec: dict) -> dict:
                 entry[1] += time.perf_counter() - began
 
     DagsterInstance.handle_new_event = timed  # type: ignore[method-assign]
-    pipeline = Pipeline(spec["lake"], Path(spec["ohlcv"]), GROUPS)
+    # the partitions start where the landing's data starts, as a deployment configures them
+    pipeline = Pipeline(
+        spec["lake"], Path(spec["ohlcv"]), GROUPS, partitions_start=dt.date.fromisoformat(spec["start"])
+    )
     ready = time.perf_counter()
     run = pipeline.run(dt.date.fromisoformat(spec["start"]), dt.date.fromisoformat(spec["end"]))
     return {"seconds": run.seconds, "ready": ready, "steps": run.steps, "events": dict(events)}
