@@ -6,6 +6,7 @@ Screenshots go to ``build/screenshots/`` (not committed); the ``browser`` fixtur
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import re
@@ -26,32 +27,45 @@ pytestmark = pytest.mark.slow
 
 GROUPS = ("bronze", "silver", "drift", "gold", "strategy")  # the order the data flows in
 PARTITION = "2018-12-31"
+COPIED = ("2018-01-02", "2018-01-12")  # the sessions of the lake opened with a new Dagster home
 AUTOMATIONS = ("after_close_schedule", "alerts_sensor", "freshness_schedule", "weekly_maintenance_schedule")
 
 
-@pytest.fixture(scope="module")
-def dagster_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Lake]]:
-    """``dagster dev`` (webserver + daemon) on a free loopback port, with its own instance and lake."""
-    base = tmp_path_factory.mktemp("ui")
-    home, lake = base / "home", Lake(base / "lake")
+def new_home(home: Path) -> Path:
+    """A new, empty Dagster home (telemetry off)."""
     home.mkdir()
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    return home
+
+
+@contextlib.contextmanager
+def dagster_dev(home: Path, lake: Lake, log: Path) -> Iterator[str]:
+    """``dagster dev`` (webserver + daemon) on a free loopback port, with the Dagster home
+    ``home`` over ``lake``; yields its URL. Its log goes to ``build/screenshots/``."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DAGSTER_", "LAKEHOUSE_"))}
     env.update(DAGSTER_HOME=str(home), LAKEHOUSE_LAKE=lake.root, LAKEHOUSE_EXECUTOR="in_process")
     dagster = Path(sys.executable).with_name("dagster")
-    log = base / "dagster_dev.log"
     args = [str(dagster), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)]
     with log.open("wb") as out:
         proc = subprocess.Popen(args, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_for_dagster(url, proc, "dagster dev", log)
-        yield url, lake
+        yield url
     finally:
         stop_group(proc)
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        shutil.copy(log, SCREENSHOTS / "dagster_dev.log")
+        shutil.copy(log, SCREENSHOTS / log.name)
+
+
+@pytest.fixture(scope="module")
+def dagster_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Lake]]:
+    """The UI of the tests that materialize from it: its own instance and lake."""
+    base = tmp_path_factory.mktemp("ui")
+    lake = Lake(base / "lake")
+    with dagster_dev(new_home(base / "home"), lake, base / "dagster_dev.log") as url:
+        yield url, lake
 
 
 def new_page(browser, url: str):  # type: ignore[no-untyped-def]
@@ -197,3 +211,50 @@ def test_the_report_renders_in_chromium(browser, small_lake, small_config, tmp_p
     done = lakehouse_cli(*command, "--out", str(page_file))
     assert done.returncode == 0, done.stderr
     render_report(browser, page_file, "report.png")
+
+
+def test_a_lake_copied_to_a_new_home_shows_its_partitions_after_sync_ui(  # type: ignore[no-untyped-def]
+    browser, calendar, tmp_path
+) -> None:
+    """Issue 19, item 5: a lake written by ``lakehouse run`` under one Dagster home, copied,
+    and opened with a new home reads "Never materialized", 0 partitions materialized; after the
+    documented ``lakehouse sync-ui`` a reload shows every session the lake holds as materialized.
+
+    A lake of its own, bronze and silver over two weeks (one short run), rather than the
+    session's ``small_lake``: the sync reports one event per partition, tens of ms each in
+    SQLite, and that lake's thousands would take minutes."""
+    from playwright.sync_api import expect
+
+    start, end = COPIED
+    written = Lake(tmp_path / "written")
+    run = lakehouse_cli("run", "--lake", written.root, "--start", start, "--end", end, "--select", "bronze,silver",
+                        "--quiet", home=new_home(tmp_path / "their_home"))  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    lake = Lake(shutil.copytree(written.root, tmp_path / "copied"))
+    sessions = len(calendar.sessions(dt.date.fromisoformat(start), dt.date.fromisoformat(end)))
+    home = new_home(tmp_path / "home")
+    with dagster_dev(home, lake, tmp_path / "dagster_dev_synced.log") as url:
+        page = new_page(browser, f"{url}/assets/ohlcv_daily")
+        expect(page.get_by_text("Never materialized", exact=True)).to_be_visible(timeout=60_000)
+        page.get_by_role("tab", name="Partitions").click()
+        expect(page.get_by_role("checkbox", name="Materialized (0)")).to_be_checked(timeout=60_000)
+        page.screenshot(path=str(SCREENSHOTS / "sync_ui_before.png"))
+
+        # as README and docs/operations.md have it: the same DAGSTER_HOME, the lake, then reload
+        done = lakehouse_cli("sync-ui", "--lake", lake.root, home=home)
+        assert done.returncode == 0, done.stderr
+        assert f"ohlcv_daily: {sessions} partitions in the lake, 0 known, {sessions} reported" in done.stderr
+
+        page.reload(wait_until="networkidle")
+        expect(page.get_by_role("checkbox", name=f"Materialized ({sessions})")).to_be_checked(timeout=60_000)
+        page.get_by_text(re.compile(r"^Missing \(\d+\)$")).click()  # list only what the lake holds
+        latest = page.get_by_text(end, exact=True).first
+        expect(latest).to_be_visible()
+        latest.click()  # its materialization: reported by the sync, not by a run
+        expect(page.get_by_text("lakehouse/synced_from", exact=True)).to_be_visible()
+        page.screenshot(path=str(SCREENSHOTS / "sync_ui_after.png"))
+
+        page.get_by_role("tab", name="Overview").click()  # the latest materialization: that session
+        expect(page.get_by_text("Latest materialization", exact=True)).to_be_visible()
+        expect(page.get_by_text(end, exact=True)).to_be_visible()
+        expect(page.get_by_text("Never materialized", exact=True)).to_have_count(0)
