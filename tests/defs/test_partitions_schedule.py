@@ -202,3 +202,12 @@ def test_importing_the_assets_reads_no_configuration(tmp_path: Path) -> None:
     env = {**os.environ, "LAKEHOUSE_CONFIG": str(tmp_path / "missing")}
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
+
+
+def test_the_partitions_start_where_the_bundled_universe_starts() -> None:
+    """``partitions_start`` as shipped is the first bar of the bundled universe: no partition
+    before it could hold data, and no bundled bar falls before the first partition."""
+    from lakehouse_assets.sources.ohlcv import bundled_bars
+
+    bars = bundled_bars([(b.dataset, b.symbol) for b in CONFIG.universe.bundled], CONFIG.exchange.timezone)
+    assert bars.get_column("date").min() == CONFIG.exchange.partitions_start
