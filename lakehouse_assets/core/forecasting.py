@@ -744,13 +744,133 @@ class BinnedClassifier:
     values per feature, so its own binning is the identity: the trees are those it would grow
     on the raw features with the same sample weights, without its weighted-percentile loop
     (254 calls per feature, about 0.3 s of a 0.32 s fit of 500 rows).
+
+    ``direction_fit`` stores it compiled (``CompiledClassifier``); classifier states stored
+    before that hold it as is, about 65 KB a horizon, and ``load_state`` compiles them.
     """
 
     edges: tuple[np.ndarray, ...]
-    model: object  # fitted on bin_codes(x, edges)
+    model: object  # the sigmoid-calibrated frozen trees (CalibratedClassifierCV), fitted on bin_codes(x, edges)
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
         return self.model.predict_proba(bin_codes(x, self.edges))  # type: ignore[attr-defined,no-any-return]
+
+
+@dataclass(frozen=True)
+class CompiledClassifier:
+    """A ``BinnedClassifier`` reduced to what its probability of "up" needs: the trees' nodes
+    with each split moved from bin numbers to raw feature values, the baseline and the
+    sigmoid calibration's ``a`` and ``b``: about 8 KB a horizon instead of 65 KB (the fitted
+    scikit-learn objects carry their bin mapper, the edges and training-only attributes).
+
+    It computes what scikit-learn does, operation for operation, so the probabilities are the
+    same bits: the raw score is the baseline plus each tree's leaf value, added tree by tree
+    (``_raw_predict``), and ``p = expit(-(a * raw + b))`` (``_SigmoidCalibration.predict``).
+    A split ``code <= t`` on a feature's bin number ``code = #{edges < x}`` is ``x <= edges[k]``
+    with ``k = floor(t)`` (``+inf`` when ``k`` is past the last edge); a missing value goes
+    where the tree sends missing values.
+
+    Attributes:
+        roots: each tree's root node, in boosting order.
+        feature, split, leaf, left, right, missing_left: per node, its feature (column of the
+            raw rows), the raw threshold of a split node or the value of a leaf, whether it is
+            a leaf, its children (node numbers) and where a missing value goes.
+    """
+
+    roots: np.ndarray
+    feature: np.ndarray
+    split: np.ndarray
+    leaf: np.ndarray
+    left: np.ndarray
+    right: np.ndarray
+    missing_left: np.ndarray
+    baseline: float
+    a: float
+    b: float
+
+    @classmethod
+    def of(cls, fitted: BinnedClassifier) -> CompiledClassifier:
+        """``fitted`` compiled: its calibrated classifier must be one sigmoid calibration of
+        frozen binary ``HistGradientBoostingClassifier`` trees on numeric features."""
+        calibrated = fitted.model
+        (one,) = calibrated.calibrated_classifiers_  # type: ignore[attr-defined]
+        (sigmoid,) = one.calibrators
+        trees = one.estimator.estimator  # FrozenEstimator -> HistGradientBoostingClassifier
+        if one.method != "sigmoid" or trees.n_trees_per_iteration_ != 1:
+            raise ValueError("only the sigmoid calibration of binary trees compiles")
+        nodes = [predictor.nodes for (predictor,) in trees._predictors]
+        if any(n["is_categorical"].any() for n in nodes):
+            raise ValueError("categorical splits do not compile")
+        offsets = np.cumsum([0] + [len(n) for n in nodes])
+        every = np.concatenate(nodes)
+        if len(every) >= 2**15 or len(fitted.edges) > 2**8:
+            raise ValueError("too many nodes or features for the compiled arrays")
+        leaf = every["is_leaf"].astype(bool)
+        feature = np.where(leaf, 0, every["feature_idx"]).astype(np.uint8)
+        split = every["value"].astype(np.float64)
+        for i in np.flatnonzero(~leaf):
+            edges, threshold = fitted.edges[feature[i]], float(every["num_threshold"][i])
+            k = math.floor(threshold) if threshold < len(edges) else len(edges)  # inf: every value left
+            split[i] = edges[k] if k < len(edges) else np.inf
+        shift = np.repeat(offsets[:-1], [len(n) for n in nodes])
+        return cls(
+            roots=offsets[:-1].astype(np.int16),
+            feature=feature,
+            split=split,
+            leaf=leaf,
+            left=np.where(leaf, 0, every["left"] + shift).astype(np.int16),
+            right=np.where(leaf, 0, every["right"] + shift).astype(np.int16),
+            missing_left=every["missing_go_to_left"].astype(bool),
+            baseline=float(trees._baseline_prediction[0, 0]),
+            a=float(sigmoid.a_),
+            b=float(sigmoid.b_),
+        )
+
+    def raw(self, x: np.ndarray) -> np.ndarray:
+        """The trees' summed score (log-odds before calibration) of each row of raw features ``x``."""
+        rows = np.arange(len(x))[:, None]
+        node = np.broadcast_to(self.roots, (len(x), len(self.roots)))
+        while not self.leaf[node].all():
+            value = x[rows, self.feature[node]]
+            missing = np.isnan(value)
+            goes_left = np.where(missing, self.missing_left[node], value <= self.split[node])
+            node = np.where(self.leaf[node], node, np.where(goes_left, self.left[node], self.right[node]))
+        leaves = self.split[node]
+        score: np.ndarray = np.zeros(len(x)) + self.baseline
+        for t in range(leaves.shape[1]):  # tree by tree, as scikit-learn adds them
+            score += leaves[:, t]
+        return score
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        """Probabilities of down and up (columns), as ``BinnedClassifier.predict_proba``."""
+        from scipy.special import expit
+
+        up = expit(-(self.a * self.raw(x) + self.b))
+        proba = np.zeros((len(x), 2))
+        proba[:, 1] = up
+        proba[:, 0] = 1.0 - proba[:, 1]
+        return proba
+
+
+def load_state(model: str, blob: bytes) -> State:
+    """A stored state, unpickled; a classifier state stored before ``CompiledClassifier``
+    has its models compiled (the same probabilities, a seventh of the memory). Serving
+    models that are the candidate's own stay one object."""
+    state: State = pickle.loads(blob)
+    if model != "direction_classifier":
+        return state
+    compiled: dict[int, CompiledClassifier] = {}
+
+    def compile_once(m: object) -> object:
+        if not isinstance(m, BinnedClassifier):
+            return m
+        return compiled.setdefault(id(m), CompiledClassifier.of(m))
+
+    candidate = state["candidate"]
+    candidate["models"] = {h: compile_once(m) for h, m in candidate["models"].items()}
+    for serving in state["serving"].values():
+        serving["model"] = compile_once(serving["model"])
+    return state
 
 
 def direction_fit(
@@ -811,7 +931,8 @@ def direction_fit(
             whole = [(np.arange(0), np.arange(len(calibrate)))]
             calibrated = CalibratedClassifierCV(FrozenEstimator(base), method="sigmoid", cv=whole)
             calibrated.fit(codes[calibrate], labels[calibrate])
-            p = calibrated.predict_proba(codes[valid])[:, 1]
+        classifier = CompiledClassifier.of(BinnedClassifier(edges, calibrated))
+        p = classifier.predict_proba(x[valid])[:, 1]
         position = np.where(p > 0.5, 1.0, -1.0)
         pnl = position * target[valid]
         sd = pnl.std(ddof=1)
@@ -828,7 +949,7 @@ def direction_fit(
             "mean_abs_return": float(np.abs(target[train]).mean()),
             "return_std": float(target[train].std(ddof=1)),
         }
-        models[str(h)] = BinnedClassifier(edges, calibrated)
+        models[str(h)] = classifier
     return {"features": features, "report": report, "models": models}
 
 
@@ -1081,7 +1202,7 @@ def symbol_tasks(
 ) -> list[SymbolTask]:
     """The pool's tasks: per symbol (in order) one for each group of its models
     (``MODEL_GROUPS``: about equal cost, so a pool balances them), carrying the stored fits of
-    its own models only (the classifier's are ~200 KB).
+    its own models only (the classifier's are the largest, ~23 KB).
 
     ``bars``: ``ohlcv_daily``'s symbol, date, close and log_return; ``feature_rows``: the
     symbol, date and ``settings.feature_columns`` of ``features`` (a missing row is NaN);
@@ -1122,21 +1243,33 @@ def symbol_tasks(
     return tasks
 
 
-def refits_stored(
-    states: Mapping[str, Mapping[tuple[str, dt.date], State]],
+def refits_in_force(
     sessions: Sequence[dt.date],
     origins: Sequence[dt.date],
     triggers: Mapping[str, Sequence[dt.date]],
     settings: ForecastSettings,
+) -> dict[str, set[dt.date]]:
+    """Per symbol (the keys of ``triggers``), the refit dates in force on ``origins``: the fit
+    dates whose states the forecasts of the range apply (an ordinary day: one per symbol)."""
+    return {
+        symbol: {refit_date(sessions, day, settings.cadence, own) for day in origins}
+        for symbol, own in triggers.items()
+    }
+
+
+def refits_stored(
+    states: Mapping[str, Mapping[tuple[str, dt.date], State]],
+    refits: Mapping[str, set[dt.date]],
+    settings: ForecastSettings,
 ) -> bool:
-    """Whether the fit of every model for the refit of every origin is among ``states``
-    (per symbol, ``(model, fit date) -> state``): then a run fits nothing, and the older
-    fits (order selections, the classifier's previous refit) and the classifier's earlier
-    calls (its error replay) are never needed: a day mid-week loads one week of fits."""
+    """Whether the fit of every model for every refit in force (``refits_in_force``) is among
+    ``states`` (per symbol, ``(model, fit date) -> state``): then a run fits nothing, and the
+    older fits (order selections, the classifier's previous refit) and the classifier's
+    earlier calls (its error replay) are never needed: a day loads one fit per symbol and model."""
     return all(
         (model, refit) in states[symbol]
-        for symbol, own in triggers.items()
-        for refit in {refit_date(sessions, day, settings.cadence, own) for day in origins}
+        for symbol, dates in refits.items()
+        for refit in dates
         for model in settings.models
     )
 

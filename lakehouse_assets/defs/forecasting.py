@@ -12,7 +12,6 @@ How far back each input is read is ``core.forecasting.history_window``'s to say.
 import dataclasses
 import datetime as dt
 import functools
-import pickle
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -72,13 +71,10 @@ def forecasting(
     # drift asks for refits off the cadence: a flag on day F refits on the session after F
     next_session = functools.partial(calendar.shift_sessions, n=1)
     triggers = drift.refit_triggers(reports.filter(pl.col("as_of") < end), symbols, next_session)
-    task_sessions = calendar.sessions(span.start, end)
-    states, calls, stored = _stored_fits(lake, span, symbols, origins, task_sessions, triggers, settings)
 
     began = time.perf_counter()
-    tasks = fc.symbol_tasks(symbols, bars, feature_rows, origins, task_sessions, states, triggers, calls, settings)
-    pool = _pool(config.forecast_pool, stored, len(symbols) * len(origins))
-    results = map_tasks(fc.run_symbol, tasks, pool, context.log, _describe)
+    task_sessions = calendar.sessions(span.start, end)
+    results = _run_symbols(context, lake, config, span, symbols, origins, task_sessions, bars, feature_rows, triggers)
     fits = [f for r in results for f in r.fits]
     new = _forecast_frame([row for r in results for row in r.rows], calendar)
     fitted = time.perf_counter()
@@ -121,6 +117,28 @@ def _history(
     return bars, features, lake.read("drift_reports", span.reports_from, end, where=about)
 
 
+def _run_symbols(
+    context: dg.AssetExecutionContext,
+    lake: Lake,
+    config: Config,
+    span: fc.HistoryWindow,
+    symbols: list[str],
+    origins: list[dt.date],
+    sessions: list[dt.date],
+    bars: pl.DataFrame,
+    feature_rows: pl.DataFrame,
+    triggers: dict[str, tuple[dt.date, ...]],
+) -> list[fc.SymbolResult]:
+    """Every symbol's forecasts and fits, on the configured pool. The stored states and the
+    tasks carrying them are this function's own: they are freed when it returns, before the
+    scores, the registry and the writes."""
+    settings = config.forecasting
+    states, calls, stored = _stored_fits(lake, span, symbols, origins, sessions, triggers, settings)
+    tasks = fc.symbol_tasks(symbols, bars, feature_rows, origins, sessions, states, triggers, calls, settings)
+    pool = _pool(config.forecast_pool, stored, len(symbols) * len(origins))
+    return map_tasks(fc.run_symbol, tasks, pool, context.log, _describe)
+
+
 def _stored_fits(
     lake: Lake,
     span: fc.HistoryWindow,
@@ -131,11 +149,12 @@ def _stored_fits(
     settings: fc.ForecastSettings,
 ) -> tuple[dict[str, dict[tuple[str, dt.date], dict]], dict[str, dict[int, dict]], bool]:
     """The stored fits the tasks carry, the classifier's earlier calls, and whether the fits of
-    the range's refit dates were all stored. Then those are the only fits read (a day mid-month
-    loads one week of them); otherwise every fit since ``span.since`` and, for the classifier's
-    error replay, its calls before the range."""
-    states = _load_states(lake, symbols, span.first_refit, origins[-1])
-    if fc.refits_stored(states, sessions, origins, triggers, settings):
+    the range's refit dates were all stored. Then those are the only fits read (an ordinary day
+    loads one per symbol and model: the one in force); otherwise every fit since ``span.since``
+    and, for the classifier's error replay, its calls before the range."""
+    refits = fc.refits_in_force(sessions, origins, triggers, settings)
+    states = _load_states(lake, symbols, span.first_refit, origins[-1], refits)
+    if fc.refits_stored(states, refits, settings):
         return states, {}, True
     calls = {}
     if "direction_classifier" in settings.models:
@@ -147,13 +166,27 @@ def _stored_fits(
 
 
 def _load_states(
-    lake: Lake, symbols: list[str], since: dt.date, end: dt.date
+    lake: Lake,
+    symbols: list[str],
+    since: dt.date,
+    end: dt.date,
+    refits: dict[str, set[dt.date]] | None = None,
 ) -> dict[str, dict[tuple[str, dt.date], dict]]:
-    """Stored fits of the symbols with fit dates in ``since..end``, unpickled."""
-    stored = lake.read("model_fits", since, end, where=pl.col("symbol").is_in(symbols))
+    """Stored fits of the symbols with fit dates in ``since..end`` (or only those of ``refits``:
+    per symbol, its fit dates), unpickled; only the key and state columns are read."""
+    where = pl.col("symbol").is_in(symbols)
+    if refits is not None:
+        by_date: dict[dt.date, list[str]] = {}
+        for symbol, dates in refits.items():
+            for day in dates:
+                by_date.setdefault(day, []).append(symbol)
+        where = pl.lit(False)
+        for day, named in by_date.items():
+            where |= (pl.col("fit_date") == day) & pl.col("symbol").is_in(named)
+    stored = lake.read("model_fits", since, end, where=where, columns=["symbol", "model", "fit_date", "state"])
     states: dict[str, dict[tuple[str, dt.date], dict]] = {s: {} for s in symbols}
-    for symbol, model, fit_date, blob in stored.select("symbol", "model", "fit_date", "state").iter_rows():
-        states[symbol][(model, fit_date)] = pickle.loads(blob)
+    for symbol, model, fit_date, blob in stored.iter_rows():
+        states[symbol][(model, fit_date)] = fc.load_state(model, blob)
     return states
 
 
@@ -265,8 +298,8 @@ def fits_outcomes(
     lake: Lake, start: dt.date, end: dt.date, where: pl.Expr, settings: fc.ForecastSettings
 ) -> dict[str, checks.Outcome]:
     """The parts of ``model_fits``' check on the stored fits dated in the range, read back
-    without their pickled states (the classifier's are ~200 KB each: a backfill's would be
-    gigabytes), so ``state`` is the one column whose type is not checked."""
+    without their pickled states (the classifier's are ~23 KB each, ~200 KB in older lakes: a
+    backfill's would be gigabytes), so ``state`` is the one column whose type is not checked."""
     spec = TABLES["model_fits"]
     schema = {c: t for c, t in spec.schema.items() if c != "state"}
     table = lake.read("model_fits", start, end, where=where, columns=list(schema))

@@ -6,6 +6,7 @@ import dataclasses
 import datetime as dt
 import json
 import math
+import pickle
 import subprocess
 import sys
 
@@ -190,9 +191,10 @@ def test_the_classifier_retrain_weighs_replayed_mistakes(task_parts: dict) -> No
         assert plain["report"][h]["replayed_rows"] == 0 and replayed["report"][h]["replayed_rows"] > 0
         x = np.column_stack([window.features[n] for n in replayed["features"][h]])[-50:]
 
-        def base_up(model: fc.BinnedClassifier, x: np.ndarray = x) -> float:  # the trees before the sigmoid calibration
-            trees = model.model.calibrated_classifiers_[0].estimator.estimator  # type: ignore[attr-defined]
-            return float(trees.predict_proba(fc.bin_codes(x, model.edges))[:, 1].mean())
+        def base_up(
+            model: fc.CompiledClassifier, x: np.ndarray = x
+        ) -> float:  # the trees before the sigmoid calibration
+            return float((1.0 / (1.0 + np.exp(-model.raw(x)))).mean())
 
         # the wrong "up" calls were down days: weighing them 3x lowers the trees' probability of up
         assert base_up(replayed["models"][h]) < base_up(plain["models"][h])
@@ -234,7 +236,7 @@ def test_classifier_blocks_are_purged_so_no_two_blocks_share_an_outcome(h: int) 
 
 def test_binned_classifier_is_the_classifier_scikit_learn_fits_on_the_raw_weighted_features(task_parts: dict) -> None:
     """``quantile_edges`` are scikit-learn's own weighted bin thresholds, and the one-fold
-    calibration of frozen trees is the default five-fold one: ``direction_fit``'s model
+    calibration of frozen trees is the default five-fold one: ``direction_fit``'s model (compiled)
     predicts exactly what the textbook fit on the raw features (replayed rows weighted) does."""
     from sklearn.calibration import CalibratedClassifierCV
     from sklearn.ensemble import HistGradientBoostingClassifier
@@ -253,7 +255,8 @@ def test_binned_classifier_is_the_classifier_scikit_learn_fits_on_the_raw_weight
         labels = (target > 0).astype(int)
         weights = fc.replay_weights(window.dates, target, calls[h], SETTINGS)
         assert fitted["report"][str(h)]["replayed_rows"] > 0
-        for j, edges in enumerate(model.edges):
+        for j in range(x.shape[1]):
+            edges = fc.quantile_edges(x[train, j], weights[train])
             np.testing.assert_array_equal(edges, _find_binning_thresholds(x[train, j], 255, weights[train]))
         trees = HistGradientBoostingClassifier(
             max_iter=40, max_depth=3, learning_rate=0.08, early_stopping=False, random_state=SETTINGS.seed
@@ -404,3 +407,89 @@ def test_a_days_scores_carry_figures_for_its_targets_and_judge_as_the_whole_wind
     assert decisions(lean).equals(decisions(whole))
     gone = decisions(lean).filter(pl.col("symbol") == "GONE")
     assert {json.loads(m)["window_n"] for m in gone["metrics"]} == {window}
+
+
+def _legacy_classifier(task_parts: dict, h: int) -> tuple[fc.BinnedClassifier, np.ndarray]:
+    """A classifier as states stored before ``CompiledClassifier`` hold it (fitted as
+    ``direction_fit`` fits it), and raw rows to score: the window's own rows, each bin edge
+    and its neighbours one ulp away, values past the ends, and missing values."""
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.frozen import FrozenEstimator
+
+    window = fc._window(make_task(task_parts, [D(2012, 6, 11)]), D(2012, 6, 11))
+    x = np.column_stack([window.features[n] for n in SETTINGS.classifier_features])
+    target = fc.forward_returns(window.returns, h)
+    train, calibrate, _ = fc.purged_blocks(np.flatnonzero(~np.isnan(target) & ~np.isnan(x).any(axis=1)), 0.15, h - 1)
+    labels = (target > 0).astype(int)
+    edges = tuple(fc.quantile_edges(x[train, j], np.ones(len(train))) for j in range(x.shape[1]))
+    codes = fc.bin_codes(x, edges)
+    trees = HistGradientBoostingClassifier(max_iter=40, max_depth=3, learning_rate=0.08, early_stopping=False)
+    trees.fit(codes[train], labels[train])
+    whole = [(np.arange(0), np.arange(len(calibrate)))]
+    calibrated = CalibratedClassifierCV(FrozenEstimator(trees), method="sigmoid", cv=whole)
+    calibrated.fit(codes[calibrate], labels[calibrate])
+    rng = np.random.default_rng(5)
+    probes = [x]
+    for j, e in enumerate(edges):
+        at = np.tile(np.nanmedian(x, axis=0), (3 * len(e) + 2, 1))
+        at[:, j] = np.r_[e, np.nextafter(e, -np.inf), np.nextafter(e, np.inf), -1e9, 1e9]
+        probes.append(at)
+    holed = x.copy()
+    holed[rng.random(x.shape) < 0.3] = np.nan
+    return fc.BinnedClassifier(edges, calibrated), np.concatenate([*probes, holed])
+
+
+@pytest.mark.parametrize("h", [1, 21])
+def test_a_compiled_classifier_predicts_the_bits_scikit_learn_does(task_parts: dict, h: int) -> None:
+    """The compiled trees and sigmoid are scikit-learn's own prediction: the same bits on every
+    row, at and around every bin edge and with missing values."""
+    legacy, rows = _legacy_classifier(task_parts, h)
+    compiled = fc.CompiledClassifier.of(legacy)
+    expected = legacy.predict_proba(rows)
+    np.testing.assert_array_equal(compiled.predict_proba(rows), expected)
+    assert len(np.unique(expected[:, 1])) > 100  # the rows reach many different leaves
+
+
+def test_a_stored_classifier_state_of_an_older_lake_loads_compiled(task_parts: dict) -> None:
+    """States pickled with the scikit-learn objects (lakes written before ``CompiledClassifier``)
+    still load, forecast the same bits, and are several times larger than compiled ones."""
+    legacy, rows = _legacy_classifier(task_parts, 5)
+    report = {"accepted": True, "mean_abs_return": 0.02, "return_std": 0.03}
+    names = list(SETTINGS.classifier_features)
+    candidate = {"features": {"5": names}, "report": {"5": report}, "models": {"5": legacy}}
+    stored = {"candidate": candidate, "serving": fc.direction_serving(candidate, None)}
+    blob = pickle.dumps(stored, protocol=5)
+    state = fc.load_state("direction_classifier", blob)
+    model = state["serving"]["5"]["model"]
+    assert isinstance(model, fc.CompiledClassifier) and model is state["candidate"]["models"]["5"]
+    np.testing.assert_array_equal(model.predict_proba(rows), legacy.predict_proba(rows))
+    assert len(pickle.dumps(state, protocol=5)) * 5 < len(blob)
+    settings = dataclasses.replace(SETTINGS, horizons=(5,))
+    window = fc.Window(
+        rows[:, 0].astype("datetime64[D]"),
+        np.zeros(len(rows)),
+        np.zeros(len(rows)),
+        dict(zip(names, rows.T, strict=True)),
+    )
+    ends = [10, 200, len(rows)]
+    new, old = (fc.direction_forecasts(s, window, ends, settings) for s in (state, pickle.loads(blob)))
+    assert new == old
+    assert fc.load_state("garch", pickle.dumps({"kind": "garch"})) == {"kind": "garch"}
+
+
+def test_the_refits_in_force_are_the_only_fits_an_ordinary_day_needs() -> None:
+    sessions = [D(2018, 10, 1) + dt.timedelta(d) for d in range(12) if d % 7 < 5]
+    settings = dataclasses.replace(SETTINGS, models=("naive", "garch"), cadence="weekly")
+    triggers = {"A": (), "B": (D(2018, 10, 10),)}
+    friday = [D(2018, 10, 12)]
+    refits = fc.refits_in_force(sessions, friday, triggers, settings)
+    assert refits == {"A": {D(2018, 10, 8)}, "B": {D(2018, 10, 10)}}
+    week = fc.refits_in_force(sessions, sessions[5:], triggers, settings)
+    assert week == {"A": {D(2018, 10, 8)}, "B": {D(2018, 10, 8), D(2018, 10, 10)}}
+    states: dict[str, dict[tuple[str, dt.date], fc.State]] = {
+        "A": {("naive", D(2018, 10, 8)): {}, ("garch", D(2018, 10, 8)): {}},
+        "B": {("naive", D(2018, 10, 10)): {}, ("garch", D(2018, 10, 10)): {}},
+    }
+    assert fc.refits_stored(states, refits, settings)
+    assert not fc.refits_stored(states, week, settings)  # B's Monday fits are missing
