@@ -18,6 +18,7 @@ with every other file of the landing directory that no run would read.
 from __future__ import annotations
 
 import calendar
+import contextlib
 import datetime as dt
 import gzip
 import re
@@ -25,6 +26,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import polars as pl
 
@@ -260,10 +262,11 @@ _ORDER = "__landing_order__"
 def _header_line(path: Path) -> tuple[bool, bytes] | None:
     """(gzipped, first line) of a file; None when it is not to be read with others."""
     try:
-        with path.open("rb") as head:
-            gzipped = head.read(2) == b"\x1f\x8b"
-        with gzip.open(path, "rb") if gzipped else path.open("rb") as handle:
-            line = handle.readline(1 << 16)
+        with path.open("rb") as handle:
+            gzipped = handle.read(2) == b"\x1f\x8b"
+            handle.seek(0)
+            with gzip.GzipFile(fileobj=handle) if gzipped else contextlib.nullcontext(handle) as text:
+                line = text.readline(1 << 16)
     except (OSError, EOFError):
         return None
     if not line.endswith(b"\n") or b'"' in line:
@@ -293,22 +296,30 @@ def _read_group(
         return [
             FileProblem(files[i][0], name, str(exc), exc.column, header) for i, name in zip(members, names, strict=True)
         ]
-    path = pl.col(_PATH)
-    source: pl.Expr = pl.lit(LANDING_SOURCE)
+    source: pl.Expr = pl.repeat(LANDING_SOURCE, pl.len(), dtype=pl.String)  # a column, not a literal
     column = source_column(columns)
     if column is not None:
         delivered = pl.col(column).str.strip_chars()
         source = pl.when(delivered.str.len_chars() > 0).then(delivered).otherwise(source)
-    by_path = pl.DataFrame(
-        {_PATH: paths, "symbol": [files[i][0] for i in members], "file": names, _ORDER: members},
-        schema={_PATH: pl.String, "symbol": pl.String, "file": pl.String, _ORDER: pl.Int64},
+    # the scan keeps each file's rows together and in file order: each run of one path is a file
+    # (a path is in one group at most once), so the lineage comes from the runs' lengths, with no
+    # window or join over the path text (those took 0.3 s of 700,000 rows)
+    runs = frame.get_column(_PATH).rle().struct.unnest()
+    lengths = runs.get_column("len").cast(pl.Int64).to_numpy()
+    position = {path: k for k, path in enumerate(paths)}
+    of_row = pl.Series(np.repeat(np.array([position[p] for p in runs.get_column("value")], np.int64), lengths))
+    first_row = np.repeat(np.cumsum(lengths) - lengths, lengths)
+    lineage = pl.DataFrame(
+        {
+            "symbol": pl.Series([files[i][0] for i in members], dtype=pl.String).gather(of_row),
+            "file": pl.Series(names, dtype=pl.String).gather(of_row),
+            "line": np.arange(frame.height, dtype=np.int64) - first_row + 2,  # line 1 is the header
+            _ORDER: pl.Series(members, dtype=pl.Int64).gather(of_row),
+        }
     )
-    lineage = frame.select(
-        path,
-        source.alias("source"),
-        (pl.int_range(pl.len(), dtype=pl.Int64).over(path) + 2).alias("line"),  # line 1 is the header
-    ).join(by_path, on=_PATH, how="left", maintain_order="left")  # a join: replace_strict took 0.9 s a column
-    return pl.concat([normalized, lineage], how="horizontal").select(*REQUIRED, *LINEAGE, _ORDER)
+    return pl.concat([normalized, frame.select(source.alias("source")), lineage], how="horizontal").select(
+        *REQUIRED, *LINEAGE, _ORDER
+    )
 
 
 def first_non_utf8_line(path: Path) -> tuple[int, str] | None:

@@ -1,6 +1,7 @@
 import datetime as dt
 import json
 import math
+import random
 
 import polars as pl
 
@@ -52,6 +53,17 @@ def test_with_nothing_landed_every_bar_gets_the_stub_once_sorted() -> None:
     out = sentiment.daily_sentiment(nothing, bars, {"vader": 1.0}, 1.0)
     assert out.schema == sentiment.DAILY_SCHEMA
     assert out.rows() == [("AAA", D, 0.0, 0.0, 0, "stub", "stub"), ("BBB", D, 0.0, 0.0, 0, "stub", "stub")]
+
+
+def test_the_stub_has_one_row_per_distinct_bar_key_whatever_the_order_and_repeats() -> None:
+    # oracle: unique then sort, on keys drawn with many repeats (adjacent once sorted, also across symbols)
+    rng = random.Random(3)
+    days = [dt.date(2024, 1, 2) + dt.timedelta(days=rng.randrange(6)) for _ in range(400)]
+    bars = pl.DataFrame({"symbol": [rng.choice("ABC") for _ in days], "date": days})
+    nothing = bronze([]).clear()
+    out = sentiment.daily_sentiment(nothing, bars, {}, 1.0)
+    assert out.select("symbol", "date").rows() == bars.unique().sort("symbol", "date").rows()
+    assert out.height < bars.height and out["source"].unique().to_list() == [sentiment.STUB]
 
 
 def test_a_provider_weighing_nothing_or_unnamed_gives_the_stub() -> None:
