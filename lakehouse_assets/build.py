@@ -7,6 +7,7 @@ configuration once and call it; importing this module builds nothing and reads n
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 
 import dagster as dg
 
@@ -14,7 +15,7 @@ from jobs import daily_job, freshness_job
 from lakehouse_assets.config import Config
 from lakehouse_assets.defs import drift, features, forecasting, ingest, strategies
 from lakehouse_assets.defs.alerts import alerts_sensor
-from lakehouse_assets.defs.checks import fresh
+from lakehouse_assets.defs.checks import fresh, on_partitions
 from lakehouse_assets.defs.common import AssetShell, build_asset
 from lakehouse_assets.defs.maintenance import maintenance_job, weekly_maintenance_schedule
 from lakehouse_assets.defs.partitions import trading_day_partitions
@@ -52,6 +53,14 @@ def executor_from_env() -> dg.ExecutorDefinition | None:
     raise ValueError(f"$LAKEHOUSE_EXECUTOR: unknown {kind!r}; one of {', '.join(EXECUTORS)}")
 
 
+def checks_on(shell: AssetShell, partitions: dg.PartitionsDefinition) -> AssetShell:
+    """``shell`` with its check specs on ``partitions``, its own (:func:`on_partitions`: so a
+    run of one partition records its check results on that partition)."""
+    return replace(
+        shell, arguments={**shell.arguments, "check_specs": on_partitions(shell.arguments["check_specs"], partitions)}
+    )
+
+
 def build_definitions(
     config: Config, *, lake_uri: str | None = None, sources: SourcesResource | None = None
 ) -> dg.Definitions:
@@ -67,7 +76,7 @@ def build_definitions(
     shells = dict.fromkeys(v for m in ASSET_MODULES for v in vars(m).values() if isinstance(v, AssetShell))
     return dg.Definitions(
         executor=executor_from_env(),
-        assets=[build_asset(shell, partitions, lake) for shell in shells],
+        assets=[build_asset(checks_on(shell, partitions), partitions, lake) for shell in shells],
         asset_checks=[fresh],
         jobs=[daily_job, freshness_job, maintenance_job],
         schedules=[

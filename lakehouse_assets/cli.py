@@ -342,6 +342,18 @@ def _date(value: str | None, default: dt.date, name: str) -> dt.date:
 # --- run ---------------------------------------------------------------------------
 
 
+def partition_tags(start: dt.date, end: dt.date) -> dict[str, str]:
+    """The run's partitions as Dagster tags: one session is a partition (as the schedule's
+    runs and the UI's Materialize of a day are, so its check results are recorded on that
+    partition), several a range (one run, the single-run backfill policy)."""
+    if start == end:
+        return {"dagster/partition": start.isoformat()}
+    return {
+        "dagster/asset_partition_range_start": start.isoformat(),
+        "dagster/asset_partition_range_end": end.isoformat(),
+    }
+
+
 def _run(args: argparse.Namespace) -> int:
     config = _config(args)
     calendar = calendar_of(config)
@@ -402,11 +414,7 @@ def _run(args: argparse.Namespace) -> int:
         result = job.execute_in_process(
             instance=instance(),
             run_id=lock.run_id,
-            tags={
-                "dagster/asset_partition_range_start": sessions[0].isoformat(),
-                "dagster/asset_partition_range_end": sessions[-1].isoformat(),
-                "lakehouse/cli": "run",
-            },
+            tags=partition_tags(sessions[0], sessions[-1]) | {"lakehouse/cli": "run"},
             run_config={"loggers": {"progress": {}}},
             raise_on_error=False,
         )

@@ -13,11 +13,16 @@ data) or a warning (conditions worth a look). The spec is blocking when any part
 result fails with ERROR severity when an error or blocking part fails, which stops the
 assets downstream in the same run, and with WARN severity when only warnings fail, which
 does not. The alerts sensor raises one alert per failed part (rule ``check:<part>``).
+
+The specs are on their asset's partitions (:func:`on_partitions`), so a run of one
+partition records its result on that partition; a range's one result is recorded without
+a partition and names the range it judged (``checked_range``).
 """
 
 import datetime as dt
 import json
-from collections.abc import Iterator, Mapping
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import dagster as dg
@@ -147,11 +152,46 @@ def specs(*assets: str) -> list[dg.AssetCheckSpec]:
     ]
 
 
-def results(asset: str, outcomes: dict[str, checks.Outcome]) -> list[dg.AssetCheckResult]:
+def on_partitions(specs: Sequence[dg.AssetCheckSpec], partitions: dg.PartitionsDefinition) -> list[dg.AssetCheckSpec]:
+    """``specs`` (of one asset) on ``partitions``, their asset's: Dagster refuses any other.
+
+    Why: Dagster records a result on the run's partition only when its spec is partitioned.
+    Unpartitioned, every result showed "-" as its partition in the UI, beside the row
+    Dagster had planned for the run's partition and never evaluated (shown as skipped).
+    Partitioned, a run of one partition (the schedule's, the UI's Materialize of a day)
+    records one row, its result on its partition, and the check's partition status follows.
+    A range run (a backfill in one run) stores the same rows either way: a planned row per
+    partition (skipped once the run ends) and the range's one result, without a partition,
+    so the result names its range (``checked_range`` of :func:`results`). Dagster 1.13 flags
+    partitioned check specs as a preview; that one warning is silenced here, on purpose, so
+    loading the code location stays warning-free.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*partitions_def on an AssetCheckSpec", category=dg.PreviewWarning)
+        return [
+            dg.AssetCheckSpec(
+                spec.name,
+                asset=spec.asset_key,
+                description=spec.description,
+                additional_deps=spec.additional_deps,
+                blocking=spec.blocking,
+                metadata=spec.metadata,
+                automation_condition=spec.automation_condition,
+                partitions_def=partitions,
+            )
+            for spec in specs
+        ]
+
+
+def results(
+    asset: str, outcomes: dict[str, checks.Outcome], *, checked: tuple[dt.date, dt.date]
+) -> list[dg.AssetCheckResult]:
     """The asset's one result: every declared part evaluated, their figures under
     ``<part>.<figure>`` (a part's sample rows as a markdown table), the verdicts in ``parts``
     (a table to read, JSON for the sensor, which also holds each sample's rows as records
-    for the alert's context)."""
+    for the alert's context), and ``checked_range`` (``start..end``), the run's partitions
+    ``checked`` judged: Dagster records a range run's result without a partition, so the
+    UI's check history says what was checked through it."""
     declared = {c.name: c for c in CHECKS[asset]}
     if set(outcomes) != set(declared):
         raise ValueError(f"{asset}: checks evaluated {sorted(outcomes)} but declared {sorted(declared)}")
@@ -179,6 +219,7 @@ def results(asset: str, outcomes: dict[str, checks.Outcome]) -> list[dg.AssetChe
             if failed
             else f"{len(declared)} of {len(declared)} passed: {', '.join(declared)}",
             metadata={
+                "checked_range": f"{checked[0]}..{checked[1]}",
                 "parts": dg.MetadataValue.json(parts),
                 "summary": dg.MetadataValue.md(_parts_table(parts)),
                 **figures,

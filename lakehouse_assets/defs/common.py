@@ -276,7 +276,7 @@ def finish(
     figures = {**write_metadata(written, frame, start, end), **(metadata or {}), **preview(frame)}
     if plot:
         figures |= plot_metadata(context, lake, *plot, end)
-    results = asset_checks.results(asset, outcomes)
+    results = asset_checks.results(asset, outcomes, checked=(start, end))
     return materialized(context, written.table, frame, figures, results, asset_key=asset)
 
 

@@ -290,7 +290,7 @@ def _fits_result(
 ) -> dg.MaterializeResult:
     """``model_fits``' materialization (the fits this run made) and its check."""
     start, end = partition_dates(context)
-    results = asset_checks.results("model_fits", fits_outcomes(lake, start, end, where, settings))
+    results = asset_checks.results("model_fits", fits_outcomes(lake, start, end, where, settings), checked=(start, end))
     return materialized(context, "model_fits", frame, metadata, check_results=results, asset_key="model_fits")
 
 

@@ -49,7 +49,7 @@ BAD = [
 
 def check(lake: Lake, day: dt.date) -> dg.AssetCheckResult:
     outcomes = forecasting.fits_outcomes(lake, day, day, pl.col("symbol").is_in(["AAA"]), SETTINGS)
-    (result,) = asset_checks.results("model_fits", outcomes)
+    (result,) = asset_checks.results("model_fits", outcomes, checked=(day, day))
     return result
 
 
