@@ -9,7 +9,6 @@ pool of ``n_workers`` processes, or a Dask distributed cluster (``dask_scheduler
 How far back each input is read is ``core.forecasting.history_window``'s to say.
 """
 
-import dataclasses
 import datetime as dt
 import functools
 import time
@@ -19,7 +18,7 @@ from collections.abc import Callable, Iterator
 import dagster as dg
 import polars as pl
 
-from lakehouse_assets.compute import PoolSettings, map_tasks
+from lakehouse_assets.compute import map_tasks
 from lakehouse_assets.config import Config
 from lakehouse_assets.core import checks, drift, registry
 from lakehouse_assets.core import forecasting as fc
@@ -129,14 +128,14 @@ def _run_symbols(
     feature_rows: pl.DataFrame,
     triggers: dict[str, tuple[dt.date, ...]],
 ) -> list[fc.SymbolResult]:
-    """Every symbol's forecasts and fits, on the configured pool. The stored states and the
-    tasks carrying them are this function's own: they are freed when it returns, before the
-    scores, the registry and the writes."""
+    """Every symbol's forecasts and fits, on the configured pool when the work pays for it
+    (``_work_seconds``). The stored states and the tasks carrying them are this function's
+    own: they are freed when it returns, before the scores, the registry and the writes."""
     settings = config.forecasting
-    states, calls, stored = _stored_fits(lake, span, symbols, origins, sessions, triggers, settings)
+    states, calls, missing = _stored_fits(lake, span, symbols, origins, sessions, triggers, settings)
     tasks = fc.symbol_tasks(symbols, bars, feature_rows, origins, sessions, states, triggers, calls, settings)
-    pool = _pool(config.forecast_pool, stored, len(symbols) * len(origins))
-    return map_tasks(fc.run_symbol, tasks, pool, context.log, _describe)
+    work = _work_seconds(missing, len(symbols) * len(origins))
+    return map_tasks(fc.run_symbol, tasks, config.forecast_pool, context.log, _describe, work)
 
 
 def _stored_fits(
@@ -147,22 +146,27 @@ def _stored_fits(
     sessions: list[dt.date],
     triggers: dict[str, tuple[dt.date, ...]],
     settings: fc.ForecastSettings,
-) -> tuple[dict[str, dict[tuple[str, dt.date], dict]], dict[str, dict[int, dict]], bool]:
-    """The stored fits the tasks carry, the classifier's earlier calls, and whether the fits of
-    the range's refit dates were all stored. Then those are the only fits read (an ordinary day
-    loads one per symbol and model: the one in force); otherwise every fit since ``span.since``
-    and, for the classifier's error replay, its calls before the range."""
+) -> tuple[dict[str, dict[tuple[str, dt.date], dict]], dict[str, dict[int, dict]], int]:
+    """The stored fits the tasks carry, the classifier's earlier calls, and how many fits of
+    the range's refit dates are not stored (the fits to make). The fits in force are read for
+    every symbol (an ordinary day loads one per symbol and model); a symbol with some of them
+    missing fits, so it also gets every fit since ``span.since`` (order selections, the
+    classifier's previous refit) and, for the classifier's error replay, its calls before the
+    range. On the measured day at N = 500, 7 symbols refit after a drift flag."""
     refits = fc.refits_in_force(sessions, origins, triggers, settings)
     states = _load_states(lake, symbols, span.first_refit, origins[-1], refits)
-    if fc.refits_stored(states, refits, settings):
-        return states, {}, True
+    missing = fc.missing_fits(states, refits, settings)
+    if not missing:
+        return states, {}, 0
+    refitting = [s for s in symbols if s in missing]
     calls = {}
     if "direction_classifier" in settings.models:
-        own = pl.col("symbol").is_in(symbols) & (pl.col("model") == "direction_classifier")
+        own = pl.col("symbol").is_in(refitting) & (pl.col("model") == "direction_classifier")
         columns = ["symbol", "date", "horizon", "prob_up"]
         before = own & (pl.col("date") < origins[0])
         calls = fc.classifier_calls(lake.read("forecasts", span.start, span.previous or span.start, before, columns))
-    return _load_states(lake, symbols, span.since, origins[-1]), calls, False
+    states.update(_load_states(lake, refitting, span.since, origins[-1]))
+    return states, calls, sum(missing.values())
 
 
 def _load_states(
@@ -190,12 +194,14 @@ def _load_states(
     return states
 
 
-def _pool(pool: PoolSettings, stored: bool, symbol_days: int) -> PoolSettings:
-    """The configured pool, or this process alone when a short range has nothing to fit: ~13 ms
-    of filtering per symbol-day costs less than starting the workers (~5 s)."""
-    if stored and pool.kind == "local" and symbol_days <= 600:
-        return dataclasses.replace(pool, workers=1)
-    return pool
+def _work_seconds(fits: int, symbol_days: int) -> float:
+    """The tasks' seconds in one process, estimated from their fits (0.04 s each: a fit day's
+    mean at N = 500, order searches included) and their symbol-days of forecasts from a fit
+    (0.012 s: filtering, GARCH, SSA, the compiled classifier; an ordinary day at N = 500 spent
+    5.7 s on 500). It decides whether a local pool starts (``compute.local_workers``): an
+    ordinary day (~8 s at N = 500, 7 of whose symbols drift refitted) runs in this process,
+    a fit day (~125 s) or a week's backfill on the pool."""
+    return 0.04 * fits + 0.012 * symbol_days
 
 
 def _describe(task: fc.SymbolTask, result: fc.SymbolResult) -> str:

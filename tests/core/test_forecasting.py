@@ -491,5 +491,5 @@ def test_the_refits_in_force_are_the_only_fits_an_ordinary_day_needs() -> None:
         "A": {("naive", D(2018, 10, 8)): {}, ("garch", D(2018, 10, 8)): {}},
         "B": {("naive", D(2018, 10, 10)): {}, ("garch", D(2018, 10, 10)): {}},
     }
-    assert fc.refits_stored(states, refits, settings)
-    assert not fc.refits_stored(states, week, settings)  # B's Monday fits are missing
+    assert fc.missing_fits(states, refits, settings) == {}
+    assert fc.missing_fits(states, week, settings) == {"B": len(settings.models)}  # B's Monday fits
