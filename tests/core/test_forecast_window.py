@@ -7,6 +7,7 @@ import itertools
 import pytest
 
 from lakehouse_assets.core import forecasting as fc
+from tests.core.forecast_settings import settings
 
 D = dt.date
 HOLIDAYS = {D(2018, 7, 4), D(2018, 9, 3), D(2018, 11, 22), D(2018, 12, 25)}
@@ -16,26 +17,7 @@ SESSIONS = [
     for days in range(214)
     if (D(2018, 6, 1) + dt.timedelta(days)).weekday() < 5 and D(2018, 6, 1) + dt.timedelta(days) not in HOLIDAYS
 ]
-SETTINGS = fc.ForecastSettings(
-    horizons=(1, 5),
-    models=("naive", "direction_classifier"),
-    fit_window=5,
-    min_observations=3,
-    cadence="weekly",
-    order_selection="monthly",
-    arima_max_p=2,
-    arima_max_q=2,
-    arima_maxiter=30,
-    sarimax_exog=(),
-    garch_kind="garch",
-    garch_dist="normal",
-    ssa_window=5,
-    ssa_energy=0.9,
-    classifier_features=("rsi_14",),
-    classifier_validation_fraction=0.15,
-    classifier_min_sharpe=0.3,
-    classifier_min_win_rate=0.45,
-)
+SETTINGS = settings(horizons=(1, 5), models=("naive", "direction_classifier"), fit_window=5, min_observations=3)
 
 
 def oracle(sessions: list[dt.date], first: dt.date, settings: fc.ForecastSettings, score_window: int) -> dict:

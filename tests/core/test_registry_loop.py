@@ -11,33 +11,14 @@ import pytest
 
 from lakehouse_assets.core import forecasting as fc
 from lakehouse_assets.core import registry
+from tests.core.forecast_settings import settings
 
 D = dt.date
 Z80, Z95 = 1.2815515655446004, 1.959963984540054
 SESSIONS = [D(2024, 1, 1) + dt.timedelta(d) for d in range(120) if (D(2024, 1, 1) + dt.timedelta(d)).weekday() < 5]
 SKILLED_FROM = 30  # the index of the first origin of "skilled"'s forecasts
 WINDOW, MIN_SCORED = 5, 4
-SETTINGS = fc.ForecastSettings(
-    horizons=(1,),
-    models=("naive", "skilled", "direction_classifier"),
-    fit_window=20,
-    min_observations=10,
-    cadence="weekly",
-    order_selection="monthly",
-    arima_max_p=2,
-    arima_max_q=2,
-    arima_maxiter=30,
-    sarimax_exog=(),
-    garch_kind="garch",
-    garch_dist="normal",
-    ssa_window=5,
-    ssa_energy=0.9,
-    classifier_features=("rsi_14",),
-    classifier_validation_fraction=0.15,
-    classifier_min_sharpe=0.3,
-    classifier_min_win_rate=0.45,
-    replay_min_confidence=0.6,
-)
+SETTINGS = settings(models=("naive", "skilled", "direction_classifier"), replay_min_confidence=0.6)
 RULES = registry.GateRules(
     min_scored=MIN_SCORED,
     min_balanced_accuracy=0.55,
