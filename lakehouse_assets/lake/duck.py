@@ -414,10 +414,19 @@ def _execute(
 
 def _stop(con: duckdb.DuckDBPyConnection, done: threading.Event) -> None:
     """Interrupt the running statement and close the connection once it has unwound (if it
-    does not within ``STOP_GRACE``, the worker thread keeps it until the process ends)."""
-    con.interrupt()
-    if done.wait(STOP_GRACE):
-        con.close()
+    does not within ``STOP_GRACE``, the worker thread keeps it until the process ends).
+
+    The interrupt is repeated until the worker is done: one sent before the worker's
+    statement has begun (a Ctrl-C just after the views were made) is lost when DuckDB
+    starts the statement, which then ran on, and the process hung at exit on it."""
+    deadline = time.monotonic() + STOP_GRACE
+    while True:
+        con.interrupt()
+        if done.wait(0.05):
+            con.close()
+            return
+        if time.monotonic() >= deadline:
+            return
 
 
 def _check_statements(sql: str) -> None:
