@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -187,3 +188,11 @@ def snapshot(lake: Lake, name: str) -> pl.DataFrame:
     """Every row of a table, sorted by all columns, for content comparisons."""
     frame = lake.read(name)
     return frame.sort(frame.columns, nulls_last=True)
+
+
+def terminal_signals() -> None:
+    """A child's signals as a terminal or a process manager starts it (``preexec_fn``):
+    SIGINT and SIGTERM at their defaults. A suite started as a background job inherits them
+    ignored, and a Python or a make started so never stops on them."""
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_DFL)

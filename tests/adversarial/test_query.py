@@ -26,6 +26,7 @@ from lakehouse_assets.cli import main
 from lakehouse_assets.lake.catalog import TABLES
 from lakehouse_assets.lake.delta import Lake
 from lakehouse_assets.lake.duck import extension_path
+from tests.conftest import terminal_signals
 
 REPO = Path(__file__).resolve().parents[2]
 D = dt.date
@@ -226,7 +227,9 @@ def test_ctrl_c_stops_a_long_query_with_exit_1(untouched: Lake) -> None:
     assert query(untouched, "select 1").returncode == 0
     ready = max(5.0, 2 * (time.monotonic() - began))
     command = [sys.executable, "-m", "lakehouse_assets.cli", "query", LONG_QUERY, "--lake", untouched.root]
-    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO) as proc:
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO, preexec_fn=terminal_signals
+    ) as proc:
         try:
             time.sleep(ready)  # imports, connection and the first vectors: the query is running
             assert proc.poll() is None

@@ -23,7 +23,7 @@ from dagster._core.storage.asset_check_execution_record import AssetCheckExecuti
 from lakehouse_assets.defs.alerts import alerts_sensor, run_events
 from lakehouse_assets.defs.resources import LakehouseResource
 from lakehouse_assets.lake.delta import Lake
-from tests.conftest import REPO
+from tests.conftest import REPO, terminal_signals
 from tests.servers import free_port, wait_for_dagster
 
 pytestmark = pytest.mark.slow
@@ -69,7 +69,7 @@ def make_ui(base: Path, **env: str) -> Iterator[tuple[subprocess.Popen[bytes], s
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+            preexec_fn=terminal_signals,
         )
     url = f"http://127.0.0.1:{port}"
     try:
