@@ -37,13 +37,18 @@ Goals:
 * cost linear in N: the measured day's seconds per symbol at the largest N over the smallest N
   is at most 1.25 (a fixed cost makes it lower, which is fine);
 * one day <= 1% of a one-year backfill of the same universe. A one-year backfill through
-  forecasting (52 weekly refits, 12 order searches) takes hours at these N, so it is derived,
-  not run: the measured one-year single run of bronze + silver, plus the gold, strategy and
+  forecasting (52 weekly refits, 12 order searches) is long at these N, so here it is derived,
+  not run (``--gold-year`` runs it, below): the measured one-year single run of bronze + silver, plus the gold, strategy and
   monitoring steps' seconds of the fit day x 12 (the monthly order searches) and of an ordinary
   day inside the short backfill (its steps' seconds / ``--range-days``) x 240 (the other
   sessions; counting the weekly refits as ordinary days makes this a lower estimate of the year;
   an upper one counts 52 fit days and 200 ordinary days). The verdict uses the lower estimate;
 * peak RSS of the measured day <= 1 GiB at N = 500 (the fit day's peak is shown too).
+
+``--gold-year [SESSIONS]`` measures the one-year backfill instead, run and not derived (issue 17,
+goal 3: at most 10 minutes at N = 100): bronze + silver over the history before the year
+(untimed), then the last SESSIONS (default 252) sessions to 2018-12-31 as one ``lakehouse run`` of
+every asset, timed and with the process tree's peak RSS, and the seconds of each step.
 
 Run from the repository root. N = 100 took about 10 minutes on 2 shared cores (the fit day 213 s);
 N = 500 needs the fit day of every model of 500 symbols, roughly 1,000 s of two idle cores (it
@@ -51,6 +56,7 @@ did not finish in 41 minutes at a load of 12-18)::
 
     .venv/bin/python bench/daily_bench.py
     .venv/bin/python bench/daily_bench.py --symbols 10 20 --years 4
+    .venv/bin/python bench/daily_bench.py --symbols 100 --years 4 --gold-year
     AWS_ENDPOINT_URL=... .venv/bin/python bench/daily_bench.py --lake s3://bucket/bench-daily
 """
 
@@ -202,6 +208,50 @@ def measure(symbols: int, years: int, seed: int, day0: dt.date, days: int, work:
     return Result(symbols, year.seconds, history.seconds, *runs)
 
 
+YEAR_GOAL = 600.0  # issue 17, goal 3: a one-year gold backfill at N = 100 in at most 10 minutes
+
+
+def gold_year(symbols: int, years: int, seed: int, sessions: int, work: Path, lake_root: str) -> Day:
+    """The one-year backfill of every asset, run (not derived): bronze + silver over the history
+    before the year (untimed, in this process), then the year's last ``sessions`` sessions to
+    2018-12-31 as one ``lakehouse run`` of every asset, as a user backfills a year: the monthly
+    order searches, the weekly refits and every ordinary day between them, in one run."""
+    from lakehouse_assets.core.calendar import TradingCalendar
+
+    print(f"\none-year backfill of every asset, N = {symbols}  ({load()})", flush=True)
+    sim = work / f"sim_n{symbols}_y{years}"
+    ohlcv_dir = simulate(sim, symbols, years, seed)
+    config_dir = prepare_config(work / f"n{symbols}", sim)
+    calendar = TradingCalendar("XNYS", dt.date(2018 - years + 1, 1, 1))
+    every = calendar.sessions(calendar.first_session, dt.date(2018, 12, 31))
+    if len(every) < sessions + 300:
+        raise SystemExit(f"--years {years}: too little history before the year")
+    before, year = every[:-sessions], every[-sessions:]
+    lake = f"{lake_root.rstrip('/')}/year_n{symbols}"
+    if "://" not in lake:
+        shutil.rmtree(lake, ignore_errors=True)
+    home = work / f"dagster_home_year_n{symbols}"
+    shutil.rmtree(home, ignore_errors=True)
+    history = Pipeline(lake, ohlcv_dir, SILVER_GROUPS, str(config_dir)).run(before[0], before[-1])
+    print(f"  history {before[0]}..{before[-1]} (bronze + silver, untimed): {history.seconds:.1f} s", flush=True)
+    done = run_days(year, ohlcv_dir, lake, config_dir, home)
+    print(
+        f"  lakehouse run {done.day}..{done.end} ({done.sessions} sessions, every asset): {done.seconds:,.1f} s, "
+        f"peak RSS {done.peak_rss / 2**20:,.0f} MiB  ({load()})",
+        flush=True,
+    )
+    rows = [["step", "s", "share"]]
+    rows += [[step, f"{s:,.1f}", f"{s / done.seconds:.0%}"] for step, s in done.steps.items()]
+    rows.append(["wall (subprocess)", f"{done.seconds:,.1f}", "100%"])
+    render(rows)
+    ok = done.seconds <= YEAR_GOAL
+    print(
+        f"  N={symbols}: one-year backfill {done.seconds:,.0f} s = {done.seconds / 60:.1f} min, "
+        f"goal <= {YEAR_GOAL / 60:.0f} min at N=100: {verdict(ok)}" + ("" if symbols == 100 else " (N != 100)")
+    )
+    return done
+
+
 def report(results: list[Result]) -> None:
     small, large = results[0], results[-1]
     print("\nthe measured day (the last ordinary session) and the fit day, every asset, one `lakehouse run` each")
@@ -287,12 +337,25 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--lake", default="/tmp/bench_daily/lake", help="lake root (a lake per N under it), or s3://..."
     )
+    parser.add_argument(
+        "--gold-year",
+        type=int,
+        nargs="?",
+        const=252,
+        metavar="SESSIONS",
+        help="instead: run the one-year backfill of every asset (default 252 sessions to 2018-12-31) at each N",
+    )
     args = parser.parse_args(argv)
-    if min(*args.symbols, args.years, args.range_days) < 1:
+    if min(*args.symbols, args.years, args.range_days, args.gold_year or 1) < 1:
         parser.error("--symbols, --years and --range-days must be positive")
     print("daily benchmark: one trading day through every asset")
     print(machine(), flush=True)
     began = time.perf_counter()
+    if args.gold_year:
+        for n in sorted(args.symbols):
+            gold_year(n, args.years, args.seed, args.gold_year, args.work, args.lake)
+        print(f"\n{load()}; total {time.perf_counter() - began:.0f} s")
+        return
     results = []
     for n in sorted(args.symbols):
         results.append(measure(n, args.years, args.seed, args.day0, args.range_days, args.work, args.lake))
