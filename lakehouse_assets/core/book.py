@@ -26,7 +26,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import os
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -100,19 +102,30 @@ def percentile_rank(window: np.ndarray, least: int) -> float | None:
     return float(100.0 * np.mean(past < window[-1]))
 
 
-def iv_ranks(garch: pl.DataFrame, horizon: int, window: int, least: int) -> pl.DataFrame:
+def iv_ranks(
+    garch: pl.DataFrame, horizon: int, window: int, least: int, *, since: dt.date | None = None
+) -> pl.DataFrame:
     """``symbol, date, iv, iv_rank``: the GARCH ``horizon``-day volatility forecast annualized
     (``volatility x sqrt(252 / horizon)``, the implied-volatility proxy) and its percentile
-    rank over the last ``window`` sessions of the symbol (at least ``least``, else null)."""
+    rank over the last ``window`` sessions of the symbol (at least ``least``, else null).
+
+    ``since``: only the rows dated from it on (their windows still reach back before it), so that
+    a day's signals rank that day, not the ``window`` sessions of history read for its window.
+    Rows sorted by symbol and date."""
     iv = garch.sort("symbol", "date").with_columns(iv=pl.col("volatility") * math.sqrt(252 / horizon))
-    ranked = []
-    for _, group in iv.group_by("symbol"):
-        values = group["iv"].to_numpy()
-        ranks = [percentile_rank(values[max(0, i - window + 1) : i + 1], least) for i in range(len(values))]
-        ranked.append(group.select("symbol", "date", "iv").with_columns(iv_rank=pl.Series(ranks, dtype=pl.Float64)))
-    if not ranked:
-        return pl.DataFrame(schema={"symbol": pl.String, "date": pl.Date, "iv": pl.Float64, "iv_rank": pl.Float64})
-    return pl.concat(ranked)
+    values = iv.get_column("iv").to_numpy()  # null: NaN, which percentile_rank skips
+    dates = iv.get_column("date").to_list()
+    ranks: list[float | None] = []
+    first = 0
+    for length in iv.group_by("symbol", maintain_order=True).len().get_column("len").to_list():
+        for i in range(first, first + length):
+            if since is None or dates[i] >= since:
+                ranks.append(percentile_rank(values[max(first, i - window + 1) : i + 1], least))
+        first += length
+    rows = iv.select("symbol", "date", "iv")
+    if since is not None:
+        rows = rows.filter(pl.col("date") >= since)  # the rows ranked above, in the same order
+    return rows.with_columns(iv_rank=pl.Series(ranks, dtype=pl.Float64))
 
 
 def signals(
@@ -138,7 +151,8 @@ def signals(
     signal day on (their IV rank: :func:`iv_ranks`). A feature row without the others gets nulls.
     """
     drift = longest.select("symbol", "date", drift=pl.col("point") / horizon)
-    iv = iv_ranks(garch, horizon, rules.iv_rank_window, rules.iv_rank_min)
+    since: dt.date | None = features.get_column("date").min()  # type: ignore[assignment]
+    iv = iv_ranks(garch, horizon, rules.iv_rank_window, rules.iv_rank_min, since=since)
     joined = (
         features.join(regimes, on=["symbol", "date"], how="left")
         .join(champion, on=["symbol", "date"], how="left")
@@ -182,12 +196,32 @@ def bars(frame: pl.DataFrame) -> dict[tuple[str, dt.date], Bar]:
 # --- the book --------------------------------------------------------------------------------
 
 
+def available_cpus() -> int:
+    """The CPUs this process may run on (its affinity where the platform says, else the count)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+@dataclass(frozen=True)
+class _Opening:
+    """A position a signal asks for, before it is priced (:func:`strategies.open_position`)."""
+
+    strategy: str
+    signal: Signal
+    decision: strategies.Decision
+    day: dt.date
+    price: float  # the entry session's open
+    life: list[dt.date] | None  # a spread's sessions to its expiry
+
+
 class Book:
     """The open positions and the ledger rows of a run, day by day.
 
     ``still_open``: ledger rows of positions entered before the run and not exited before
     its first day (their actuals are cleared: the run decides them again). ``sector``: a
     symbol's sector. Weights are looked up by (strategy, the symbol's regime at entry).
+    ``threads``: that price a day's entries (None: one per CPU available to the process).
     """
 
     def __init__(
@@ -197,8 +231,10 @@ class Book:
         calendar: TradingCalendar,
         sector: Callable[[str], str],
         still_open: pl.DataFrame,
+        threads: int | None = None,
     ) -> None:
         self.rules, self.variance_rules, self.calendar, self.sector = rules, variance_rules, calendar, sector
+        self.threads = available_cpus() if threads is None else threads  # that price the entries
         self.rows: dict[str, dict[str, Any]] = {}  # prediction_id -> ledger row (entries and exits of the run)
         self.open: dict[str, Position] = {}  # prediction_id -> position
         for row in still_open.iter_rows(named=True):
@@ -206,6 +242,19 @@ class Book:
             self.rows[row["prediction_id"]] = {**row, **dict.fromkeys(ACTUALS)}
         self._done: list[dict[str, Any]] = []
         self._lives: dict[dt.date, list[dt.date]] = {}
+        self._times: dict[tuple[str, dt.date], dt.datetime] = {}  # exchange_calendars takes ~0.7 ms a lookup
+
+    def open_time(self, day: dt.date) -> dt.datetime:
+        """The session's opening time (UTC), looked up once per session of the run."""
+        if ("open", day) not in self._times:
+            self._times[("open", day)] = self.calendar.open_time(day)
+        return self._times[("open", day)]
+
+    def close_time(self, day: dt.date) -> dt.datetime:
+        """The session's closing time (UTC), looked up once per session of the run."""
+        if ("close", day) not in self._times:
+            self._times[("close", day)] = self.calendar.close_time(day)
+        return self._times[("close", day)]
 
     def open_count(self) -> int:
         return len(self.open)
@@ -233,6 +282,7 @@ class Book:
         scored with ``weights`` ((strategy, regime) -> weight: the previous session's)."""
         if signal_day is None:
             return
+        wanted: list[_Opening] = []  # in the order the ledger records them
         for signal in signals.get(signal_day, []):
             bar = bars.get((signal.symbol, day))
             if bar is None:
@@ -242,21 +292,40 @@ class Book:
                 if decision is None:
                     continue
                 life = self.life(day) if strategy in strategies.SPREADS else None
-                position = strategies.open_position(strategy, signal, decision, day, bar.open, self.rules, life)
-                if position is None:
-                    continue
-                regime = signal.regime or strategies.UNKNOWN_REGIME
-                rules = self.variance_rules  # a strategy enabled since yesterday has no weight yet
-                fallback = rules.strategy_weights.get(strategy, 1.0) * rules.regime_adjustments.get(regime, 1.0)
-                weight = weights.get((strategy, regime), fallback)
-                self.open[position.prediction_id] = position
-                self.rows[position.prediction_id] = self._entry_row(position, signal, regime, weight)
+                wanted.append(_Opening(strategy, signal, decision, day, bar.open, life))
+        for opening, position in zip(wanted, self._open_positions(wanted), strict=True):
+            if position is None:
+                continue
+            strategy, signal = opening.strategy, opening.signal
+            regime = signal.regime or strategies.UNKNOWN_REGIME
+            rules = self.variance_rules  # a strategy enabled since yesterday has no weight yet
+            fallback = rules.strategy_weights.get(strategy, 1.0) * rules.regime_adjustments.get(regime, 1.0)
+            weight = weights.get((strategy, regime), fallback)
+            self.open[position.prediction_id] = position
+            self.rows[position.prediction_id] = self._entry_row(position, signal, regime, weight)
+
+    def _open_positions(self, wanted: Sequence[_Opening]) -> list[Position | None]:
+        """:func:`strategies.open_position` of each opening, in order, on ``self.threads`` threads.
+
+        Pricing the entries is most of a day's ledger (a spread's expected return is a backward
+        induction on a grid of ~500 prices over its ~30 sessions, ~2 ms), and numpy and scipy
+        release the GIL in those array operations, so two threads on two cores take about half
+        the time. Each entry is priced on its own inputs alone, so the results do not depend
+        on the threads (the ``strategies`` functions keep no state but the read-only draws)."""
+
+        def price(o: _Opening) -> Position | None:
+            return strategies.open_position(o.strategy, o.signal, o.decision, o.day, o.price, self.rules, o.life)
+
+        if self.threads <= 1 or len(wanted) < 2:
+            return [price(o) for o in wanted]
+        with ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="ledger-pricing") as pool:
+            return list(pool.map(price, wanted))
 
     def _entry_row(self, p: Position, s: Signal, regime: str, weight: float) -> dict[str, Any]:
         spread = p.strategy in strategies.SPREADS
         return {
             "prediction_id": p.prediction_id,
-            "timestamp": self.calendar.open_time(p.entry_date),
+            "timestamp": self.open_time(p.entry_date),
             "date": p.entry_date,
             "symbol": p.symbol,
             "strategy_type": p.strategy,
@@ -294,7 +363,7 @@ class Book:
                 "exit_date": done.date,
                 "actual_pnl_pct": done.pnl_pct,
                 "actual_pnl": done.pnl_pct * self.rules.capital,
-                "exit_time": self.calendar.close_time(done.date),
+                "exit_time": self.close_time(done.date),
                 "exit_reason": done.reason,
                 "prediction_error": row["predicted_return_pct"] - done.pnl_pct,
                 "exit_price": done.price,
@@ -588,6 +657,7 @@ def run_ledger(
     ledger: pl.DataFrame,
     weights: pl.DataFrame,
     closes: pl.DataFrame,
+    threads: int | None = None,
 ) -> Ledger:
     """The ledger of the sessions ``start..end`` (:func:`run_days`), from what the lake stores.
 
@@ -599,7 +669,8 @@ def run_ledger(
     (:meth:`Book.frame`); ``weights``: the stored ``strategy_weights`` of the signal day, or
     none on the lake's first day (then the base weights with their regime adjustments);
     ``closes``: ``symbol, date, close`` from :func:`first_mark` to ``end`` (more rows are
-    harmless), to mark every position for the backtest.
+    harmless), to mark every position for the backtest; ``threads``: that price the entries
+    (:class:`Book`; the rows do not depend on it).
     """
     days = calendar.sessions(start, end)
     enabled = list(rules.enabled)
@@ -611,7 +682,7 @@ def run_ledger(
         nothing = variance.analyze(before.clear(), first, enabled, variance_rules)
         weights = variance.weights(nothing, first, enabled, list(WEIGHT_REGIMES), variance_rules)
 
-    book = Book(rules, variance_rules, calendar, sector, still_open)
+    book = Book(rules, variance_rules, calendar, sector, still_open, threads)
     run = run_days(book, days, signals, bars(ohlcv), completed, weights, WEIGHT_REGIMES)
     rows = book.frame(ledger, end)
     # every position to the range's end, marked at each close: the backtest's equity

@@ -12,12 +12,13 @@ import datetime as dt
 import functools
 import json
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import polars as pl
-from scipy import stats
+from scipy import special, stats
 
 from lakehouse_assets.core.regimes import REGIMES
 
@@ -217,32 +218,51 @@ def block_ks_statistics(pooled: np.ndarray, window: int, starts: np.ndarray, gap
         >>> block_ks_statistics(np.array([0.0, 1.0, 2.0, 3.0]), 2, np.array([2, 0, 1])).tolist()
         [1.0, 1.0, 0.5]
     """
-    n = len(pooled)
+    statistics: np.ndarray = _block_ks_rows(np.asarray(pooled)[None, :], window, starts, gap)[0]
+    return statistics
+
+
+def _block_ks_rows(pooled: np.ndarray, window: int, starts: np.ndarray, gap: int) -> np.ndarray:
+    """:func:`block_ks_statistics` of every row of ``pooled`` (pools of one length), shape
+    ``(rows, len(starts))``.
+
+    A day's reports are thousands of small tests (a symbol's feature, a pool of a few hundred
+    values); one numpy call per step for all of them costs what one test did as a loop of
+    calls. Each row's figures are the same integer counts and the same float operations as
+    for that row alone, so the statistics are the same to the last bit. Ranks are int16 when
+    the pool allows (a quarter of the memory traffic of int64), and the left-out values at or
+    below each block value are counted by comparing every pair (``window x gap`` per block:
+    cheaper here than sorting them and searching).
+    """
+    rows, n = pooled.shape
     m = n - window - gap
-    order = np.argsort(pooled, kind="stable")
-    ordered = pooled[order]
-    new_value = np.r_[True, ordered[1:] != ordered[:-1]]
-    positions = np.arange(n)
-    first = np.maximum.accumulate(np.where(new_value, positions, 0))  # start of each value's run of ties
-    last = np.minimum.accumulate(np.where(np.r_[new_value[1:], True], positions, n)[::-1])[::-1]
-    below, through = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
-    below[order], through[order] = first, last + 1  # pool values < and <= each value
+    rank: type[np.signedinteger[Any]] = np.int16 if n < np.iinfo(np.int16).max else np.int64
+    order = np.argsort(pooled, axis=1, kind="stable")
+    ordered = np.take_along_axis(pooled, order, axis=1)
+    new_value = np.ones((rows, n), dtype=bool)
+    new_value[:, 1:] = ordered[:, 1:] != ordered[:, :-1]
+    run_end = np.ones((rows, n), dtype=bool)
+    run_end[:, :-1] = new_value[:, 1:]
+    positions = np.arange(n, dtype=rank)
+    first = np.maximum.accumulate(np.where(new_value, positions, rank(0)), axis=1)  # start of each run of ties
+    last = np.minimum.accumulate(np.where(run_end, positions, rank(n))[:, ::-1], axis=1)[:, ::-1]
+    below, through = np.empty((rows, n), dtype=rank), np.empty((rows, n), dtype=rank)
+    np.put_along_axis(below, order, first, axis=1)  # pool values < each value
+    np.put_along_axis(through, order, last + rank(1), axis=1)  # pool values <= each value
     members = (starts[:, None] + np.arange(window)[None, :]) % n
-    g, e = np.sort(below[members], axis=1), np.sort(through[members], axis=1)
-    g_out, e_out = np.zeros_like(g), np.zeros_like(e)
+    g, e = np.sort(below[:, members], axis=2), np.sort(through[:, members], axis=2)
+    g_out = e_out = np.zeros(g.shape, dtype=np.int64)
     if gap:
-        # left-out values <= (resp. <) each block value: one searchsorted over all rows, each
-        # row's counts offset by row * n so that rows do not mix
-        offset = (np.arange(len(starts)) * (n + 1))[:, None]
-        left_out = (starts[:, None] + window + np.arange(gap)[None, :]) % n
-        flat = (np.sort(through[left_out], axis=1) + offset).ravel()
-        before = (np.arange(len(starts)) * gap)[:, None]
-        e_out = np.searchsorted(flat, (e + offset).ravel(), side="right").reshape(e.shape) - before
-        g_out = np.searchsorted(flat, (g + offset).ravel(), side="right").reshape(g.shape) - before
+        # a left-out value l is <= the block value x when through[l] <= through[x], and < x
+        # when through[l] <= below[x]
+        left_out = through[:, (starts[:, None] + window + np.arange(gap)[None, :]) % n][:, :, None, :]
+        e_out = np.count_nonzero(left_out <= e[..., None], axis=3)
+        g_out = np.count_nonzero(left_out <= g[..., None], axis=3)
+    g, e = g.astype(np.int64), e.astype(np.int64)
     i = np.arange(1, window + 1)
     ahead = i / window - (e - i - e_out) / m
     behind = (g - (i - 1) - g_out) / m - (i - 1) / window
-    statistics: np.ndarray = np.maximum(ahead.max(axis=1), behind.max(axis=1))
+    statistics: np.ndarray = np.maximum(ahead.max(axis=2), behind.max(axis=2))
     return statistics
 
 
@@ -313,14 +333,30 @@ def block_ks_test(
     a, b, c = a[~np.isnan(a)], b[~np.isnan(b)], c[~np.isnan(c)]
     if len(a) == 0 or len(b) == 0:
         raise ValueError("block_ks_test needs non-empty samples (after dropping NaNs)")
-    pool = np.concatenate([c, b, a])
-    d = block_ks_statistics(pool, len(a), block_starts(len(pool), len(a), blocks), gap=len(c))
-    observed, null = float(d[0]), np.sort(d[1:])[::-1]
-    count = len(null)
-    exceed = int(np.count_nonzero(null >= observed))
+    return _block_ks_tests(np.concatenate([c, b, a])[None, :], len(a), len(c), blocks, alpha)[0]
+
+
+_ROWS_AT_ONCE = 128  # pools per numpy call of the batched test: about 4 MB per array at the shipped windows
+
+
+def _block_ks_tests(pools: np.ndarray, window: int, gap: int, blocks: int, alpha: float) -> list[BlockKS]:
+    """:func:`block_ks_test` of each row of ``pools`` (``older``, ``reference`` and ``current``
+    concatenated, no NaN; every row the same lengths), in batches of rows."""
+    rows, n = pools.shape
+    starts = block_starts(n, window, blocks)
+    d = np.concatenate(
+        [_block_ks_rows(pools[r : r + _ROWS_AT_ONCE], window, starts, gap) for r in range(0, rows, _ROWS_AT_ONCE)]
+    )
+    observed, null = d[:, 0], np.sort(d[:, 1:], axis=1)[:, ::-1]
+    count = null.shape[1]
+    exceed = np.count_nonzero(null >= observed[:, None], axis=1)
     allowed = math.floor(alpha * (count + 1) + 1e-9) - 1  # null values >= D that still leave p <= alpha
-    critical = float(null[allowed]) if 0 <= allowed < count else (math.inf if allowed < 0 else 0.0)
-    return BlockKS(observed, (1 + exceed) / (1 + count), critical, count, float(np.median(null)))
+    critical = null[:, allowed] if 0 <= allowed < count else np.full(rows, math.inf if allowed < 0 else 0.0)
+    medians = np.median(null, axis=1)
+    return [
+        BlockKS(float(observed[r]), (1 + int(exceed[r])) / (1 + count), float(critical[r]), count, float(medians[r]))
+        for r in range(rows)
+    ]
 
 
 @dataclass(frozen=True)
@@ -353,28 +389,55 @@ def _windows(k: int, window: int, reference: int, gap: int = 0) -> tuple[int, in
     return k - window - n_reference, k - window
 
 
+_Request = tuple[int, np.datetime64]  # (series index, session): one verdict to compute
+_REQUESTS_AT_ONCE = 8192  # report days of the series handled in one pass of :func:`_sustained`
+
+
 def _sustained(
-    sessions: np.ndarray, days: np.ndarray, verdict_on: Callable[[np.datetime64], _Verdict], sustained_days: int
-) -> list[tuple[dt.date, _Verdict, int]]:
-    """Per day of ``days`` that is one of the sorted ``sessions``: the day, its verdict and the
-    number of consecutive drifted sessions ending there, looking back at most ``sustained_days + 1``
-    sessions (so the count is capped and never depends on where a long run started). Earlier
-    sessions are evaluated on demand, so a day's result does not depend on which other days are asked for."""
-    cache: dict[int, _Verdict] = {}
+    sessions: Sequence[np.ndarray],
+    days: np.ndarray,
+    verdicts_on: Callable[[list[_Request]], list[_Verdict]],
+    sustained_days: int,
+) -> list[tuple[int, dt.date, _Verdict, int]]:
+    """Per series ``s`` and day of ``days`` that is one of its sorted ``sessions[s]``: the series,
+    the day, its verdict and the number of consecutive drifted sessions ending there, looking back
+    at most ``sustained_days + 1`` sessions (so the count is capped and never depends on where a
+    long run started). Earlier sessions are evaluated on demand, so a day's result does not depend
+    on which other days are asked for.
 
-    def verdict(i: int) -> _Verdict:
-        if i not in cache:
-            cache[i] = verdict_on(sessions[i])
-        return cache[i]
-
-    out = []
-    for i in _day_positions(sessions, days):
-        run = 0
-        for j in range(i, max(i - sustained_days - 1, -1), -1):
-            if not verdict(j).drifted:
-                break
-            run += 1
-        out.append((sessions[i].astype(dt.date), verdict(i), run))
+    ``verdicts_on`` answers a list of requests at once: the report days of every series first,
+    then the session before each that drifted, and so on (at most ``sustained_days + 1`` rounds),
+    so that a day's thousands of tests are a few batched calls (:func:`_ks_verdicts`), not one
+    call each. Series are taken a slice at a time (about ``_REQUESTS_AT_ONCE`` report days), which
+    bounds the memory of a long range.
+    """
+    positions = [_day_positions(own, days) for own in sessions]
+    out: list[tuple[int, dt.date, _Verdict, int]] = []
+    first = 0
+    while first < len(sessions):
+        last, count = first, 0
+        while last < len(sessions) and (last == first or count + len(positions[last]) <= _REQUESTS_AT_ONCE):
+            count += len(positions[last])
+            last += 1
+        cache: dict[tuple[int, int], _Verdict] = {}
+        chains = [[s, i, i, 0] for s in range(first, last) for i in positions[s]]  # series, day, session, run
+        active = list(range(len(chains)))
+        while active:
+            wanted = sorted({(chains[c][0], chains[c][2]) for c in active} - cache.keys())
+            found = verdicts_on([(s, sessions[s][j]) for s, j in wanted])
+            cache.update(zip(wanted, found, strict=True))
+            still = []
+            for c in active:
+                s, i, j, run = chains[c]
+                if not cache[(s, j)].drifted:
+                    continue
+                chains[c][3] = run + 1
+                if j - 1 >= max(i - sustained_days, 0):
+                    chains[c][2] = j - 1
+                    still.append(c)
+            active = still
+        out += [(s, sessions[s][i].astype(dt.date), cache[(s, i)], run) for s, i, _, run in chains]
+        first = last
     return out
 
 
@@ -431,42 +494,60 @@ def _dates(frame: pl.DataFrame, column: str = "date") -> np.ndarray:
     return frame.get_column(column).cast(pl.Date).to_numpy().astype("datetime64[D]")
 
 
-def _ks_verdict(
-    value_dates: np.ndarray, values: np.ndarray, day: np.datetime64, window: int, reference: int, rules: DriftRules
-) -> tuple[_Verdict, np.ndarray, np.ndarray]:
-    """:func:`block_ks_test` of the latest ``window`` values dated up to ``day`` against the
-    ``reference`` before them; drifted when D exceeds both the minimum effect ``rules.threshold``
-    and the test's critical value (i.e. p <= ``rules.alpha``)."""
-    k = int(np.searchsorted(value_dates, day, side="right"))
-    bounds = _windows(k, window, reference, rules.gap)
-    empty = np.empty(0)
-    if bounds is None:
-        return _warming_up(min(k, window), max(k - window - rules.gap, 0)), empty, empty
-    ref_start, cur_start = bounds
-    current, past = values[cur_start:k], values[ref_start:cur_start]
-    older = values[ref_start - rules.gap : ref_start]
-    ks = block_ks_test(current, past, older=older, blocks=rules.blocks, alpha=rules.alpha)
-    threshold = max(rules.threshold, ks.critical)
-    detail: dict[str, object] = {
-        "status": "ok",
-        "test": TEST_NAME,
-        "n_current": len(current),
-        "n_reference": len(past),
-        "n_gap": len(older),
-        "blocks": ks.blocks,
-        "null_median": _num(ks.null_median),
-        "critical": _num(ks.critical),
-        "min_effect": rules.threshold,
-    }
-    return _Verdict(ks.statistic, ks.p_value, ks.statistic > threshold, detail, threshold), current, past
+def _ks_verdicts(
+    series: Sequence[tuple[np.ndarray, np.ndarray]],
+    requests: list[_Request],
+    window: int,
+    reference: int,
+    rules: DriftRules,
+    describe: Callable[[np.ndarray, np.ndarray], list[dict[str, object]]],
+) -> list[_Verdict]:
+    """Per request ``(s, day)``: :func:`block_ks_test` of the latest ``window`` values of
+    ``series[s]`` (dates, values; sorted, no NaN) dated up to ``day`` against the ``reference``
+    before them; drifted when D exceeds both the minimum effect ``rules.threshold`` and the
+    test's critical value (i.e. p <= ``rules.alpha``). Requests whose pools have one length are
+    tested together (:func:`_block_ks_tests`). ``describe(current, past)``: the detail entries of
+    each row of two arrays (the latest windows, the references) of one length."""
+    out: list[_Verdict | None] = [None] * len(requests)
+    by_length: dict[int, list[tuple[int, int, int]]] = {}  # reference length -> (request, series, end)
+    for r, (s, day) in enumerate(requests):
+        k = int(np.searchsorted(series[s][0], day, side="right"))
+        bounds = _windows(k, window, reference, rules.gap)
+        if bounds is None:
+            out[r] = _warming_up(min(k, window), max(k - window - rules.gap, 0))
+        else:
+            by_length.setdefault(bounds[1] - bounds[0], []).append((r, s, k))
+    for n_reference, group in by_length.items():
+        span = rules.gap + n_reference + window  # older, reference and latest window: one contiguous stretch
+        pools = np.stack([series[s][1][k - span : k] for _, s, k in group])
+        tests = _block_ks_tests(pools, window, rules.gap, rules.blocks, rules.alpha)
+        extra = describe(pools[:, span - window :], pools[:, rules.gap : span - window])
+        for (r, _, _), ks, more in zip(group, tests, extra, strict=True):
+            threshold = max(rules.threshold, ks.critical)
+            detail: dict[str, object] = {
+                "status": "ok",
+                "test": TEST_NAME,
+                "n_current": window,
+                "n_reference": n_reference,
+                "n_gap": rules.gap,
+                "blocks": ks.blocks,
+                "null_median": _num(ks.null_median),
+                "critical": _num(ks.critical),
+                "min_effect": rules.threshold,
+                **more,
+            }
+            out[r] = _Verdict(ks.statistic, ks.p_value, ks.statistic > threshold, detail, threshold)
+    return [v for v in out if v is not None]
 
 
-def _feature_verdict(series: tuple[np.ndarray, np.ndarray], rules: DriftRules, day: np.datetime64) -> _Verdict:
-    verdict, current, past = _ks_verdict(*series, day, rules.window, rules.reference, rules)
-    if len(current):
-        verdict.detail["median_current"] = _num(float(np.median(current)))
-        verdict.detail["median_reference"] = _num(float(np.median(past)))
-    return verdict
+def _medians(current: np.ndarray, past: np.ndarray) -> list[dict[str, object]]:
+    """The detail of a feature test: the median of the latest window and of the reference
+    (row by row; ``np.median`` along a row is the median of that row alone)."""
+    now, before = np.median(current, axis=1), np.median(past, axis=1)
+    return [
+        {"median_current": _num(float(c)), "median_reference": _num(float(p))}
+        for c, p in zip(now.tolist(), before.tolist(), strict=True)
+    ]
 
 
 def feature_drift(features: pl.DataFrame, days: Iterable[dt.date], rules: DriftRules) -> pl.DataFrame:
@@ -503,17 +584,49 @@ def feature_drift(features: pl.DataFrame, days: Iterable[dt.date], rules: DriftR
     missing = [f for f in rules.features if f not in features.columns]
     if missing:
         raise KeyError(f"feature_drift: features frame lacks monitored columns {missing}")
-    wanted_days = _as_days(days)
-    out = _Rows()
-    for (symbol,), group in features.sort("symbol", "date").group_by("symbol", maintain_order=True):
-        sessions = _dates(group)
+    order, runs = _by_symbol(features)
+    dates = _dates(features)[order]
+    columns = {
+        name: features.get_column(name).cast(pl.Float64).to_numpy()[order] for name in rules.features
+    }  # null: NaN
+    keys: list[tuple[str, str]] = []  # (symbol, feature) of each series
+    sessions: list[np.ndarray] = []
+    series: list[tuple[np.ndarray, np.ndarray]] = []
+    for symbol, first, last in runs:
         for name in rules.features:
-            present = group.filter(pl.col(name).is_not_null() & pl.col(name).is_not_nan())
-            series = (_dates(present), present.get_column(name).cast(pl.Float64).to_numpy())
-            verdict_on = functools.partial(_feature_verdict, series, rules)
-            for day, verdict, run in _sustained(sessions, wanted_days, verdict_on, rules.sustained_days):
-                out.add(day, "feature", name, str(symbol), rules.threshold, verdict, run, run == rules.sustained_days)
+            values = columns[name][first:last]
+            present = ~np.isnan(values)
+            keys.append((symbol, name))
+            sessions.append(dates[first:last])
+            series.append((dates[first:last][present], values[present]))
+
+    def verdicts(requests: list[_Request]) -> list[_Verdict]:
+        return _ks_verdicts(series, requests, rules.window, rules.reference, rules, _medians)
+
+    out = _Rows()
+    for s, day, verdict, run in _sustained(sessions, _as_days(days), verdicts, rules.sustained_days):
+        symbol, name = keys[s]
+        out.add(day, "feature", name, symbol, rules.threshold, verdict, run, run == rules.sustained_days)
     return out.frame()
+
+
+def _by_symbol(frame: pl.DataFrame) -> tuple[np.ndarray, list[tuple[str, int, int]]]:
+    """The row order that sorts ``frame`` by symbol and date, and each symbol's ``(symbol, first
+    row, end row)`` in that order.
+
+    Numpy slices of the sorted columns then stand for the symbols' frames: filtering a frame
+    per symbol and series cost a millisecond each, and sorting the whole frame by a string and
+    a date in polars took half a second on 500 symbols x 4 years; symbols as codes of their
+    sorted names and one ``np.lexsort`` of integers give the same order.
+    """
+    symbols = frame.get_column("symbol")
+    names = symbols.unique().sort()
+    codes = symbols.cast(pl.Enum(names.to_list())).to_physical().to_numpy()
+    days = frame.get_column("date").cast(pl.Date).to_physical().to_numpy()
+    order = np.lexsort((days, codes))
+    ends = np.cumsum(np.bincount(codes, minlength=names.len())).tolist()
+    starts = [0, *ends][: len(ends)]
+    return order, [(str(n), first, end) for n, first, end in zip(names.to_list(), starts, ends, strict=True)]
 
 
 def _proportions(counts: np.ndarray) -> dict[str, float]:
@@ -539,7 +652,8 @@ def regime_test(current: np.ndarray, reference: np.ndarray) -> tuple[float, floa
     smoothed_ref = np.asarray(reference, dtype=float) + REGIME_SMOOTHING
     expected = observed.sum() * smoothed_ref / smoothed_ref.sum()
     chi2 = float(np.sum((observed - expected) ** 2 / expected))
-    p_value = float(stats.chi2.sf(chi2, len(observed) - 1))
+    # scipy.stats.chi2.sf is this function behind 0.1 ms of argument checks per call (chi2 >= 0 here)
+    p_value = float(special.chdtrc(len(observed) - 1, chi2))
     cur = (observed + REGIME_SMOOTHING) / (observed + REGIME_SMOOTHING).sum()
     ref = smoothed_ref / smoothed_ref.sum()
     psi = float(np.sum((cur - ref) * np.log(cur / ref)))
@@ -616,30 +730,44 @@ def regime_drift(regimes: pl.DataFrame, days: Iterable[dt.date], rules: DriftRul
     wanted_days = _as_days(days)
     threshold = regime_threshold(rules)
     codes = pl.Enum(list(REGIMES))
+    order, runs = _by_symbol(regimes)
+    dates = _dates(regimes)[order]
+    labelled = regimes.get_column("regime").is_not_null().to_numpy()[order]
+    labels = regimes.get_column("regime").cast(codes).to_physical().fill_null(0).to_numpy()[order]
+    symbols: list[str] = []
+    sessions: list[np.ndarray] = []
+    series: list[tuple[np.ndarray, np.ndarray]] = []
+    for symbol, first, last in runs:
+        own = labelled[first:last]
+        symbols.append(symbol)
+        sessions.append(dates[first:last])
+        series.append((dates[first:last][own], labels[first:last][own]))
+
+    def verdicts(requests: list[_Request]) -> list[_Verdict]:
+        return [_regime_verdict(series[s], rules, day) for s, day in requests]
+
     out = _Rows()
-    for (symbol,), group in regimes.sort("symbol", "date").group_by("symbol", maintain_order=True):
-        sessions = _dates(group)
-        labelled = group.filter(pl.col("regime").is_not_null())
-        series = (_dates(labelled), labelled.get_column("regime").cast(codes).to_physical().to_numpy())
-        verdict_on = functools.partial(_regime_verdict, series, rules)
-        for day, verdict, run in _sustained(sessions, wanted_days, verdict_on, rules.sustained_days):
-            out.add(day, "regime", "regime", str(symbol), threshold, verdict, run, run == rules.sustained_days)
+    for s, day, verdict, run in _sustained(sessions, wanted_days, verdicts, rules.sustained_days):
+        out.add(day, "regime", "regime", symbols[s], threshold, verdict, run, run == rules.sustained_days)
     return out.frame()
 
 
 PREDICTION_QUANTITIES = {"predicted_return": "predicted_return_pct", "confidence": "confidence"}
 
 
-def _prediction_verdict(
-    quantity: str, series: tuple[np.ndarray, np.ndarray], rules: DriftRules, day: np.datetime64
-) -> _Verdict:
-    verdict, current, past = _ks_verdict(*series, day, rules.prediction_window, rules.prediction_reference, rules)
-    if len(current):
-        mean_current, mean_reference = float(current.mean()), float(past.mean())
-        verdict.detail["mean_current"] = _num(mean_current)
-        verdict.detail["mean_reference"] = _num(mean_reference)
-        verdict.detail[f"avg_{quantity}_change"] = _num(mean_current - mean_reference)
-    return verdict
+def _means(quantity: str, current: np.ndarray, past: np.ndarray) -> list[dict[str, object]]:
+    """The detail of a prediction test: both means and their change, row by row."""
+    out: list[dict[str, object]] = []
+    for now, before in zip(current, past, strict=True):
+        mean_current, mean_reference = float(now.mean()), float(before.mean())
+        out.append(
+            {
+                "mean_current": _num(mean_current),
+                "mean_reference": _num(mean_reference),
+                f"avg_{quantity}_change": _num(mean_current - mean_reference),
+            }
+        )
+    return out
 
 
 def prediction_drift(ledger: pl.DataFrame, days: Iterable[dt.date], rules: DriftRules) -> pl.DataFrame:
@@ -689,8 +817,16 @@ def prediction_drift(ledger: pl.DataFrame, days: Iterable[dt.date], rules: Drift
     for (name, quantity), group in ordered.group_by("name", "quantity", maintain_order=True):
         sessions = np.unique(_dates(group))
         present = group.filter(pl.col("value").is_not_null() & pl.col("value").is_not_nan())
-        series = (_dates(present), present.get_column("value").to_numpy())
-        verdict_on = functools.partial(_prediction_verdict, str(quantity), series, rules)
-        for day, verdict, run in _sustained(sessions, wanted_days, verdict_on, rules.sustained_days):
+        series = [(_dates(present), present.get_column("value").to_numpy())]
+        describe = functools.partial(_means, str(quantity))
+        verdicts = functools.partial(
+            _ks_verdicts,
+            series,
+            window=rules.prediction_window,
+            reference=rules.prediction_reference,
+            rules=rules,
+            describe=describe,
+        )
+        for _, day, verdict, run in _sustained([sessions], wanted_days, verdicts, rules.sustained_days):
             out.add(day, "prediction", str(name), ALL_SYMBOLS, rules.threshold, verdict, run, False)
     return out.frame()

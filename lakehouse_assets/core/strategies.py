@@ -439,8 +439,10 @@ def expected_spread_return(
     weights = np.exp(-0.5 * ((dx * np.arange(-j, j + 1) - mu) / sigma) ** 2)
     weights /= weights.sum()
 
+    padded = np.empty(len(x) + 2 * j)  # one buffer for every step: np.full and concatenate cost more than the sum
+
     def step(w: np.ndarray) -> np.ndarray:  # E[w(x + one session's move)] on the grid, flat beyond it
-        padded = np.concatenate([np.full(j, w[0]), w, np.full(j, w[-1])])
+        padded[:j], padded[j : j + len(w)], padded[j + len(w) :] = w[0], w, w[-1]
         return np.correlate(padded, weights, mode="valid")
 
     with_exits = without = value.at_expiry(x)
