@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import dagster as dg
@@ -89,3 +91,53 @@ def instance_at(home: str | os.PathLike[str]) -> dg.DagsterInstance:
         finally:
             fcntl.flock(guard, fcntl.LOCK_UN)
     return instance
+
+
+@contextlib.contextmanager
+def sqlite_files_kept_open() -> Iterator[None]:
+    """While inside, every SQLite file a SQLAlchemy engine of this process connects to (the
+    Dagster instance's storages) stays open on one more connection of ours, which holds no
+    lock and no transaction between its short reads.
+
+    Why: Dagster's SQLite storages open a new connection for each write and close it after
+    (``NullPool``), and closing the last connection of a database in WAL mode checkpoints
+    the WAL into the database and deletes it, two more fsyncs: 11 of the 22 ms a write
+    (connect, insert, commit, close) took on the bench machine's disk. A day's run at
+    N = 500 stores 150 events on 470 connections; the 42 planned before its first step
+    took 3.0-3.7 s, and 1.7-2.2 s with this (load 7-10). With a connection of ours open,
+    theirs is never the last: the WAL is checkpointed at SQLite's own threshold (1,000
+    pages) and when ours closes on the way out. Every commit is still synced as before
+    (``synchronous`` unchanged), so what survives a crash does not change, and other
+    processes (the UI, the daemon) read and write the files as ever: only the moment of
+    the checkpoints changes.
+    """
+    import sqlite3
+    import threading
+
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    kept: dict[str, sqlite3.Connection] = {}
+    guard = threading.Lock()
+
+    def keep(connection: Any, _record: Any) -> None:
+        if not isinstance(connection, sqlite3.Connection):
+            return
+        path = next((row[2] for row in connection.execute("PRAGMA database_list") if row[1] == "main"), "")
+        if not path:  # in memory
+            return
+        with guard:
+            if path not in kept:
+                kept[path] = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            # a read, finished at once: joins the WAL (so that closing theirs is not the last
+            # close) without holding a read transaction, which would stall checkpoints
+            kept[path].execute("select count(*) from sqlite_master").fetchall()
+
+    event.listen(Engine, "connect", keep)
+    try:
+        yield
+    finally:
+        event.remove(Engine, "connect", keep)
+        with guard:
+            for connection in kept.values():
+                connection.close()
