@@ -38,6 +38,7 @@ import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 import numpy as np
@@ -230,8 +231,14 @@ def _estimate(
 
 
 def _filtered(model, params: np.ndarray):  # type: ignore[no-untyped-def]
-    """``model`` Kalman-filtered with fixed ``params``, keeping only the predicted states
-    (what ``_mean_paths`` reads) and no parameter covariance."""
+    """``model``'s Kalman filter run with fixed ``params``, keeping only the predicted states
+    (what ``_mean_paths`` reads): statsmodels' raw ``FilterResults``.
+
+    The model's own ``filter`` would do the same two steps (``update`` puts the parameters
+    into the state-space matrices, ``ssm.filter`` runs the filter) and then name the
+    parameters and wrap the output in a results object, which the forecasts never read:
+    that was 40% of the filter's cost (about 0.35 ms a model, two models a symbol and day).
+    The ARMA's parameters are read from ``params`` by ``_arma_parts``."""
     from statsmodels.tsa.statespace import kalman_filter as kf
 
     keep_only_predicted_states = (
@@ -243,7 +250,54 @@ def _filtered(model, params: np.ndarray):  # type: ignore[no-untyped-def]
         | kf.MEMORY_NO_SMOOTHING
         | kf.MEMORY_NO_STD_FORECAST
     )
-    return model.filter(params, cov_type="none", conserve_memory=keep_only_predicted_states)
+    model.update(params, transformed=True)
+    return model.ssm.filter(conserve_memory=keep_only_predicted_states)
+
+
+def _arma_parts(model, params: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:  # type: ignore[no-untyped-def]
+    """The AR and MA coefficients and the innovation variance in a SARIMAX's ``params``
+    (statsmodels' order: trend, regressors, AR, MA, variance), the slices its results
+    object calls ``arparams``, ``maparams`` and the last parameter."""
+    first = model.k_trend + model.k_exog
+    ar = params[first : first + model.k_ar_params]
+    ma = params[first + model.k_ar_params : first + model.k_ar_params + model.k_ma_params]
+    return ar, ma, float(params[-1])
+
+
+def _filter_arma(
+    y: np.ndarray, order: tuple[int, int, int], trend: str, params: np.ndarray, exog: np.ndarray | None = None
+) -> tuple[Any, np.ndarray, np.ndarray, float]:
+    """The SARIMAX of ``order``, ``trend`` and ``exog`` filtered over ``y`` with fixed ``params``
+    (``_filtered``), and its AR and MA coefficients and variance (``_arma_parts``).
+
+    White noise, order (0, 0, 0), has nothing to filter: its state is the current shock, its
+    transition is zero, so statsmodels' one-step predicted state after any observations is
+    the state intercept (the constant, or 0 without one), ``0 x a + c``, which is ``c`` to the
+    bit. Its filter output is then written down instead of computed (``_white_noise``): about
+    60% of the symbols' ARIMA and SARIMAX orders are (0, 0, 0), and building and filtering their
+    statsmodels models was a third of an ordinary day's forecasts. The regressors of a SARIMAX
+    enter the mean paths through ``_mean_paths``' intercept, not through the filter's state."""
+    if order == (0, 0, 0):
+        constant = float(params[0]) if trend == "c" else 0.0
+        return _white_noise(constant, len(y)), params[:0], params[:0], float(params[-1])
+    model = _sarimax(y, order, trend, exog)
+    return _filtered(model, params), *_arma_parts(model, params)
+
+
+def _white_noise(constant: float, nobs: int) -> SimpleNamespace:
+    """What ``_mean_paths`` reads of statsmodels' filter output for a SARIMAX of order (0, 0, 0)
+    with state intercept ``constant`` over ``nobs`` observations: design 1, transition 0, the
+    last state intercept, and the predicted state after each observation: the constant. The
+    state before the first observation (statsmodels' initialization) is left NaN: no origin
+    reads it, every one has observations before it."""
+    predicted = np.full((1, nobs + 1), constant)
+    predicted[0, 0] = np.nan
+    return SimpleNamespace(
+        design=np.ones((1, 1, 1)),
+        transition=np.zeros((1, 1, 1)),
+        state_intercept=np.full((1, 1), constant),
+        predicted_state=predicted,
+    )
 
 
 def _observed(values: np.ndarray, ends: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
@@ -261,12 +315,12 @@ def _combine(matrix: np.ndarray, vectors: np.ndarray) -> np.ndarray:
     return out
 
 
-def _mean_paths(result, counts: np.ndarray, steps: int, intercept: np.ndarray | float = 0.0) -> np.ndarray:  # type: ignore[no-untyped-def]
+def _mean_paths(filtered, counts: np.ndarray, steps: int, intercept: np.ndarray | float = 0.0) -> np.ndarray:  # type: ignore[no-untyped-def]
     """Means of the next ``steps`` observations after the first ``counts[i]`` observations
     (row i), from the filter's one-step predicted state there, run on without data:
     ``y = Z a + intercept``, ``a <- T a + c``. One filter over the longest span serves every
-    origin: the state after n observations is the same whatever follows them."""
-    filtered = result.filter_results
+    origin: the state after n observations is the same whatever follows them.
+    ``filtered``: statsmodels' ``FilterResults`` (a results object's ``filter_results``)."""
     design, transition = filtered.design[:, :, 0], filtered.transition[:, :, 0]
     constant = filtered.state_intercept[:, -1:]
     state = filtered.predicted_state[:, counts]
@@ -277,13 +331,14 @@ def _mean_paths(result, counts: np.ndarray, steps: int, intercept: np.ndarray | 
     return paths
 
 
-def _arma_predictions(paths: np.ndarray, result, settings: ForecastSettings) -> list[list[Prediction]]:  # type: ignore[no-untyped-def]
+def _arma_predictions(
+    paths: np.ndarray, ar: np.ndarray, ma: np.ndarray, sigma2: float, settings: ForecastSettings
+) -> list[list[Prediction]]:
     """Predictions of percent-return mean paths (rows) with the ARMA's cumulative variance
     (``_cumulative_arma``'s, from one set of MA(inf) weights for every horizon)."""
     from statsmodels.tsa.arima_process import arma2ma
 
-    psi = arma2ma(np.r_[1.0, -result.arparams], np.r_[1.0, result.maparams], lags=max(settings.horizons))
-    sigma2 = float(result.params[-1])
+    psi = arma2ma(np.r_[1.0, -ar], np.r_[1.0, ma], lags=max(settings.horizons))
     variances = {h: float(sigma2 * np.sum(np.cumsum(psi[:h]) ** 2)) for h in settings.horizons}
     out = []
     for path in paths:
@@ -402,9 +457,10 @@ def auto_arima_forecasts(
     y = span.returns * 100.0
     ok, counts = _observed(y, ends)
     with _Silenced():
-        result = _filtered(_sarimax(y[ok], tuple(state["order"]), state["trend"]), np.asarray(state["params"]))
-        paths = _mean_paths(result, counts, max(settings.horizons))
-    return _arma_predictions(paths, result, settings)
+        order = tuple(state["order"])
+        filtered, ar, ma, sigma2 = _filter_arma(y[ok], order, state["trend"], np.asarray(state["params"]))
+        paths = _mean_paths(filtered, counts, max(settings.horizons))
+    return _arma_predictions(paths, ar, ma, sigma2, settings)
 
 
 def _lagged_exog(window: Window, names: Sequence[str]) -> tuple[np.ndarray, np.ndarray] | None:
@@ -465,9 +521,10 @@ def sarimax_forecasts(
     else:
         ok, counts = _observed(y, ends)
     with _Silenced():
-        result = _filtered(_sarimax(y[ok], tuple(state["order"]), "c", x), params)
-        paths = _mean_paths(result, counts, steps, intercept)
-    return [[] if gone else row for gone, row in zip(missing, _arma_predictions(paths, result, settings), strict=True)]
+        filtered, ar, ma, sigma2 = _filter_arma(y[ok], tuple(state["order"]), "c", params, x)
+        paths = _mean_paths(filtered, counts, steps, intercept)
+    predictions = _arma_predictions(paths, ar, ma, sigma2, settings)
+    return [[] if gone else row for gone, row in zip(missing, predictions, strict=True)]
 
 
 def garch_model(returns_pct: np.ndarray, kind: str, dist: str):  # type: ignore[no-untyped-def]
@@ -501,28 +558,31 @@ def garch_forecasts(
 ) -> list[list[Prediction]]:
     """Constant mean times h; variance the sum of the next h conditional variances.
 
-    GARCH and GJR-GARCH: one ``fix``ed recursion over the span, analytic forecasts from each
-    origin (``arch``'s ``start``). EGARCH has no closed-form multi-step variance: it is
-    simulated (fixed seed), one origin at a time, so an origin's draws do not depend on others.
+    GARCH and GJR-GARCH: one recursion with the state's parameters over the span, analytic
+    forecasts from each origin (``arch``'s ``start``). EGARCH has no closed-form multi-step
+    variance: it is simulated (fixed seed), one origin at a time, so an origin's draws do not
+    depend on others.
+
+    The model is given the parameters directly (``fix(params).forecast()`` computes the same
+    after a likelihood evaluation, a variance recursion and a deep copy of the model that the
+    forecast never reads), and the analytic forecasts are ``_garch_variances``'.
     """
     y_all = span.returns * 100.0
     ok, counts = _observed(y_all, ends)
     y, steps = y_all[ok], max(settings.horizons)
-    values = [state["params"][n] for n in state["params"]]
+    values = np.array([state["params"][n] for n in state["params"]], dtype=float)
     with _Silenced():
         if state["kind"] == "egarch":
             rows = []
             for n in counts:
-                fixed = garch_model(y[:n], state["kind"], state["dist"]).fix(values)
                 seeded = np.random.RandomState(settings.seed)
-                fc = fixed.forecast(
-                    horizon=steps, reindex=False, method="simulation", simulations=500, random_state=seeded
+                fc = garch_model(y[:n], state["kind"], state["dist"]).forecast(
+                    values, horizon=steps, reindex=False, method="simulation", simulations=500, random_state=seeded
                 )
                 rows.append(np.asarray(fc.variance)[-1])
         else:
-            fixed = garch_model(y, state["kind"], state["dist"]).fix(values)
             first = int(counts.min()) - 1
-            variance = np.asarray(fixed.forecast(horizon=steps, start=first, reindex=False).variance)
+            variance = _garch_variances(garch_model(y, state["kind"], state["dist"]), values, first, steps)
             rows = [variance[n - 1 - first] for n in counts]
     mu = state["params"]["mu"]
     out = []
@@ -533,6 +593,30 @@ def garch_forecasts(
             row.append(Prediction(h, mean / 100.0, var / 1e4, _normal_up(mean, var)))
         out.append(row)
     return out
+
+
+def _garch_variances(model, values: np.ndarray, start: int, steps: int) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """The next ``steps`` conditional variances of the returns from each observation since
+    ``start`` (rows), by the analytic forecast of ``model``'s volatility process with ``values``.
+
+    This is what ``model.forecast(values, ...).variance`` holds for a constant mean, the same
+    calls on the same residuals (``arch``'s own volatility ``forecast``, backcast and variance
+    bounds), without the three pandas frames of forecasts (mean, variance, residual variance)
+    that ``forecast`` builds around them: half of its cost. A constant mean adds nothing to the
+    residuals' variance; ``forecast`` gets there through the mean's impulse response (1, 0, 0,
+    ...), a product that equals the residual variance exactly while it is finite, so a
+    non-finite forecast is left to ``forecast`` itself."""
+    vol = model.volatility
+    k = model.num_params
+    mean, params = values[:k], values[k : k + vol.num_params]
+    resids = np.asarray(model.resids(mean))
+    bounds = vol.variance_bounds(resids, 2.0)
+    variances: np.ndarray = vol.forecast(
+        params, resids, vol.backcast(resids), bounds, start=start, horizon=steps
+    ).forecasts
+    if np.isfinite(variances).all():
+        return variances
+    return np.asarray(model.forecast(values, horizon=steps, start=start, reindex=False).variance)
 
 
 def ssa_fit(window: Window, settings: ForecastSettings) -> State:
@@ -836,9 +920,10 @@ class CompiledClassifier:
             goes_left = np.where(missing, self.missing_left[node], value <= self.split[node])
             node = np.where(self.leaf[node], node, np.where(goes_left, self.left[node], self.right[node]))
         leaves = self.split[node]
-        score: np.ndarray = np.zeros(len(x)) + self.baseline
-        for t in range(leaves.shape[1]):  # tree by tree, as scikit-learn adds them
-            score += leaves[:, t]
+        # tree by tree, as scikit-learn adds them: a running sum (``cumsum`` adds each term to
+        # the total so far, in order) is that loop's arithmetic in one call instead of one per tree
+        terms = np.column_stack([np.zeros(len(x)) + self.baseline, leaves])
+        score: np.ndarray = np.cumsum(terms, axis=1)[:, -1]
         return score
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:

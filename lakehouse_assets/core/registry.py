@@ -415,7 +415,10 @@ def judge_range(
     rolled = scoring.rolling_metrics(scored, sessions, score_window, since=span.judged_from, full_from=start)
     in_range = pl.col("target_date").is_between(start, end)
     replay = scoring.replay_candidates(scored.filter(in_range), "direction_classifier", settings.replay_min_confidence)
-    described = features.select(
+    # only the replay rows' features are encoded: the span's features are the fits' window
+    # (some 800 sessions of every symbol), and encoding all of them cost a tenth of a day's registry
+    origins_of_replay = replay.select("symbol", "date").unique()
+    described = features.join(origins_of_replay, on=["symbol", "date"], how="semi").select(
         "symbol", "date", features=pl.struct(list(settings.classifier_features)).struct.json_encode()
     )
     replay = replay.drop("features").join(described, on=["symbol", "date"], how="left").select(list(REPLAY_SCHEMA))

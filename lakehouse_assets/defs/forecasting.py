@@ -197,11 +197,13 @@ def _load_states(
 def _work_seconds(fits: int, symbol_days: int) -> float:
     """The tasks' seconds in one process, estimated from their fits (0.04 s each: a fit day's
     mean at N = 500, order searches included) and their symbol-days of forecasts from a fit
-    (0.012 s: filtering, GARCH, SSA, the compiled classifier; an ordinary day at N = 500 spent
-    5.7 s on 500). It decides whether a local pool starts (``compute.local_workers``): an
-    ordinary day (~8 s at N = 500, 7 of whose symbols drift refitted) runs in this process,
-    a fit day (~125 s) or a week's backfill on the pool."""
-    return 0.04 * fits + 0.012 * symbol_days
+    (0.006 s: filtering, GARCH, SSA, the compiled classifier; an ordinary day at N = 500 spent
+    2.4 s of CPU on the 493 symbols that did not refit, at a load of 5-6 on 2 cores, 5.3 s
+    before white noise skipped its filter and GARCH its results objects). It decides whether
+    a local pool starts (``compute.local_workers``): an ordinary day (~5 s at N = 500, 7 of
+    whose symbols drift refitted) runs in this process, a fit day (~125 s) or a week's
+    backfill on the pool."""
+    return 0.04 * fits + 0.006 * symbol_days
 
 
 def _describe(task: fc.SymbolTask, result: fc.SymbolResult) -> str:

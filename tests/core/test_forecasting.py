@@ -287,7 +287,7 @@ def test_mean_paths_from_the_filtered_state_are_statsmodels_forecasts(task_parts
     y = window.clean_returns() * 100.0
     for order, trend in (((2, 0, 2), "c"), ((1, 0, 0), "n"), ((0, 0, 0), "c")):
         result = fc._sarimax(y, order, trend).fit(disp=False)
-        paths = fc._mean_paths(result, np.array([len(y), len(y) - 7]), 21)
+        paths = fc._mean_paths(result.filter_results, np.array([len(y), len(y) - 7]), 21)
         np.testing.assert_allclose(paths[0], result.forecast(21), rtol=1e-12, atol=1e-15)
         earlier = fc._sarimax(y[:-7], order, trend).filter(result.params)
         np.testing.assert_allclose(paths[1], earlier.forecast(21), rtol=1e-12, atol=1e-15)
@@ -295,7 +295,7 @@ def test_mean_paths_from_the_filtered_state_are_statsmodels_forecasts(task_parts
     result = fc._sarimax((window.returns * 100.0)[ok], (1, 0, 1), "c", lagged[ok]).fit(disp=False)
     today = np.array([[window.features[n][-1] for n in SETTINGS.sarimax_exog]])
     beta = result.params[1:3]
-    paths = fc._mean_paths(result, np.array([ok.sum()]), 21, fc._combine(beta[None, :], today.T)[0])
+    paths = fc._mean_paths(result.filter_results, np.array([ok.sum()]), 21, fc._combine(beta[None, :], today.T)[0])
     np.testing.assert_allclose(paths[0], result.forecast(21, exog=np.tile(today, (21, 1))), rtol=1e-12)
 
 
