@@ -1,15 +1,20 @@
 """The local pool: in-process inside a daemonic process (a Celery prefork worker) or when the
-work does not pay for its workers, and the same stored fits whichever process made them."""
+work does not pay for its workers, this process working beside its workers otherwise, lean
+workers, and the same stored fits whichever process made them."""
 
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import logging
 import multiprocessing
 import os
 import pickle
+import sys
 
-from lakehouse_assets.compute import POOL_START_SECONDS, PoolSettings, map_tasks
+import pytest
+
+from lakehouse_assets.compute import POOL_START_SECONDS, WORKER_REFUSES, PoolSettings, map_tasks
 from lakehouse_assets.core.forecasting import Fit
 
 LOG = logging.getLogger("t")
@@ -39,9 +44,62 @@ def test_a_daemonic_process_fans_out_in_process() -> None:
     assert pids == [own] * 3  # every task ran in the daemonic process itself
 
 
-def test_the_local_pool_uses_other_processes() -> None:
-    pids = map_tasks(_pid_of, [1, 2, 3], PoolSettings("local", workers=2), logging.getLogger("t"))
-    assert os.getpid() not in pids
+def test_the_local_pool_is_this_process_and_spawned_workers() -> None:
+    """Two workers: this process and one spawned, which is handed the first two tasks before
+    this process takes one."""
+    pids = map_tasks(_pid_of, [1, 2, 3, 4, 5], PoolSettings("local", workers=2), LOG)
+    assert len(set(pids)) == 2, pids
+    assert os.getpid() in pids
+    assert pids[0] == pids[1] != os.getpid()
+
+
+def _imported(_: int) -> tuple[int, list[str], str]:
+    """The pid, which of the refused modules are loaded (and the caller's main module, which
+    a spawned child imports as ``__mp_main__``, else an alias of its own), and what importing
+    a refused one says."""
+    loaded = [m for m in WORKER_REFUSES if m in sys.modules]
+    if getattr(sys.modules.get("__mp_main__"), "__file__", None) is not None:
+        loaded.append("__mp_main__")
+    try:
+        importlib.import_module("pyarrow.compute")
+        refused = "imported"
+    except ModuleNotFoundError as exc:
+        refused = str(exc)
+    return os.getpid(), loaded, refused
+
+
+def test_a_worker_loads_neither_the_refused_modules_nor_the_main_module() -> None:
+    """What a worker imports is what its tasks import: not the caller's ``__main__`` (here
+    pytest's script) and not the optional extras of ``WORKER_REFUSES``, which fail to import
+    as if not installed; this process is left as it was."""
+    import pyarrow  # noqa: F401  (loaded here, so refused there for a reason of its own)
+
+    main = sys.modules["__main__"]
+    spec_file = main.__spec__, getattr(main, "__file__", None)
+    seen = map_tasks(_imported, [1, 2, 3], PoolSettings("local", workers=2), LOG)
+    worker = [(loaded, refused) for pid, loaded, refused in seen if pid != os.getpid()]
+    assert worker, seen
+    for loaded, refused in worker:
+        assert loaded == []
+        assert "No module named 'pyarrow' in a pool worker" in refused
+    assert (main.__spec__, getattr(main, "__file__", None)) == spec_file
+    assert [refused for pid, _, refused in seen if pid == os.getpid()] == ["imported"]
+
+
+def _fails_on(n: int) -> int:
+    if n == 3:
+        raise ValueError(f"task {n} failed in process {os.getpid()}")
+    return n
+
+
+@pytest.mark.parametrize("tasks", [[3, 1, 2, 4], [1, 2, 3, 4]], ids=["in a worker", "in this process"])
+def test_a_failed_task_raises_here(tasks: list[int]) -> None:
+    """The first two tasks go to the worker, the third to this process: either failure
+    stops the claims and is raised by ``map_tasks`` once the running tasks are back."""
+    with pytest.raises(ValueError, match="task 3 failed in process") as raised:
+        map_tasks(_fails_on, tasks, PoolSettings("local", workers=2), LOG)
+    in_this_process = str(raised.value).endswith(f" {os.getpid()}")
+    assert in_this_process == (tasks[2] == 3)
 
 
 def test_work_that_does_not_pay_for_the_pool_runs_in_this_process() -> None:
@@ -50,7 +108,7 @@ def test_work_that_does_not_pay_for_the_pool_runs_in_this_process() -> None:
     small = map_tasks(_pid_of, [1, 2, 3], pool, LOG, work_seconds=2 * POOL_START_SECONDS)
     assert small == [os.getpid()] * 3
     large = map_tasks(_pid_of, [1, 2, 3], pool, LOG, work_seconds=2 * POOL_START_SECONDS + 1)
-    assert os.getpid() not in large
+    assert set(large) - {os.getpid()}
 
 
 def _fit_of(horizon: int) -> Fit:
