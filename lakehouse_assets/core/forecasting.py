@@ -879,23 +879,31 @@ class CompiledClassifier:
         calibrated = fitted.model
         (one,) = calibrated.calibrated_classifiers_  # type: ignore[attr-defined]
         (sigmoid,) = one.calibrators
-        trees = one.estimator.estimator  # FrozenEstimator -> HistGradientBoostingClassifier
-        if one.method != "sigmoid" or trees.n_trees_per_iteration_ != 1:
+        if one.method != "sigmoid":
+            raise ValueError("only the sigmoid calibration of binary trees compiles")
+        # FrozenEstimator -> HistGradientBoostingClassifier
+        return cls.of_trees(one.estimator.estimator, fitted.edges, float(sigmoid.a_), float(sigmoid.b_))
+
+    @classmethod
+    def of_trees(cls, trees: Any, edges: Sequence[np.ndarray], a: float, b: float) -> CompiledClassifier:
+        """Binary ``HistGradientBoostingClassifier`` ``trees`` fitted on ``bin_codes(x, edges)``
+        and the sigmoid ``expit(-(a * raw + b))`` on their decision function, compiled."""
+        if trees.n_trees_per_iteration_ != 1:
             raise ValueError("only the sigmoid calibration of binary trees compiles")
         nodes = [predictor.nodes for (predictor,) in trees._predictors]
         if any(n["is_categorical"].any() for n in nodes):
             raise ValueError("categorical splits do not compile")
         offsets = np.cumsum([0] + [len(n) for n in nodes])
         every = np.concatenate(nodes)
-        if len(every) >= 2**15 or len(fitted.edges) > 2**8:
+        if len(every) >= 2**15 or len(edges) > 2**8:
             raise ValueError("too many nodes or features for the compiled arrays")
         leaf = every["is_leaf"].astype(bool)
         feature = np.where(leaf, 0, every["feature_idx"]).astype(np.uint8)
         split = every["value"].astype(np.float64)
         for i in np.flatnonzero(~leaf):
-            edges, threshold = fitted.edges[feature[i]], float(every["num_threshold"][i])
-            k = math.floor(threshold) if threshold < len(edges) else len(edges)  # inf: every value left
-            split[i] = edges[k] if k < len(edges) else np.inf
+            own, threshold = edges[feature[i]], float(every["num_threshold"][i])
+            k = math.floor(threshold) if threshold < len(own) else len(own)  # inf: every value left
+            split[i] = own[k] if k < len(own) else np.inf
         shift = np.repeat(offsets[:-1], [len(n) for n in nodes])
         return cls(
             roots=offsets[:-1].astype(np.int16),
@@ -906,8 +914,8 @@ class CompiledClassifier:
             right=np.where(leaf, 0, every["right"] + shift).astype(np.int16),
             missing_left=every["missing_go_to_left"].astype(bool),
             baseline=float(trees._baseline_prediction[0, 0]),
-            a=float(sigmoid.a_),
-            b=float(sigmoid.b_),
+            a=float(a),
+            b=float(b),
         )
 
     def raw(self, x: np.ndarray) -> np.ndarray:
@@ -978,10 +986,18 @@ def direction_fit(
     classifier's earlier forecasts: its confident mistakes on training rows weigh
     ``replay_weight`` times (``replay_weights``). Features are binned on the training rows
     (``BinnedClassifier``); each horizon's model depends on nothing but its own rows.
+
+    The sigmoid calibration is scikit-learn's own Platt fit (``_sigmoid_calibration``) of the
+    calibration rows' labels on the trees' decision function there: what
+    ``CalibratedClassifierCV(FrozenEstimator(trees), method="sigmoid")`` computes for frozen
+    binary trees without sample weights (one calibrator, on ``decision_function``; the folds of
+    frozen trees all predict the same), the same ``a`` and ``b`` to the bit
+    (``tests/core/test_forecast_refit_classifier.py`` keeps that path as the oracle). Its
+    validation, cloning, cross-validation and response-method dispatch cost more than the
+    trees' own fit, and the compiled model never reads the calibrated object.
     """
-    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.calibration import _sigmoid_calibration
     from sklearn.ensemble import HistGradientBoostingClassifier
-    from sklearn.frozen import FrozenEstimator
 
     columns = {n: window.features[n] for n in settings.classifier_features}
     features: dict[str, list[str]] = {}
@@ -1011,12 +1027,8 @@ def direction_fit(
         codes = bin_codes(x, edges)
         with _Silenced():
             base.fit(codes[train], labels[train], sample_weight=weights[train])
-            # frozen trees predict the same in every fold: one "fold" holding every row gives the
-            # sigmoid exactly the predictions the default five folds do, at half the overhead
-            whole = [(np.arange(0), np.arange(len(calibrate)))]
-            calibrated = CalibratedClassifierCV(FrozenEstimator(base), method="sigmoid", cv=whole)
-            calibrated.fit(codes[calibrate], labels[calibrate])
-        classifier = CompiledClassifier.of(BinnedClassifier(edges, calibrated))
+            a, b = _sigmoid_calibration(base.decision_function(codes[calibrate]), labels[calibrate])
+        classifier = CompiledClassifier.of_trees(base, edges, float(a), float(b))
         p = classifier.predict_proba(x[valid])[:, 1]
         position = np.where(p > 0.5, 1.0, -1.0)
         pnl = position * target[valid]
