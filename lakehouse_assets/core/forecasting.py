@@ -527,13 +527,22 @@ def sarimax_forecasts(
     return [[] if gone else row for gone, row in zip(missing, predictions, strict=True)]
 
 
-def garch_model(returns_pct: np.ndarray, kind: str, dist: str):  # type: ignore[no-untyped-def]
-    """``arch_model`` with a constant mean: GARCH(1,1), GJR-GARCH(1,1,1) or EGARCH(1,1)."""
+def garch_model(returns_pct: np.ndarray, kind: str, dist: str, seed: int | None = None):  # type: ignore[no-untyped-def]
+    """``arch_model`` with a constant mean: GARCH(1,1), GJR-GARCH(1,1,1) or EGARCH(1,1).
+
+    ``seed``: the error distribution draws its simulations (``forecast(method="simulation")``)
+    from a generator seeded with it (``numpy.random.default_rng(seed)``); without one, from an
+    unseeded generator. arch takes the draws from the distribution's own generator and uses
+    ``forecast``'s ``random_state`` only for the bootstrap, and ``arch_model`` takes no seed, so
+    the distribution is replaced by the same class made with the seed."""
     from arch import arch_model
 
     p, o, q, vol = GARCH_KINDS[kind]
     # the configuration admits only GarchDist's names (config.py's Garch.dist)
-    return arch_model(returns_pct, mean="Constant", vol=vol, p=p, o=o, q=q, dist=cast(GarchDist, dist))
+    model = arch_model(returns_pct, mean="Constant", vol=vol, p=p, o=o, q=q, dist=cast(GarchDist, dist))
+    if seed is not None:
+        model.distribution = type(model.distribution)(seed=seed)
+    return model
 
 
 def garch_fit_returns(returns_pct: np.ndarray, kind: str = "garch", dist: str = "normal") -> State:
@@ -560,8 +569,9 @@ def garch_forecasts(
 
     GARCH and GJR-GARCH: one recursion with the state's parameters over the span, analytic
     forecasts from each origin (``arch``'s ``start``). EGARCH has no closed-form multi-step
-    variance: it is simulated (fixed seed), one origin at a time, so an origin's draws do not
-    depend on others.
+    variance: it is simulated, one origin at a time, each from a generator seeded with the
+    config's ``seed`` (``garch_model``), so a forecast is reproducible and an origin's draws do
+    not depend on others.
 
     The model is given the parameters directly (``fix(params).forecast()`` computes the same
     after a likelihood evaluation, a variance recursion and a deep copy of the model that the
@@ -574,10 +584,9 @@ def garch_forecasts(
     with _Silenced():
         if state["kind"] == "egarch":
             rows = []
-            for n in counts:
-                seeded = np.random.RandomState(settings.seed)
-                fc = garch_model(y[:n], state["kind"], state["dist"]).forecast(
-                    values, horizon=steps, reindex=False, method="simulation", simulations=500, random_state=seeded
+            for n in counts:  # a model, so a generator, per origin: seeded with the config's seed
+                fc = garch_model(y[:n], state["kind"], state["dist"], seed=settings.seed).forecast(
+                    values, horizon=steps, reindex=False, method="simulation", simulations=500
                 )
                 rows.append(np.asarray(fc.variance)[-1])
         else:
@@ -900,10 +909,14 @@ class CompiledClassifier:
         leaf = every["is_leaf"].astype(bool)
         feature = np.where(leaf, 0, every["feature_idx"]).astype(np.uint8)
         split = every["value"].astype(np.float64)
-        for i in np.flatnonzero(~leaf):
-            own, threshold = edges[feature[i]], float(every["num_threshold"][i])
-            k = math.floor(threshold) if threshold < len(own) else len(own)  # inf: every value left
-            split[i] = own[k] if k < len(own) else np.inf
+        # per feature, not per node (about 280 split nodes a horizon): the bin threshold ``t`` of
+        # a split becomes ``edges[floor(t)]``, or ``inf`` past the last edge (every value left)
+        splits = np.flatnonzero(~leaf)
+        for j in np.unique(feature[splits]):
+            at = splits[feature[splits] == j]
+            own, threshold = edges[j], every["num_threshold"][at]
+            k = np.where(threshold < len(own), np.floor(threshold), len(own)).astype(np.intp)
+            split[at] = np.r_[own, np.inf][k]
         shift = np.repeat(offsets[:-1], [len(n) for n in nodes])
         return cls(
             roots=offsets[:-1].astype(np.int16),
