@@ -224,6 +224,10 @@ def metrics_frame(
     return pl.DataFrame(rows, schema=BACKTEST_SCHEMA)
 
 
+_SECTOR_LEVELS = (["sector"], ["sector", "symbol"], ["sector", "regime"], ["sector", "symbol", "regime"])
+_SECTOR_SUMS = ("correct", "actual_pnl", "actual_pnl_pct")
+
+
 def sector_performance(completed: pl.DataFrame, as_of: dt.date, min_predictions: int) -> pl.DataFrame:
     """Accuracy (the sign of the predicted return was the sign of the actual) and P&L of the
     completed predictions by sector, by sector and symbol, by sector and regime, and by all
@@ -231,17 +235,68 @@ def sector_performance(completed: pl.DataFrame, as_of: dt.date, min_predictions:
     are ranked from the weakest (``weakest_rank`` 1)."""
     if completed.is_empty():
         return pl.DataFrame(schema=SECTOR_SCHEMA)
-    frame = completed.sort("prediction_id").with_columns(
+    frame = _sector_rows(completed)
+    return _sector_frame([_group_sums(frame, keys) for keys in _SECTOR_LEVELS], as_of, min_predictions)
+
+
+def sector_performances(completed: pl.DataFrame, days: Sequence[dt.date], min_predictions: int) -> list[pl.DataFrame]:
+    """:func:`sector_performance` of each of ``days``, over the rows of ``completed`` that
+    exited on or before it (``exit_date``), equal to it to the last bit.
+
+    A day's sums run over every prediction completed by then in ``prediction_id`` order, so
+    they cannot be carried from one day to the next (a new exit sorts in between the old
+    ones). What a range repeats is found once instead: the rows sorted, the groups of each
+    level and each row's group. A day then adds its rows' values with ``np.bincount`` over
+    all rows in that order, a row that exits later adding an exact 0.0, which leaves every
+    partial sum as it is; the groups without a row of the day are left out."""
+    if completed.is_empty():
+        return [pl.DataFrame(schema=SECTOR_SCHEMA) for _ in days]
+    frame = _sector_rows(completed)
+    exits = frame["exit_date"]
+    values = {c: frame[c].cast(pl.Float64) for c in _SECTOR_SUMS}
+    filled = {c: v.fill_null(0.0).to_numpy() for c, v in values.items()}
+    present = {c: v.is_not_null().to_numpy() for c, v in values.items()}
+    coded = []
+    for keys in _SECTOR_LEVELS:
+        groups = frame.select(keys).unique().sort(keys, nulls_last=True).with_row_index("_group")
+        code = frame.join(groups, on=keys, how="left", nulls_equal=True, maintain_order="left")["_group"].to_numpy()
+        coded.append((groups.drop("_group"), code))
+    out = []
+    for day in days:
+        mask = (exits <= day).fill_null(False).to_numpy()
+        if not mask.any():
+            out.append(pl.DataFrame(schema=SECTOR_SCHEMA))
+            continue
+        levels = []
+        for groups, code in coded:
+            size = groups.height
+            sums = [pl.Series("rows", np.bincount(code[mask], minlength=size), dtype=pl.Int64)]
+            for c in _SECTOR_SUMS:
+                total = np.bincount(code, weights=np.where(mask, filled[c], 0.0), minlength=size)
+                count = np.bincount(code[mask & present[c]], minlength=size)
+                sums += [pl.Series(c, total, dtype=pl.Float64), pl.Series(f"{c}_n", count, dtype=pl.Int64)]
+            level = groups.with_columns(sums).filter(pl.col("rows") > 0)
+            levels.append(_level_sums(level, list(groups.columns)))
+        out.append(_sector_frame(levels, day, min_predictions))
+    return out
+
+
+def _sector_rows(completed: pl.DataFrame) -> pl.DataFrame:
+    """The completed predictions in ``prediction_id`` order, with ``correct`` and ``regime``."""
+    return completed.sort("prediction_id").with_columns(
         correct=(pl.col("predicted_return_pct").sign() == pl.col("actual_pnl_pct").sign()).cast(pl.Int64),
         regime=pl.col("regime_at_entry"),
     )
-    levels = []
-    for keys in (["sector"], ["sector", "symbol"], ["sector", "regime"], ["sector", "symbol", "regime"]):
-        grouped = _group_sums(frame, keys)
-        missing = [c for c in ("symbol", "regime") if c not in keys]
-        levels.append(grouped.with_columns([pl.lit("*").alias(c) for c in missing]))
+
+
+def _sector_frame(levels: Sequence[pl.DataFrame], as_of: dt.date, min_predictions: int) -> pl.DataFrame:
+    """The ``sector_performance`` rows of ``as_of`` from the sums of each level (:func:`_group_sums`)."""
+    marked = []
+    for grouped in levels:
+        missing = [c for c in ("symbol", "regime") if c not in grouped.columns]
+        marked.append(grouped.with_columns([pl.lit("*").alias(c) for c in missing]))
     out = pl.concat(
-        [f.select("sector", "symbol", "regime", "predictions", "correct", "total_pnl", "mean_pnl_pct") for f in levels]
+        [f.select("sector", "symbol", "regime", "predictions", "correct", "total_pnl", "mean_pnl_pct") for f in marked]
     )
     out = out.with_columns(as_of=pl.lit(as_of), accuracy=pl.col("correct") / pl.col("predictions"))
     sector_level = (pl.col("symbol") == "*") & (pl.col("regime") == "*") & (pl.col("predictions") >= min_predictions)
@@ -257,7 +312,11 @@ def sector_performance(completed: pl.DataFrame, as_of: dt.date, min_predictions:
 def _group_sums(frame: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
     """Per group of ``keys``: predictions, correct, ``total_pnl`` and ``mean_pnl_pct``, summed
     in ``frame``'s row order (core/exact.py: a re-run gives the same last bits)."""
-    sums = group_sums(frame, keys, ["correct", "actual_pnl", "actual_pnl_pct"])
+    return _level_sums(group_sums(frame, keys, list(_SECTOR_SUMS)), keys)
+
+
+def _level_sums(sums: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    """A level's columns from :func:`~lakehouse_assets.core.exact.group_sums`' sums and counts."""
     return sums.select(
         *keys,
         pl.col("rows").alias("predictions"),

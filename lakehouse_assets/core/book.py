@@ -241,6 +241,7 @@ class Book:
             self.open[row["prediction_id"]] = position_from_row(row)
             self.rows[row["prediction_id"]] = {**row, **dict.fromkeys(ACTUALS)}
         self._done: list[dict[str, Any]] = []
+        self._reported = 0  # how many of self._done :meth:`completed_since` has handed out
         self._lives: dict[dt.date, list[dt.date]] = {}
         self._times: dict[tuple[str, dt.date], dt.datetime] = {}  # exchange_calendars takes ~0.7 ms a lookup
 
@@ -348,13 +349,21 @@ class Book:
         }
 
     def exit(self, day: dt.date, bars: Mapping[tuple[str, dt.date], Bar]) -> None:
-        """Close the positions whose exit rules fire on ``day``'s bar; fill their actuals."""
+        """Close the positions whose exit rules fire on ``day``'s bar; fill their actuals.
+
+        The sessions held depend only on the entry date, and the next session only on the
+        day, so they are looked up once per entry date and once per day, not per position."""
+        following = self.calendar.shift_sessions(day, 1)
+        sessions_held: dict[dt.date, int] = {}
         for key, position in list(self.open.items()):
             bar = bars.get((position.symbol, day))
             if bar is None:
                 continue
-            held = len(self.calendar.sessions(position.entry_date, day))
-            last = position.expiry is not None and self.calendar.shift_sessions(day, 1) > position.expiry
+            entry = position.entry_date
+            if entry not in sessions_held:
+                sessions_held[entry] = len(self.calendar.sessions(entry, day))
+            held = sessions_held[entry]
+            last = position.expiry is not None and following > position.expiry
             done = strategies.check_exit(position, bar, held, last, self.rules)
             if done is None:
                 continue
@@ -374,9 +383,14 @@ class Book:
 
     def completed_frame(self) -> pl.DataFrame:
         """The rows of the positions this run closed so far."""
-        return (
-            pl.DataFrame(self._done, schema=PREDICTION_SCHEMA) if self._done else pl.DataFrame(schema=PREDICTION_SCHEMA)
-        )
+        return _prediction_frame(self._done)
+
+    def completed_since(self) -> pl.DataFrame:
+        """The rows of the positions closed since the previous call (since the run's start on
+        the first): a day's new completions, built from that day's rows alone."""
+        rows = self._done[self._reported :]
+        self._reported = len(self._done)
+        return _prediction_frame(rows)
 
     def frame(self, ledger: pl.DataFrame, end: dt.date) -> pl.DataFrame:
         """The run's rows, where a position the run left open keeps an exit that a later run
@@ -391,6 +405,11 @@ class Book:
         return rows.with_columns(
             [pl.when(keep).then(pl.col(f"_{c}")).otherwise(pl.col(c)).alias(c) for c in ACTUALS]
         ).select(list(schema))
+
+
+def _prediction_frame(rows: Sequence[Mapping[str, Any]]) -> pl.DataFrame:
+    """Ledger rows as a frame of :data:`PREDICTION_SCHEMA` (empty when there are none)."""
+    return pl.DataFrame(rows, schema=PREDICTION_SCHEMA) if rows else pl.DataFrame(schema=PREDICTION_SCHEMA)
 
 
 def position_from_row(row: Mapping[str, object]) -> Position:
@@ -422,6 +441,8 @@ def position_from_row(row: Mapping[str, object]) -> Position:
 # --- marks -----------------------------------------------------------------------------------
 
 _MAX_LEGS = 4
+_MARKED: tuple[str, ...] = ("prediction_id", "strategy_type", "symbol", "date", "exit_date", "direction")
+_MARKED += ("entry_price", "underlying_price", "params", "dte", "actual_pnl")  # the ledger columns marks read
 
 
 def marks(
@@ -444,9 +465,9 @@ def marks(
         return pl.DataFrame(schema=MARK_SCHEMA)
     end = sessions[-1]
     grid = pl.DataFrame({"date": list(sessions)}, schema={"date": pl.Date}).with_row_index("i")
-    alive = positions.filter(pl.col("date") <= end).with_columns(
-        closed=pl.col("exit_date").is_not_null() & (pl.col("exit_date") <= end),
-    )
+    # only the columns a mark reads: every row is repeated for each session of its life
+    alive = positions.filter(pl.col("date") <= end).select(*_MARKED)
+    alive = alive.with_columns(closed=pl.col("exit_date").is_not_null() & (pl.col("exit_date") <= end))
     alive = alive.with_columns(last=pl.when(pl.col("closed")).then(pl.col("exit_date")).otherwise(pl.lit(end)))
     alive = alive.join(grid.rename({"date": "date", "i": "i0"}), on="date", how="inner")
     alive = alive.join(grid.rename({"date": "last", "i": "i1"}), on="last", how="inner")
@@ -525,12 +546,20 @@ def _spread_marks(rows: pl.DataFrame, rules: StrategyRules) -> np.ndarray:
 
 @dataclass(frozen=True)
 class LedgerDays:
-    """What a run of days produced, day by day: the variance analysis, the weights, and the
-    predictions completed by that day (sorted by ``prediction_id``)."""
+    """What a run of days produced: the variance analysis and the weights of each day, and
+    every prediction completed by the last day (before the run or in it), sorted by
+    ``prediction_id``. The predictions completed by one of the days are those of
+    ``completed`` that exited on or before it (:func:`completed_by`): an exit is recorded on
+    the day whose bar closes it."""
 
     variance: list[pl.DataFrame]
     weights: list[pl.DataFrame]
-    completed: list[pl.DataFrame]
+    completed: pl.DataFrame
+
+
+def completed_by(completed: pl.DataFrame, day: dt.date) -> pl.DataFrame:
+    """The rows of ``completed`` that exited on or before ``day``, in ``completed``'s order."""
+    return completed.filter(pl.col("exit_date") <= day)
 
 
 def run_days(
@@ -545,21 +574,34 @@ def run_days(
     """Each session of ``days`` in order: enter at its open what the previous session's
     signals ask for, scored with the previous session's ``weights`` (``strategy_weights``
     rows), exit what its bar closes, then analyse the variance of everything completed
-    (``completed``: before the run) and derive the weights that score the next session."""
+    (``completed``: before the run) and derive the weights that score the next session.
+
+    A day's analysis sees only the predictions that exited in its lookback window
+    (:func:`variance.analyze`), so the loop carries just those forward: each day drops the
+    rows that left the window and adds the day's exits, and the cost of a day does not grow
+    with the history before it or with the days of the run before it. The rows are sorted
+    by ``prediction_id`` each day, the order a day alone would see them in, so the sums are
+    the same to the last bit however the days were split into runs. The predictions completed
+    by each day are one frame at the end, not one frame per day: a year's range kept ~250
+    growing copies of the history in memory."""
     enabled = list(book.rules.enabled)
-    out = LedgerDays([], [], [])
+    rules = book.variance_rules
+    analyses: list[pl.DataFrame] = []
+    weighted: list[pl.DataFrame] = []
+    recent = completed
     for day in days:
         table = {(s, r): w for s, r, w in weights.select("strategy_type", "regime", "weight").iter_rows()}
         book.enter(day, book.calendar.previous_session(day), signals, bars, table)
         book.exit(day, bars)
-        # one order however the days were split into runs: sums are then the same to the last bit
-        done = pl.concat([completed, book.completed_frame()], how="vertical_relaxed").sort("prediction_id")
-        analysis = variance.analyze(done, day, enabled, book.variance_rules)
-        weights = variance.weights(analysis, day, enabled, list(regimes), book.variance_rules)
-        out.variance.append(analysis)
-        out.weights.append(weights)
-        out.completed.append(done)
-    return out
+        window = pl.col("exit_date") >= variance.window_start(day, rules)
+        recent = pl.concat([recent.filter(window), book.completed_since()], how="vertical_relaxed")
+        recent = recent.sort("prediction_id")
+        analysis = variance.analyze(recent, day, enabled, rules)
+        weights = variance.weights(analysis, day, enabled, list(regimes), rules)
+        analyses.append(analysis)
+        weighted.append(weights)
+    done = pl.concat([completed, book.completed_frame()], how="vertical_relaxed").sort("prediction_id")
+    return LedgerDays(analyses, weighted, done)
 
 
 def backtests(
@@ -567,17 +609,19 @@ def backtests(
     closes: pl.DataFrame,
     sessions: Sequence[dt.date],
     days: Sequence[dt.date],
-    completed: Sequence[pl.DataFrame],
+    completed: pl.DataFrame,
     rules: StrategyRules,
 ) -> list[pl.DataFrame]:
-    """``backtest_metrics`` of each of ``days`` (``completed``: the predictions completed by
-    each), from every position's daily marks (:func:`marks`) over ``sessions`` (from the
-    first position's entry to the last day)."""
+    """``backtest_metrics`` of each of ``days`` (``completed``: every prediction completed by
+    the last day; a day's trades are those exited by it, :func:`completed_by`), from every
+    position's daily marks (:func:`marks`) over ``sessions`` (from the first position's
+    entry to the last day)."""
     marked = marks(positions, closes, sessions, rules)
     paths = backtest.book_paths(marked, sessions, [backtest.ALL, *rules.enabled])
+    capital, least, rate = rules.capital, rules.min_trades, rules.risk_free_rate
     return [
-        backtest.metrics_frame(done, paths, day, rules.enabled, rules.capital, rules.min_trades, rules.risk_free_rate)
-        for day, done in zip(days, completed, strict=True)
+        backtest.metrics_frame(completed_by(completed, day), paths, day, rules.enabled, capital, least, rate)
+        for day in days
     ]
 
 
@@ -688,9 +732,7 @@ def run_ledger(
     # every position to the range's end, marked at each close: the backtest's equity
     positions = pl.concat([completed, rows], how="vertical_relaxed")
     sessions = calendar.sessions(positions["date"].min(), end) if positions.height else days  # type: ignore[arg-type]
-    sectors = [
-        backtest.sector_performance(done, day, rules.min_trades) for day, done in zip(days, run.completed, strict=True)
-    ]
+    sectors = backtest.sector_performances(run.completed, days, rules.min_trades)
     return Ledger(
         predictions=rows,
         entered=rows.filter(pl.col("date").is_between(start, end)),

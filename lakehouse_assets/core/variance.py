@@ -96,11 +96,23 @@ def weight_adjustment(relative: float, rules: VarianceRules) -> float:
     return 1.0 - min(abs(relative) / rules.relative_mae_scale, rules.weight_adjustment_factor)
 
 
+def window_start(as_of: dt.date, rules: VarianceRules) -> dt.date:
+    """The first exit date of ``as_of``'s window: ``lookback_days`` calendar days ending on it.
+
+    >>> rules = VarianceRules(True, 30, 10, 0.5, 2.0, {}, {})
+    >>> window_start(dt.date(2018, 7, 31), rules)
+    datetime.date(2018, 7, 2)
+    """
+    return as_of - dt.timedelta(days=rules.lookback_days - 1)
+
+
 def analyze(completed: pl.DataFrame, as_of: dt.date, strategies: list[str], rules: VarianceRules) -> pl.DataFrame:
     """Rows of ``variance_analysis`` for ``as_of``: one per strategy (regime ``all``) and one
     per (strategy, regime) seen in the window. ``completed``: strategy_predictions rows
-    with ``exit_date``, ``prediction_error`` and ``actual_pnl_pct`` set."""
-    start = as_of - dt.timedelta(days=rules.lookback_days - 1)
+    with ``exit_date``, ``prediction_error`` and ``actual_pnl_pct`` set; only those that exited
+    in the window (:func:`window_start` to ``as_of``) count, so any superset of them gives the
+    same rows (to the last bit when they come in the same order)."""
+    start = window_start(as_of, rules)
     window = completed.filter(pl.col("exit_date").is_between(start, as_of))
     rows = []
     for strategy in strategies:
