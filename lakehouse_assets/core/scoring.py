@@ -51,6 +51,20 @@ ROLLING_COLUMNS = (
     "dm_stat",
     "dm_pvalue",
 )
+WINDOW_INPUTS = (
+    "error",
+    "abs_error",
+    "squared_error",
+    "smape",
+    "crps",
+    "hit",
+    "up",
+    "covered_80",
+    "covered_95",
+    "naive_abs",
+    "naive_sq",
+)
+"""The scored columns (with the naive model's errors joined) that a window's metrics read."""
 _SQRT_PI = math.sqrt(math.pi)
 _EPOCH = dt.date(1970, 1, 1)  # day 0 of polars' Date
 
@@ -226,22 +240,7 @@ def rolling_metrics(
     session_days = np.array([(s - _EPOCH).days for s in sessions], dtype=np.int64)
     first = session_days[np.maximum(np.searchsorted(session_days, day[rows], side="right") - window, 0)]
     lows = np.searchsorted(key, (group[rows] << 32) + first, side="left")
-    arrays = {
-        c: frame.get_column(c).cast(pl.Float64).fill_null(np.nan).to_numpy()
-        for c in (
-            "error",
-            "abs_error",
-            "squared_error",
-            "smape",
-            "crps",
-            "hit",
-            "up",
-            "covered_80",
-            "covered_95",
-            "naive_abs",
-            "naive_sq",
-        )
-    }
+    arrays = {c: frame.get_column(c).cast(pl.Float64).fill_null(np.nan).to_numpy() for c in WINDOW_INPUTS}
     horizons = keys.get_column("horizon").to_numpy()
     out = {c: np.full(len(frame), np.nan) for c in ROLLING_COLUMNS}
     dm_df = np.zeros(len(frame), dtype=np.int64)

@@ -19,19 +19,7 @@ import pytest
 
 from lakehouse_assets.core import registry, scoring
 
-COLUMNS = (
-    "error",
-    "abs_error",
-    "squared_error",
-    "smape",
-    "crps",
-    "hit",
-    "up",
-    "covered_80",
-    "covered_95",
-    "naive_abs",
-    "naive_sq",
-)
+COLUMNS = scoring.WINDOW_INPUTS
 
 
 def float_bits(values: np.ndarray) -> np.ndarray:

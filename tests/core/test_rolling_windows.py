@@ -19,19 +19,7 @@ from lakehouse_assets.core import scoring
 
 WINDOW = 10
 SESSIONS = [dt.date(2021, 3, 1) + dt.timedelta(days=i) for i in range(70)]
-SCORE_COLUMNS = (
-    "error",
-    "abs_error",
-    "squared_error",
-    "smape",
-    "crps",
-    "hit",
-    "up",
-    "covered_80",
-    "covered_95",
-    "naive_abs",
-    "naive_sq",
-)
+SCORE_COLUMNS = scoring.WINDOW_INPUTS
 
 
 def scored_rows(seed: int) -> pl.DataFrame:
